@@ -1,0 +1,84 @@
+"""The CPU emitter: collects plan rows, the weight arena and a text listing.
+
+The listing is the program's source: deterministic (same graph, same text,
+byte for byte) and what `layerc dump --format plan` and the cache key show.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from layerc.codegen.cpu.opcodes import ACTIVATIONS, BINOP_NAMES, OPNAMES, WIDTH
+from layerc.ir import Graph, Node, Port, TargetError
+
+ALIGN = 16  # floats
+
+
+class Emitter:
+    def __init__(self, graph: Graph) -> None:
+        if graph.memory_plan is None:
+            raise TargetError(f"graph {graph.name} has no memory plan; run the plan-memory "
+                              f"pass before code generation")
+        self.graph = graph
+        self._offsets = dict(graph.memory_plan.offsets)
+        self.rows: list[list[int]] = []
+        self.lines: list[str] = []
+        self._chunks: list[np.ndarray] = []
+        self._weight_at: dict[str, int] = {}
+        self._size = 0
+
+    def offset(self, port: Port) -> int:
+        """The per-sample arena offset of a tensor."""
+        return self._offsets[port]
+
+    def _append(self, values: np.ndarray) -> int:
+        at = self._size
+        padded = -(-values.size // ALIGN) * ALIGN
+        chunk = np.zeros(padded, np.float32)
+        chunk[: values.size] = values.reshape(-1)
+        self._chunks.append(chunk)
+        self._size += padded
+        return at
+
+    def weight(self, name: str) -> int:
+        """The offset of a weight in the weight arena (each stored once)."""
+        if name not in self._weight_at:
+            self._weight_at[name] = self._append(np.asarray(self.graph.weights[name],
+                                                            np.float32))
+        return self._weight_at[name]
+
+    def constant(self, value: float) -> int:
+        return self._append(np.array([value], np.float32))
+
+    def instr(self, opcode: int, node: Node, **operands: int) -> None:
+        if 1 + len(operands) > WIDTH:
+            raise ValueError(f"{OPNAMES[opcode]} has too many operands")
+        row = [opcode, *operands.values()]
+        self.rows.append(row + [0] * (WIDTH - len(row)))
+        args = " ".join(f"{k}={_show(k, v)}" for k, v in operands.items())
+        self.lines.append(f"{OPNAMES[opcode]:<12} {args:<70} ; %{node.id}")
+
+    def weights(self) -> np.ndarray:
+        if not self._chunks:
+            return np.zeros(ALIGN, np.float32)
+        return np.concatenate(self._chunks)
+
+    def plan(self) -> np.ndarray:
+        if not self.rows:
+            return np.zeros((0, WIDTH), np.int64)
+        return np.array(self.rows, dtype=np.int64)
+
+
+def _show(key: str, value: Any) -> str:
+    if key == "act":
+        return ACTIVATIONS[value]
+    if key == "binop":
+        return BINOP_NAMES[value]
+    return str(value)
+
+
+def sample_size(shape: tuple[int | None, ...]) -> int:
+    return math.prod(shape[1:])  # type: ignore[arg-type]

@@ -1,0 +1,57 @@
+"""The plan interpreter: one cached njit function that runs a whole model.
+
+A model's program is data (an int64 plan and two float32 arenas), so after
+this function and the kernels are compiled once per machine, compiling any
+model costs no Numba compilation at all, whatever its depth, and a predict
+crosses from Python into native code once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from layerc.codegen.cpu import kernels
+from layerc.codegen.cpu.opcodes import ACT, BINARY, CONCAT, COPY, DENSE, SCALE, TRANSPOSE_CS
+
+
+@njit(**kernels.JIT)
+def run_plan(plan: np.ndarray, weights: np.ndarray, arena: np.ndarray, batch: int) -> None:
+    for i in range(plan.shape[0]):
+        r = plan[i]
+        op = r[0]
+        if op == DENSE:
+            rows, k, n = r[5] * batch, r[6], r[7]
+            x = arena[r[1] * batch: r[1] * batch + rows * k].reshape((rows, k))
+            w = weights[r[2]: r[2] + k * n].reshape((k, n))
+            bias = weights[max(r[3], 0): max(r[3], 0) + n]
+            y = arena[r[4] * batch: r[4] * batch + rows * n].reshape((rows, n))
+            kernels.dense(x, w, bias, r[3] >= 0, y, r[8])
+        elif op == ACT:
+            size, row = r[3] * batch, r[4]
+            x = arena[r[1] * batch: r[1] * batch + size].reshape((size // row, row))
+            y = arena[r[2] * batch: r[2] * batch + size].reshape((size // row, row))
+            kernels.activate(x, y, r[5])
+        elif op == COPY:
+            size = r[3] * batch
+            arena[r[2] * batch: r[2] * batch + size] = arena[r[1] * batch: r[1] * batch + size]
+        elif op == BINARY:
+            size = r[4] * batch
+            kernels.binary(arena[r[1] * batch: r[1] * batch + size],
+                           arena[r[2] * batch: r[2] * batch + size],
+                           arena[r[3] * batch: r[3] * batch + size], r[5])
+        elif op == SCALE:
+            size, factor = r[3] * batch, weights[r[4]]
+            x = arena[r[1] * batch: r[1] * batch + size]
+            y = arena[r[2] * batch: r[2] * batch + size]
+            for j in range(size):
+                y[j] = x[j] * factor
+        elif op == CONCAT:
+            outer, inner, stride = r[3] * batch, r[4], r[5]
+            kernels.concat_part(arena[r[1] * batch: r[1] * batch + outer * inner],
+                                arena[r[2] * batch: r[2] * batch + outer * stride],
+                                outer, inner, stride, r[6])
+        elif op == TRANSPOSE_CS:
+            size = r[3] * r[4] * batch
+            kernels.transpose_cs(arena[r[1] * batch: r[1] * batch + size],
+                                 arena[r[2] * batch: r[2] * batch + size], batch, r[3], r[4])

@@ -1,0 +1,94 @@
+"""A compiled CPU program: the plan, the weight arena, and how to run it."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from layerc.codegen.cpu import lower_core, lower_merge  # noqa: F401  (register lowerings)
+from layerc.codegen.cpu.emitter import Emitter
+from layerc.codegen.cpu.interpreter import run_plan
+from layerc.codegen.cpu.lower import LOWERINGS
+from layerc.ir import Graph, OpKind, TargetError
+
+_MAX_ARENAS = 4  # batch sizes whose arena a thread keeps
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where one model input or output lives in the arena."""
+
+    name: str
+    offset: int  # per sample
+    shape: tuple[int, ...]  # without the batch axis
+    dtype: str
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+@dataclass(eq=False)
+class Program:
+    plan: np.ndarray
+    weights: np.ndarray
+    arena_size: int  # floats per sample
+    inputs: tuple[Slot, ...]
+    outputs: tuple[Slot, ...]
+    text: str
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+
+    @property
+    def key(self) -> str:
+        """A hash of the program text (the plan, not the weight values)."""
+        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+    def _arena(self, batch: int) -> np.ndarray:
+        # One arena per thread and batch size: threads never share scratch.
+        arenas = self._local.__dict__.setdefault("arenas", {})
+        arena = arenas.get(batch)
+        if arena is None:
+            if len(arenas) >= _MAX_ARENAS:
+                arenas.clear()
+            arena = arenas[batch] = np.empty(max(self.arena_size * batch, 1), np.float32)
+        return arena
+
+    def run(self, xs: list[np.ndarray], batch: int) -> list[np.ndarray]:
+        """Runs one batch; `xs` are float32 arrays of shape (batch, *slot.shape)."""
+        arena = self._arena(batch)
+        for slot, x in zip(self.inputs, xs):
+            arena[slot.offset * batch: (slot.offset + slot.size) * batch] = x.reshape(-1)
+        run_plan(self.plan, self.weights, arena, batch)
+        return [arena[s.offset * batch: (s.offset + s.size) * batch]
+                .reshape((batch, *s.shape)).copy() for s in self.outputs]
+
+
+def build_program(graph: Graph) -> Program:
+    """Lowers every node of a memory-planned graph to plan rows."""
+    e = Emitter(graph)
+    for node in graph.nodes():
+        lowering = LOWERINGS.get(node.op)
+        if lowering is None:
+            raise TargetError(f"{node.label}: the CPU backend cannot run op {node.op.value}")
+        lowering(e, node)
+    plan = graph.memory_plan
+    assert plan is not None  # Emitter checked
+
+    def slot(port, name: str) -> Slot:
+        t = graph.type_of(port)
+        return Slot(name, e.offset(port), tuple(t.sample_shape), t.dtype)  # type: ignore
+
+    inputs = tuple(slot(graph.node(i).port(), i) for i in graph.inputs)
+    outputs = tuple(slot(p, str(p)[1:]) for p in graph.outputs)
+    header = [f"; program {graph.name}: arena {plan.arena_size} floats per sample "
+              f"(naive {plan.naive_size})"]
+    header += [f"; input  {s.name} @{s.offset} {s.shape}" for s in inputs]
+    header += [f"; output {s.name} @{s.offset} {s.shape}" for s in outputs]
+    text = "\n".join(header + e.lines) + "\n"
+    for s in inputs:
+        if graph.node(s.name).op is not OpKind.INPUT:
+            raise TargetError(f"graph input {s.name} is not an input node")
+    return Program(e.plan(), e.weights(), plan.arena_size, inputs, outputs, text)

@@ -1,0 +1,81 @@
+"""Activation functions by their Keras 3 names, as NumPy reference definitions.
+
+This table is the semantics every backend is tested against.  Element-wise
+activations map an array to an array; `softmax` and `log_softmax` work on the
+last axis.  Inputs are computed in float64 and the caller casts back.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from scipy.special import erf
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(x, 0.0)
+
+
+def _elu(x: np.ndarray) -> np.ndarray:
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0.0)))
+
+
+def _hard_sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.clip(x / 6.0 + 0.5, 0.0, 1.0)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    shifted = x - np.max(x, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "linear": lambda x: x,
+    "relu": lambda x: np.maximum(x, 0.0),
+    "relu6": lambda x: np.minimum(np.maximum(x, 0.0), 6.0),
+    "leaky_relu": lambda x: np.where(x >= 0, x, 0.2 * x),
+    "elu": _elu,
+    "selu": lambda x: _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0))),
+    "gelu": lambda x: 0.5 * x * (1.0 + erf(x / np.sqrt(2.0))),
+    "sigmoid": _sigmoid,
+    "hard_sigmoid": _hard_sigmoid,
+    "tanh": np.tanh,
+    "softmax": _softmax,
+    "log_softmax": _log_softmax,
+    "softplus": _softplus,
+    "softsign": lambda x: x / (np.abs(x) + 1.0),
+    "silu": lambda x: x * _sigmoid(x),
+    "hard_silu": lambda x: x * _hard_sigmoid(x),
+    "exponential": np.exp,
+    "mish": lambda x: x * np.tanh(_softplus(x)),
+}
+
+# Other names Keras accepts for the same functions.
+ALIASES = {"swish": "silu", "hard_swish": "hard_silu", None: "linear"}
+
+# Activations that need a whole row (the last axis) rather than one element.
+ROW_WISE = frozenset({"softmax", "log_softmax"})
+
+
+def canonical(name: str | None) -> str | None:
+    """The canonical name of an activation, or None if layerc lacks it."""
+    name = ALIASES.get(name, name)  # type: ignore[arg-type]
+    return name if name in ACTIVATIONS else None
+
+
+def apply(name: str, x: np.ndarray) -> np.ndarray:
+    """Applies an activation in float64 and returns float32."""
+    return ACTIVATIONS[name](x.astype(np.float64)).astype(np.float32)

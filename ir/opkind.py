@@ -1,0 +1,37 @@
+"""The closed set of op kinds the IR knows. Later layer families add members."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class OpKind(str, Enum):
+    INPUT = "input"
+    DENSE = "dense"
+    ACTIVATION = "activation"
+    DROPOUT = "dropout"
+    FLATTEN = "flatten"
+    RESHAPE = "reshape"
+    VIEW = "view"
+    TRANSPOSE = "transpose"
+    ADD = "add"
+    SUBTRACT = "subtract"
+    MULTIPLY = "multiply"
+    AVERAGE = "average"
+    MAXIMUM = "maximum"
+    MINIMUM = "minimum"
+    CONCATENATE = "concatenate"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Element-wise merges of same-shaped tensors; they share rules and kernels.
+ELEMENTWISE_MERGES = (
+    OpKind.ADD,
+    OpKind.SUBTRACT,
+    OpKind.MULTIPLY,
+    OpKind.AVERAGE,
+    OpKind.MAXIMUM,
+    OpKind.MINIMUM,
+)

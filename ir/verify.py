@@ -1,0 +1,74 @@
+"""Graph verification: structure, names, types and weight shapes."""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from layerc.ir.errors import IRError, LayercError
+from layerc.ir.graph import Graph
+from layerc.ir.node import Node
+from layerc.ir.opkind import OpKind
+from layerc.ir.printer import format_node
+from layerc.ir.registry import rule_for
+
+
+def _context(graph: Graph, node: Node) -> str:
+    """The failing node with its producers and users, for the error message."""
+    around = [graph.node(p.node) for p in node.inputs if p.node in graph]
+    around += [node] + graph.users(node.id)
+    seen: list[str] = []
+    for n in around:
+        line = ("> " if n is node else "  ") + format_node(graph, n)
+        if line not in seen:
+            seen.append(line)
+    return "\n".join(seen)
+
+
+def _fail(graph: Graph, node: Node, message: str) -> IRError:
+    return IRError(f"{node.label}: {message}\n{_context(graph, node)}")
+
+
+def verify(graph: Graph) -> None:
+    """Raises IRError when the graph is malformed; returns None when it is sound."""
+    g = graph.nx_graph
+    if not nx.is_directed_acyclic_graph(g):
+        raise IRError(f"graph {graph.name} has a cycle: {nx.find_cycle(g)}")
+    for i in graph.inputs:
+        if i not in graph or graph.node(i).op is not OpKind.INPUT:
+            raise IRError(f"graph input %{i} is not an input node")
+    for p in graph.outputs:
+        if p.node not in graph or p.index >= len(graph.node(p.node).types):
+            raise IRError(f"graph output {p} does not exist")
+    for node in graph.nodes():
+        _verify_node(graph, node)
+        if node.op is OpKind.INPUT and node.id not in graph.inputs:
+            raise _fail(graph, node, "input node is not listed among the graph inputs")
+
+
+def _verify_node(graph: Graph, node: Node) -> None:
+    for p in node.inputs:
+        if p.node not in graph:
+            raise _fail(graph, node, f"reads {p}, which does not exist")
+        if p.index >= len(graph.node(p.node).types):
+            raise _fail(graph, node, f"reads {p}, which has no such output")
+        if not graph.nx_graph.has_edge(p.node, node.id):
+            raise _fail(graph, node, f"edge {p.node} -> {node.id} is missing")
+    in_types = graph.input_types(node)
+    rule = rule_for(node.op)
+    try:
+        types = rule.infer(node.attrs, in_types)
+    except LayercError as err:
+        raise _fail(graph, node, f"type inference fails: {err}") from None
+    if types != node.types:
+        got = ", ".join(str(t) for t in node.types)
+        want = ", ".join(str(t) for t in types)
+        raise _fail(graph, node, f"stored type {got} differs from inferred {want}")
+    shapes = rule.weight_shapes(node.attrs, in_types)
+    if len(shapes) != len(node.weights):
+        raise _fail(graph, node, f"expected {len(shapes)} weights, has {len(node.weights)}")
+    for name, shape in zip(node.weights, shapes):
+        w = graph.weights.get(name)
+        if w is None:
+            raise _fail(graph, node, f"weight {name!r} is missing")
+        if tuple(w.shape) != tuple(shape):
+            raise _fail(graph, node, f"weight {name!r} has shape {w.shape}, expected {shape}")

@@ -1,0 +1,24 @@
+"""layerc: compile Keras-style layer models into fused Numba kernels."""
+
+from layerc import activations, config, initializers, layers, utils
+from layerc.compiler import compile, optimize
+from layerc.errors import (ArtifactError, ConfigError, InputError, IRError, LayercError,
+                           LayerNodeError, ShapeError, TargetError)
+from layerc.layers import Input, InputLayer
+from layerc.models import Model, Sequential
+from layerc.runtime import CompiledModel
+
+__version__ = "0.1.0"
+
+
+def trace(model: Model):  # noqa: ANN201  (an ir.Graph)
+    """The model as an IR graph, before any pass."""
+    return model.to_graph()
+
+
+__all__ = [
+    "ArtifactError", "CompiledModel", "ConfigError", "IRError", "Input", "InputError",
+    "InputLayer", "LayerNodeError", "LayercError", "Model", "Sequential", "ShapeError",
+    "TargetError", "activations", "compile", "config", "initializers", "layers", "optimize",
+    "trace", "utils",
+]

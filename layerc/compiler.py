@@ -1,0 +1,30 @@
+"""`layerc.compile`: trace, run the pass pipeline, generate code for a target."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from layerc.errors import ConfigError
+from layerc.ir import Graph
+from layerc.passes import Instrument, Pass, PassManager, default_pipeline
+from layerc.runtime import CompiledModel
+
+
+def optimize(graph: Graph, passes: Sequence[Pass] | None = None,
+             instruments: Sequence[Instrument] = (),
+             verify: bool | None = None) -> tuple[Graph, PassManager]:
+    manager = PassManager(default_pipeline() if passes is None else tuple(passes),
+                          instruments, verify)
+    return manager.run(graph), manager
+
+
+def compile(model: Any, target: str = "cpu", passes: Sequence[Pass] | None = None,
+            instruments: Sequence[Instrument] = (), verify: bool | None = None,
+            **options: Any) -> CompiledModel:
+    """Compiles a layerc model (or an already traced ir.Graph) for `target`."""
+    if options:
+        raise ConfigError(f"compile: unknown option(s) {', '.join(sorted(options))}")
+    graph = model if isinstance(model, Graph) else model.to_graph()
+    optimized, manager = optimize(graph, passes, instruments, verify)
+    applied = tuple((name, result.changed) for name, result in manager.results)
+    return CompiledModel(optimized, target, applied)

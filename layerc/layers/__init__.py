@@ -1,0 +1,41 @@
+"""layerc.layers: every layer, plus `serialize`/`deserialize` by class name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from layerc.errors import ConfigError
+from layerc.layers import core, merge
+from layerc.layers.base import Layer, SymbolicTensor
+from layerc.layers.core import Activation, Dense, Dropout, Flatten, Reshape
+from layerc.layers.input_layer import Input, InputLayer
+from layerc.layers.merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
+                                 Subtract, add, average, concatenate, maximum, minimum,
+                                 multiply, subtract)
+
+LAYERS: dict[str, type[Layer]] = {
+    cls.__name__: cls for cls in (
+        InputLayer, Dense, Activation, Dropout, Flatten, Reshape,
+        Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate,
+    )
+}
+
+
+def serialize(layer: Layer) -> dict[str, Any]:
+    return {"class_name": layer.kind, "config": layer.get_config()}
+
+
+def deserialize(data: dict[str, Any]) -> Layer:
+    cls = LAYERS.get(data.get("class_name", ""))
+    if cls is None:
+        raise ConfigError(f"unknown layer class {data.get('class_name')!r}; "
+                          f"known: {', '.join(sorted(LAYERS))}")
+    return cls.from_config(dict(data.get("config", {})))
+
+
+__all__ = [
+    "Activation", "Add", "Average", "Concatenate", "Dense", "Dropout", "Flatten", "Input",
+    "InputLayer", "LAYERS", "Layer", "Maximum", "Minimum", "Multiply", "Reshape", "Subtract",
+    "SymbolicTensor", "add", "average", "concatenate", "core", "deserialize", "maximum",
+    "merge", "minimum", "multiply", "serialize", "subtract",
+]

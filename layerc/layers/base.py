@@ -1,0 +1,316 @@
+"""The Layer base class, symbolic tensors and the records of layer calls.
+
+Calling a layer on symbolic tensors builds its weights (once), emits its IR
+into a scratch graph to infer the output types (so shapes are computed by the
+IR's own rules, never twice), and records a LayerNode that models trace.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from layerc import initializers
+from layerc.errors import ConfigError, LayerNodeError, ShapeError
+from layerc.ir import Graph, OpKind, Port, TensorType, rule_for
+from layerc.ir.ops.core import InputAttrs
+
+_name_counts: dict[str, int] = defaultdict(int)
+
+
+def to_snake_case(name: str) -> str:
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def unique_name(base: str) -> str:
+    """Keras's automatic names: dense, dense_1, dense_2, ..."""
+    count = _name_counts[base]
+    _name_counts[base] += 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def user_source() -> str:
+    """file:line of the innermost frame outside layerc (the user's code)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "layerc":
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return ""
+    return f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno}"
+
+
+class SymbolicTensor:
+    """The output of a layer call on symbolic inputs (Keras's KerasTensor)."""
+
+    def __init__(self, type: TensorType, layer: "Layer", node_index: int, tensor_index: int):
+        self.type = type
+        self.layer = layer
+        self.node_index = node_index
+        self.tensor_index = tensor_index
+
+    @property
+    def shape(self) -> tuple[int | None, ...]:
+        return self.type.shape
+
+    @property
+    def dtype(self) -> str:
+        return self.type.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.type.rank
+
+    @property
+    def name(self) -> str:
+        suffix = "" if self.node_index == 0 and self.tensor_index == 0 else \
+            f"_{self.node_index}_{self.tensor_index}"
+        return f"{self.layer.name}{suffix}"
+
+    def __repr__(self) -> str:
+        return f"<SymbolicTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+
+@dataclass(frozen=True)
+class LayerNode:
+    """One call of a layer: what it read and what it produced."""
+
+    layer: "Layer"
+    inputs: tuple[SymbolicTensor, ...]
+    outputs: tuple[SymbolicTensor, ...]
+    source: str
+
+
+class Builder:
+    """Emits one layer call's ops into a graph, naming nodes and weights after
+    the layer and checking weight shapes against the op rules."""
+
+    def __init__(self, graph: Graph, layer: "Layer", source: str, call_index: int) -> None:
+        self.graph = graph
+        self.layer = layer
+        self.source = source
+        self.base = layer.name if call_index == 0 else f"{layer.name}@{call_index}"
+        self._count = 0
+
+    def add(self, op: OpKind, inputs: Sequence[Port], attrs: Any,
+            weights: tuple[str, ...] = ()) -> Port:
+        layer = self.layer
+        names = tuple(f"{layer.name}/{role}" for role in weights)
+        in_types = tuple(self.graph.type_of(p) for p in inputs)
+        expected = rule_for(op).weight_shapes(attrs, in_types) if weights else ()
+        for role, name, shape in zip(weights, names, expected):
+            array = layer._weights[role]
+            if tuple(array.shape) != tuple(shape):
+                raise ShapeError(f"{layer.label(self.source)}: weight {role!r} has shape "
+                                 f"{tuple(array.shape)} but the input {in_types[0]} needs "
+                                 f"{tuple(shape)} (was the layer built for another input?)")
+            self.graph.weights[name] = array
+        node_id = self.base if self._count == 0 else f"{self.base}.{op.value}"
+        self._count += 1
+        node = self.graph.add(op, tuple(inputs), attrs, names, layer.name, layer.kind,
+                              self.source, id=node_id)
+        return node.port()
+
+
+class Layer:
+    """Base of every layer. Subclasses set their options in `__init__`, create
+    weights in `build` and emit IR in `emit`."""
+
+    # Layers that take a list of tensors (merges) set this.
+    multi_input = False
+
+    def __init__(self, *, name: str | None = None, trainable: bool = True,
+                 dtype: Any = None, input_shape: Sequence[int | None] | None = None,
+                 batch_input_shape: Sequence[int | None] | None = None,
+                 batch_size: int | None = None, input_dim: int | None = None,
+                 input_length: int | None = None, **unknown: Any) -> None:
+        self.name = name if name is not None else unique_name(to_snake_case(self.kind))
+        self.source = user_source()
+        if unknown:
+            raise ConfigError(f"{self.label()}: unknown option(s) "
+                              f"{', '.join(sorted(unknown))}")
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError(f"{self.kind}: name must be a non-empty string, got {name!r}")
+        if dtype not in (None, "float32", np.float32) and not (
+                isinstance(dtype, dict) and dtype.get("config", {}).get("name") == "float32"):
+            raise ConfigError(f"{self.label()}: layerc computes in float32; dtype={dtype!r} "
+                              f"is not supported")
+        self.trainable = bool(trainable)
+        self.batch_input_shape = self._batch_shape(input_shape, batch_input_shape, batch_size,
+                                                   input_dim, input_length)
+        self._weights: dict[str, np.ndarray] = {}
+        self.built = False
+        self._nodes: list[LayerNode] = []
+
+    # ----- identity -----
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def label(self, source: str | None = None) -> str:
+        where = self.source if source is None else source
+        return f"{self.name} ({self.kind})" + (f" at {where}" if where else "")
+
+    def _batch_shape(self, input_shape: Any, batch_input_shape: Any, batch_size: Any,
+                     input_dim: Any, input_length: Any) -> tuple[int | None, ...] | None:
+        if input_shape is None and input_dim is not None:
+            input_shape = (input_dim,) if input_length is None else (input_length, input_dim)
+        elif input_length is not None:
+            raise ConfigError(f"{self.label()}: input_length needs input_dim")
+        if batch_input_shape is not None:
+            if input_shape is not None:
+                raise ConfigError(f"{self.label()}: give input_shape or batch_input_shape, "
+                                  f"not both")
+            return tuple(batch_input_shape)
+        if input_shape is None:
+            if batch_size is not None:
+                raise ConfigError(f"{self.label()}: batch_size needs input_shape")
+            return None
+        if isinstance(input_shape, int):
+            input_shape = (input_shape,)
+        return (batch_size, *input_shape)
+
+    # ----- weights -----
+    def add_weight(self, role: str, shape: tuple[int, ...], initializer: Any) -> None:
+        self._weights[role] = initializers.get(initializer, self.label())(shape)
+
+    def build(self, in_types: tuple[TensorType, ...]) -> None:
+        """Creates the weights for inputs of these types. Layers without weights
+        keep this default."""
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w.copy() for w in self._weights.values()]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Loads arrays of exactly the current shapes; changes nothing on error."""
+        if not self.built:
+            raise ConfigError(f"{self.label()}: the layer is not built yet, so it has no "
+                              f"weights to set; call it on an input first")
+        expected = [w.shape for w in self._weights.values()]
+        weights = list(weights)
+        got = [np.shape(w) for w in weights]
+        if len(weights) != len(expected) or any(tuple(g) != tuple(e)
+                                                for g, e in zip(got, expected)):
+            raise ShapeError(f"{self.label()}: set_weights expected {len(expected)} array(s) "
+                             f"of shapes {expected}, got {len(weights)} of shapes {got}")
+        arrays = [np.array(w, dtype=np.float32) for w in weights]
+        self._weights = dict(zip(self._weights, arrays))
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ConfigError(f"{self.label()}: count_params needs a built layer; call it on "
+                              f"an input first")
+        return sum(int(w.size) for w in self._weights.values())
+
+    # ----- calls -----
+    def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
+        raise NotImplementedError(f"{self.kind}.emit")
+
+    def __call__(self, inputs: Any, **kwargs: Any) -> Any:
+        source = user_source()
+        if kwargs:
+            raise ConfigError(f"{self.label(source)}: call arguments "
+                              f"{', '.join(sorted(kwargs))} are not supported")
+        xs = self._check_inputs(inputs, source)
+        in_types = tuple(x.type for x in xs)
+        if not self.built:
+            self.build(in_types)
+            self.built = True
+        scratch = Graph(self.name)
+        ports = [scratch.add(OpKind.INPUT, (), InputAttrs(t.sample_shape, t.dtype),
+                             id=f"in{i}").port() for i, t in enumerate(in_types)]
+        outs = self.emit(Builder(scratch, self, source, len(self._nodes)), ports)
+        index = len(self._nodes)
+        tensors = tuple(SymbolicTensor(scratch.type_of(p), self, index, i)
+                        for i, p in enumerate(outs))
+        self._nodes.append(LayerNode(self, tuple(xs), tensors, source))
+        return tensors[0] if len(tensors) == 1 else list(tensors)
+
+    def _check_inputs(self, inputs: Any, source: str) -> list[SymbolicTensor]:
+        many = isinstance(inputs, (list, tuple))
+        xs = list(inputs) if many else [inputs]
+        if self.multi_input and (not many or len(xs) < 2):
+            raise ShapeError(f"{self.label(source)}: expects a list of at least 2 inputs, "
+                             f"got {inputs!r}")
+        if not self.multi_input and many and len(xs) != 1:
+            raise ShapeError(f"{self.label(source)}: expects one input, got {len(xs)}")
+        for x in xs:
+            if not isinstance(x, SymbolicTensor):
+                raise ConfigError(f"{self.label(source)}: layers are called on symbolic "
+                                  f"tensors (layerc.Input or another layer's output), got "
+                                  f"{type(x).__name__}; to compute, build a Model and predict")
+        return xs
+
+    # ----- the nodes of a called layer -----
+    def _node(self, index: int | None, what: str) -> LayerNode:
+        if not self._nodes:
+            raise LayerNodeError(f"{self.label()}: has never been called, so it has no {what}")
+        if index is None:
+            if len(self._nodes) > 1:
+                raise LayerNodeError(
+                    f"{self.label()}: is shared ({len(self._nodes)} calls), so '{what}' is "
+                    f"ambiguous; use get_{what}_at(node_index)")
+            index = 0
+        if not 0 <= index < len(self._nodes):
+            raise LayerNodeError(f"{self.label()}: has {len(self._nodes)} call(s); there is no "
+                                 f"node {index}")
+        return self._nodes[index]
+
+    @staticmethod
+    def _one(tensors: tuple[SymbolicTensor, ...]) -> Any:
+        return tensors[0] if len(tensors) == 1 else list(tensors)
+
+    @staticmethod
+    def _shapes(tensors: tuple[SymbolicTensor, ...]) -> Any:
+        shapes = [t.shape for t in tensors]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def input(self) -> Any:
+        return self._one(self._node(None, "input").inputs)
+
+    @property
+    def output(self) -> Any:
+        return self._one(self._node(None, "output").outputs)
+
+    @property
+    def input_shape(self) -> Any:
+        return self._shapes(self._node(None, "input_shape").inputs)
+
+    @property
+    def output_shape(self) -> Any:
+        return self._shapes(self._node(None, "output_shape").outputs)
+
+    def get_input_at(self, node_index: int) -> Any:
+        return self._one(self._node(node_index, "input").inputs)
+
+    def get_output_at(self, node_index: int) -> Any:
+        return self._one(self._node(node_index, "output").outputs)
+
+    def get_input_shape_at(self, node_index: int) -> Any:
+        return self._shapes(self._node(node_index, "input_shape").inputs)
+
+    def get_output_shape_at(self, node_index: int) -> Any:
+        return self._shapes(self._node(node_index, "output_shape").outputs)
+
+    # ----- config -----
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable,
+                                  "dtype": "float32"}
+        if self.batch_input_shape is not None:
+            config["batch_input_shape"] = tuple(self.batch_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Layer":
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} name={self.name}>"

@@ -1,0 +1,16 @@
+"""layerc.passes: graph rewrites, one per file, and the pass manager."""
+
+from layerc.passes.base import Pass, PassResult
+from layerc.passes.dce import DeadCodeElimination
+from layerc.passes.drop_dropout import DropDropout
+from layerc.passes.fold_reshape import FoldReshape
+from layerc.passes.fuse_activation import FuseActivation
+from layerc.passes.manager import DumpToFolder, Instrument, PassManager, PrintAfter, Timing
+from layerc.passes.pipeline import by_name, default_pipeline
+from layerc.passes.plan_memory import PlanMemory
+
+__all__ = [
+    "DeadCodeElimination", "DropDropout", "DumpToFolder", "FoldReshape", "FuseActivation",
+    "Instrument", "Pass", "PassManager", "PassResult", "PlanMemory", "PrintAfter", "Timing",
+    "by_name", "default_pipeline",
+]

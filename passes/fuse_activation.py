@@ -1,0 +1,54 @@
+"""fuse-activation: an activation becomes the epilogue of the op that feeds it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from layerc.ir import Graph, Node, OpKind
+from layerc.passes.base import Pass, PassResult
+
+# Producers whose kernels apply an activation to their output tile. Their attrs
+# have an `activation` field; later layer families add their op kinds here.
+FUSABLE = frozenset({OpKind.DENSE})
+
+
+@dataclass(frozen=True)
+class FuseActivation(Pass):
+    """Folds activation(producer(x)) into producer(x, activation=...).
+    Requires: the producer is fusable, has no activation yet, and the
+    activation is its only reader (nor is the producer a graph output)."""
+
+    name = "fuse-activation"
+
+    def run(self, graph: Graph) -> PassResult:
+        g = graph.copy()
+        count = 0
+        notes: list[str] = []
+        for node in g.nodes():
+            if node.op is not OpKind.ACTIVATION:
+                continue
+            why = self.check(g, node)
+            if why:
+                notes.append(f"%{node.id}: not fused: {why}")
+                continue
+            producer = g.node(node.inputs[0].node)
+            attrs = dataclasses.replace(producer.attrs, activation=node.attrs.activation)
+            g.replace(producer.id, producer.op, attrs)
+            g.redirect(node.port(), producer.port())
+            g.remove(node.id)
+            count += 1
+        return PassResult(g, count, tuple(notes))
+
+    @staticmethod
+    def check(g: Graph, node: Node) -> str:
+        """Why `node` cannot fuse into its producer, or '' when it can."""
+        producer = g.node(node.inputs[0].node)
+        if producer.op not in FUSABLE:
+            return f"producer %{producer.id} is {producer.op.value}, which has no epilogue"
+        if producer.attrs.activation != "linear":
+            return f"producer %{producer.id} already applies {producer.attrs.activation}"
+        uses = g.use_count(node.inputs[0])
+        if uses != 1:
+            return f"producer %{producer.id} has {uses} readers"
+        return ""
