@@ -20,8 +20,9 @@ def lower_dense(e: Emitter, node: Node) -> None:
     x = e.graph.type_of(node.inputs[0])
     k, n = x.shape[-1], node.attrs.units
     rows = math.prod(x.shape[1:-1])  # type: ignore[arg-type]
+    kernel = e.weight(node.weights[0])
     bias = e.weight(node.weights[1]) if node.attrs.use_bias else -1
-    e.instr(DENSE, node, x=e.offset(node.inputs[0]), w=e.weight(node.weights[0]), b=bias,
+    e.instr(DENSE, node, x=e.offset(node.inputs[0]), w=kernel, b=bias,
             y=e.offset(node.port()), rows=rows, k=k, n=n, act=ACT_CODE[node.attrs.activation])
 
 

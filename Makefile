@@ -1,0 +1,28 @@
+# layerc: `make demo` and `make test` work from a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: install demo test bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+install: $(PY)
+	$(PIP) install -q -e .
+
+demo: install
+	$(PY) examples/mlp.py
+
+test: $(PY)
+	$(PIP) install -q -e '.[test]'
+	LAYERC_VERIFY=1 KERAS_BACKEND=torch $(PY) -m pytest
+
+bench: $(PY)
+	$(PIP) install -q -e '.[bench]'
+	KERAS_BACKEND=torch $(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

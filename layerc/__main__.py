@@ -1,0 +1,5 @@
+import sys
+
+from layerc.cli import main
+
+sys.exit(main())

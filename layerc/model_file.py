@@ -1,0 +1,40 @@
+"""Loading a model named on the command line: `file.py[:name]`."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+from typing import Any
+
+from layerc.errors import ConfigError
+from layerc.models import Model
+
+
+def load_model_file(spec: str) -> Model:
+    """Runs file.py and returns its `name` (a model, or a function returning one).
+    Without a name: a variable called `model`, else the only Model in the file."""
+    path_text, _, name = spec.partition(":") if not spec.endswith(".py") else (spec, "", "")
+    path = Path(path_text)
+    if path.suffix != ".py":
+        raise ConfigError(f"{spec}: expected file.py[:name] (artifacts and .keras files come "
+                          f"with the artifact issue)")
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file")
+    namespace = runpy.run_path(str(path), run_name="__layerc_model__")
+    if name:
+        if name not in namespace:
+            raise ConfigError(f"{path}: defines no {name!r}")
+        found = namespace[name]
+    elif isinstance(namespace.get("model"), Model):
+        found = namespace["model"]
+    else:
+        models = [v for v in namespace.values() if isinstance(v, Model)]
+        if len(models) != 1:
+            raise ConfigError(f"{path}: found {len(models)} models; name one as {path}:NAME")
+        found = models[0]
+    if callable(found) and not isinstance(found, Model):
+        found = found()
+    if not isinstance(found, Model):
+        raise ConfigError(f"{spec}: expected a layerc model or a function returning one, got "
+                          f"{type(found).__name__}")
+    return found
