@@ -21,6 +21,7 @@ class DropDropout(Pass):
         for node in g.nodes():
             if node.op is not OpKind.DROPOUT:
                 continue
+            node = g.node(node.id)  # earlier rewrites may have changed its inputs
             g.redirect(node.port(), node.inputs[0])
             g.remove(node.id)
             count += 1

@@ -27,10 +27,10 @@ class FoldReshape(Pass):
         count = 0
         for node in g.nodes():
             if node.op is OpKind.RESHAPE or node.op is OpKind.FLATTEN:
-                count += self._to_view(g, node)
+                count += self._to_view(g, g.node(node.id))
         for node in g.nodes():
             if node.op is OpKind.VIEW:
-                count += self._collapse(g, node)
+                count += self._collapse(g, g.node(node.id))
         return PassResult(g, count)
 
     def _to_view(self, g: Graph, node: Node) -> int:

@@ -28,6 +28,7 @@ class FuseActivation(Pass):
         for node in g.nodes():
             if node.op is not OpKind.ACTIVATION:
                 continue
+            node = g.node(node.id)  # earlier rewrites may have changed its inputs
             why = self.check(g, node)
             if why:
                 notes.append(f"%{node.id}: not fused: {why}")
