@@ -49,13 +49,15 @@ class CompiledModel:
         if batch_size is not None and (isinstance(batch_size, bool)
                                        or not isinstance(batch_size, int) or batch_size <= 0):
             raise InputError(f"batch_size must be a positive int, got {batch_size!r}")
-        step = batch if batch_size is None else batch_size
-        outs = [np.empty((batch, *s.shape), np.float32) for s in self.program.outputs]
-        for start in range(0, batch, max(step, 1)):
-            stop = min(start + step, batch)
-            parts = self.program.run([x[start:stop] for x in xs], stop - start)
-            for out, part in zip(outs, parts):
-                out[start:stop] = part
+        if batch_size is None or batch_size >= batch:
+            outs = self.program.run(xs, batch)
+        else:
+            outs = [np.empty((batch, *s.shape), np.float32) for s in self.program.outputs]
+            for start in range(0, batch, batch_size):
+                stop = min(start + batch_size, batch)
+                parts = self.program.run([x[start:stop] for x in xs], stop - start)
+                for out, part in zip(outs, parts):
+                    out[start:stop] = part
         return outs[0] if len(outs) == 1 else outs
 
     def _check(self, x: Any) -> list[np.ndarray]:

@@ -25,10 +25,7 @@ class Slot:
     offset: int  # per sample
     shape: tuple[int, ...]  # without the batch axis
     dtype: str
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+    size: int  # elements per sample
 
 
 @dataclass(eq=False)
@@ -79,7 +76,8 @@ def build_program(graph: Graph) -> Program:
 
     def slot(port, name: str) -> Slot:
         t = graph.type_of(port)
-        return Slot(name, e.offset(port), tuple(t.sample_shape), t.dtype)  # type: ignore
+        return Slot(name, e.offset(port), tuple(t.sample_shape), t.dtype,  # type: ignore
+                    t.sample_size)
 
     inputs = tuple(slot(graph.node(i).port(), i) for i in graph.inputs)
     outputs = tuple(slot(p, str(p)[1:]) for p in graph.outputs)
