@@ -1,0 +1,432 @@
+"""Shared helpers of the layerc benchmark harness: the BLAS environment,
+thread and kernel reporting, peers, timing, correctness checks and the table.
+
+A benchmark *case* (see bench_mlp.py) describes one model: how to build it in
+layerc, how to build the equivalent Keras model (the harness copies the layerc
+weights into it), optionally an equivalent plain-PyTorch module, and how to make
+inputs. run.py turns every case into a set of *peers* (callables taking one
+NumPy array and returning one NumPy array) and times them side by side.
+
+Only the standard library is imported at module level, so run.py can re-exec
+itself (see `reexec_without_blas_env`) before NumPy loads OpenBLAS.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+# --------------------------------------------------------------------------------------------
+# BLAS environment
+
+#: Variables that steer OpenBLAS's kernel choice. The project's machines set
+#: OPENBLAS_CORETYPE=Haswell, which runs AVX2 kernels on AVX-512 cores and roughly
+#: halves OpenBLAS throughput (see shared/NUMBA_NOTES.md). ONNX Runtime (MLAS) and
+#: PyTorch (its own BLAS) do not read them; layerc's np.dot inside numba and NumPy do.
+BLAS_ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+#: Set in the re-executed child; holds "NAME=value" pairs (";"-separated) that were removed.
+REEXEC_MARKER = "LAYERC_BENCH_UNSET_BLAS_ENV"
+
+
+def reexec_without_blas_env(keep_env: bool) -> None:
+    """Re-executes this Python process once without BLAS_ENV_VARS, unless
+    `keep_env`, unless none of them is set, or unless this is already the child.
+    Must run before NumPy (or anything that loads OpenBLAS) is imported to be
+    worth anything; the exec replaces the process, so nothing printed here
+    before it would survive."""
+    if keep_env or REEXEC_MARKER in os.environ:
+        return
+    found = {k: os.environ[k] for k in BLAS_ENV_VARS if k in os.environ}
+    if not found:
+        return
+    env = {k: v for k, v in os.environ.items() if k not in found}
+    env[REEXEC_MARKER] = ";".join(f"{k}={v}" for k, v in found.items())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # sys.orig_argv keeps interpreter options (-X, -O, ...) as well as the script and its args.
+    argv = [sys.executable, *sys.orig_argv[1:]]
+    os.execve(sys.executable, argv, env)
+
+
+def blas_env_report(keep_env: bool) -> list[str]:
+    """Lines that say what this process did with BLAS_ENV_VARS."""
+    removed = os.environ.get(REEXEC_MARKER)
+    lines = []
+    if removed:
+        lines.append(f"BLAS env: this benchmark re-executed its own process with {removed} "
+                     f"unset (tests and CI keep them; pass --keep-env to keep them here too)")
+    else:
+        present = {k: os.environ[k] for k in BLAS_ENV_VARS if k in os.environ}
+        if present:
+            why = "--keep-env given" if keep_env else "not unset"
+            desc = ", ".join(f"{k}={v}" for k, v in present.items())
+            lines.append(f"BLAS env: kept {desc} ({why}); OpenBLAS may run slower kernels")
+        else:
+            lines.append("BLAS env: none of " + ", ".join(BLAS_ENV_VARS)
+                         + " is set; OpenBLAS picks its kernel itself")
+    return lines
+
+
+# --------------------------------------------------------------------------------------------
+# Machine, thread pools and BLAS kernels
+
+
+def machine_report() -> list[str]:
+    import numpy as np
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return [f"machine: {cpu}; os.cpu_count()={os.cpu_count()}, usable by this process="
+            f"{affinity}; Python {platform.python_version()}, NumPy {np.__version__}"]
+
+
+THREADPOOLCTL_MISSING = ("threadpoolctl is not installed, so the BLAS kernel and thread counts "
+                         "of the BLAS/OpenMP pools cannot be reported or limited "
+                         "(pip install threadpoolctl, pinned in the bench extra)")
+
+
+def have_threadpoolctl() -> bool:
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@contextmanager
+def thread_setting(threads: int | None) -> Iterator[None]:
+    """None: every library's default. N: BLAS and OpenMP pools limited to N
+    (threadpoolctl) and torch.set_num_threads(N), restored on exit; ONNX Runtime
+    sessions take it as intra_op_num_threads (see ort_peer). numba's own pool is
+    left alone (it only serves parallel=True kernels)."""
+    if threads is None:
+        yield
+        return
+    import torch
+    from threadpoolctl import ThreadpoolController
+
+    old = torch.get_num_threads()
+    with ThreadpoolController().limit(limits=threads):
+        torch.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(old)
+
+
+def thread_report(ort_session: Any = None) -> list[str]:
+    """Thread counts of every pool the peers use. Call after each peer ran once,
+    so the BLAS libraries that load lazily (scipy's, used by numba) are loaded."""
+    lines = []
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        lines.append("BLAS kernels: " + THREADPOOLCTL_MISSING)
+    else:
+        for info in threadpool_info():
+            lib = os.path.basename(info.get("filepath", "?"))
+            extra = []
+            if info.get("internal_api"):
+                extra.append(f"api={info['internal_api']}")
+            if info.get("architecture"):
+                extra.append(f"kernel={info['architecture']}")
+            if info.get("threading_layer"):
+                extra.append(f"threading={info['threading_layer']}")
+            if info.get("version"):
+                extra.append(f"version={info['version']}")
+            lines.append(f"thread pool {info.get('user_api')}: {lib} "
+                         f"num_threads={info.get('num_threads')} " + " ".join(extra))
+    try:
+        import numba
+
+        lines.append(f"numba: NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS} (its pool "
+                     f"serves only parallel=True kernels; np.dot in njit code runs on scipy's "
+                     f"BLAS, listed above)")
+    except ImportError:
+        pass
+    if "torch" in sys.modules:
+        import torch
+
+        lines.append(f"torch: intra-op threads={torch.get_num_threads()}, "
+                     f"inter-op threads={torch.get_num_interop_threads()}")
+    if ort_session is not None:
+        opts = ort_session.get_session_options()
+        intra = opts.intra_op_num_threads
+        lines.append("onnxruntime: intra_op_num_threads="
+                     + (f"{intra}" if intra else "0 (default: one per physical core)")
+                     + f", providers={ort_session.get_providers()}")
+    return lines
+
+
+# --------------------------------------------------------------------------------------------
+# Cases and peers
+
+
+@dataclass
+class Case:
+    """One benchmarked model.
+
+    layerc_model: the layerc model (built, weights set).
+    build_keras: returns a fresh, *built* Keras model of the same architecture;
+        the harness copies layerc's weights into it layer by layer.
+    make_input: (batch, numpy Generator) -> input array.
+    build_torch: optional; (layerc model) -> an equivalent torch.nn.Module that
+        already holds the same weights. None leaves the PyTorch peer out.
+    batches: the batch sizes to benchmark.
+    """
+
+    name: str
+    layerc_model: Any
+    build_keras: Callable[[], Any]
+    make_input: Callable[[int, Any], Any]
+    build_torch: Callable[[Any], Any] | None = None
+    batches: Sequence[int] = (1, 64)
+
+
+@dataclass
+class Peer:
+    name: str
+    fn: Callable[[Any], Any]  # numpy array in, numpy array out
+    note: str = ""
+
+
+def copy_weights_to_keras(layerc_model: Any, keras_model: Any) -> None:
+    """keras_layer.set_weights(layerc_layer.get_weights()) for every layer, in
+    order. Layouts are identical by design (shared/DESIGN.md)."""
+    ours = list(layerc_model.layers)
+    theirs = list(keras_model.layers)
+    if len(ours) != len(theirs):
+        raise SystemExit(f"FAIL: layerc model has {len(ours)} layers, the Keras one "
+                         f"{len(theirs)}: the case's Keras builder does not match")
+    for a, b in zip(ours, theirs):
+        if type(a).__name__ != type(b).__name__:
+            raise SystemExit(f"FAIL: layer {a.name} is a {type(a).__name__} in layerc but "
+                             f"{b.name} is a {type(b).__name__} in Keras")
+        b.set_weights(a.get_weights())
+
+
+def layerc_peer(compiled: Any) -> Peer:
+    return Peer("layerc", compiled.predict, "CompiledModel.predict(x), compiled once")
+
+
+def export_onnx(keras_model: Any, workdir: str, name: str) -> str:
+    """keras_model.export(path, format="onnx"); returns the path. On the torch
+    backend with a free batch axis Keras uses torch's TorchScript exporter
+    (needs the `onnx` package)."""
+    import warnings
+
+    path = os.path.join(workdir, f"{name}.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TorchScript tracer chatter from the exporter
+        keras_model.export(path, format="onnx", verbose=False)
+    return path
+
+
+def ort_peer(path: str, threads: int | None = None) -> tuple[Peer, Any]:
+    """An ONNX Runtime session on `path` with the default CPU provider and
+    default options, except intra_op_num_threads=`threads` when given."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    if len(session.get_inputs()) != 1:
+        raise SystemExit(f"FAIL: the ONNX export {path} has {len(session.get_inputs())} "
+                         f"inputs; the harness expects one")
+    input_name = session.get_inputs()[0].name
+
+    def run(x: Any) -> Any:
+        return session.run(None, {input_name: x})[0]
+
+    return Peer("onnxruntime", run, f"ONNX Runtime {ort.__version__}: keras model.export("
+                f"format='onnx'), InferenceSession with CPUExecutionProvider and default "
+                f"SessionOptions (intra_op_num_threads set only in the 1-thread rows)"), session
+
+
+def keras_peers(keras_model: Any) -> list[Peer]:
+    """Keras's two ways of running inference: model.predict (what the docs
+    show) and calling the model (what a latency-minded user does)."""
+    import keras
+    import torch
+
+    def predict(x: Any) -> Any:
+        return keras_model.predict(x, verbose=0)
+
+    def call(x: Any) -> Any:
+        with torch.no_grad():
+            return keras.ops.convert_to_numpy(keras_model(x, training=False))
+
+    return [
+        Peer("keras.predict", predict, "model.predict(x, verbose=0)"),
+        Peer("keras call", call, "with torch.no_grad(): convert_to_numpy(model(x, "
+             "training=False)), NumPy in and out"),
+    ]
+
+
+def torch_peer(module: Any) -> Peer:
+    import torch
+
+    module.eval()
+
+    def run(x: Any) -> Any:
+        with torch.no_grad():
+            return module(torch.from_numpy(x)).numpy()
+
+    return Peer("torch eager", run, f"torch {torch.__version__} nn.Module in eval mode, "
+                "with torch.no_grad(): module(torch.from_numpy(x)).numpy()")
+
+
+def check_agreement(case: str, batch: int, x: Any, peers: Sequence[Peer],
+                    reference: str = "layerc", tol: float = 1e-4) -> list[str]:
+    """Runs every peer on x and fails loudly unless each agrees with the
+    reference peer to max abs diff <= tol. Returns one line per peer."""
+    import numpy as np
+
+    outs = {p.name: np.asarray(p.fn(x)) for p in peers}
+    ref = outs[reference]
+    lines, bad = [], []
+    for name, out in outs.items():
+        if name == reference:
+            continue
+        if out.shape != ref.shape:
+            bad.append(f"{name}: output shape {out.shape} != {reference}'s {ref.shape}")
+            continue
+        diff = float(np.max(np.abs(out.astype(np.float64) - ref.astype(np.float64))))
+        lines.append(f"  {case} batch {batch}: max |{reference} - {name}| = {diff:.3g}")
+        if not diff <= tol:  # also catches NaN
+            bad.append(f"{name}: max abs diff {diff:.3g} > {tol:g}")
+    if bad:
+        raise SystemExit(f"FAIL: outputs of {case} at batch {batch} disagree with "
+                         f"{reference}:\n  " + "\n  ".join(bad))
+    return lines
+
+
+# --------------------------------------------------------------------------------------------
+# Timing
+
+
+@dataclass
+class Timing:
+    median_us: float
+    p10_us: float
+    p90_us: float
+    samples: int  # timed blocks
+    number: int  # calls per block
+
+    @property
+    def spread(self) -> float:
+        """(p90 - p10) / median: how noisy the samples were."""
+        return (self.p90_us - self.p10_us) / self.median_us
+
+
+def _percentile(sorted_samples: list[float], q: float) -> float:
+    return sorted_samples[min(len(sorted_samples) - 1, int(round(q * (len(sorted_samples) - 1))))]
+
+
+def time_peers(fns: dict[str, Callable[[], Any]], rounds: int = 20, slice_s: float = 0.05,
+               warmup_s: float = 0.3, block_us: float = 50.0,
+               rewarm_s: float = 0.002) -> dict[str, Timing]:
+    """Median time of one call of each fn, in microseconds, peers interleaved.
+
+    1. Warm-up: each fn runs back to back for at least `warmup_s` (and 3 calls);
+       that also estimates its per-call time.
+    2. `rounds` rounds; in each, every fn (in an order rotated per round) is
+       re-warmed for `rewarm_s` (at least one untimed call, so its thread pool is
+       awake after the previous peer's), then timed for about `slice_s` in blocks
+       of `number` back-to-back calls, `number` chosen so a block lasts at least
+       `block_us` (timer overhead stays far below 1 %).
+    The result is the median (and p10, p90) over all blocks of a fn's per-call
+    time. Interleaving spreads slow phases of a shared machine over all peers
+    alike; the median of many short blocks ignores short stalls (a descheduled
+    vCPU can stall a multi-threaded BLAS call for milliseconds). time.perf_counter,
+    garbage collector off while timing.
+    """
+    per_call = {}
+    for name, fn in fns.items():
+        calls, start = 0, time.perf_counter()
+        while calls < 3 or time.perf_counter() - start < warmup_s:
+            fn()
+            calls += 1
+        per_call[name] = (time.perf_counter() - start) / calls
+    number = {n: max(1, int(block_us * 1e-6 / max(t, 1e-9)) + 1) for n, t in per_call.items()}
+    blocks = {n: max(1, int(slice_s / (t * number[n]))) for n, t in per_call.items()}
+    rewarm = {n: max(1, int(rewarm_s / max(t, 1e-9))) for n, t in per_call.items()}
+    samples: dict[str, list[float]] = {n: [] for n in fns}
+    names = list(fns)
+    clock = time.perf_counter
+    gc_was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        for r in range(rounds):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                fn, k, out = fns[name], number[name], samples[name]
+                for _ in range(rewarm[name]):
+                    fn()
+                for _ in range(blocks[name]):
+                    t0 = clock()
+                    for _ in range(k):
+                        fn()
+                    out.append((clock() - t0) / k * 1e6)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    result = {}
+    for name, s in samples.items():
+        s.sort()
+        result[name] = Timing(statistics.median(s), _percentile(s, 0.1), _percentile(s, 0.9),
+                              len(s), number[name])
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Table
+
+
+@dataclass
+class Row:
+    case: str
+    batch: int
+    threads: str  # "default" or a count
+    times: dict[str, Timing]  # peer name -> timing; "layerc" among them
+
+
+def _fmt_us(us: float) -> str:
+    return f"{us:,.1f}" if us < 100 else f"{us:,.0f}"
+
+
+def markdown_table(rows: Sequence[Row], peer_order: Sequence[str],
+                   reference: str = "layerc") -> str:
+    """model | batch | threads | <peer> us ... | layerc/<peer> ... ; '-' where a
+    peer did not run."""
+    others = [p for p in peer_order if p != reference]
+    head = (["model", "batch", "threads"] + [f"{p} (us)" for p in peer_order]
+            + [f"{reference}/{p}" for p in others])
+    lines = ["| " + " | ".join(head) + " |",
+             "|" + "|".join(["---", "---:", "---"] + ["---:"] * (len(head) - 3)) + "|"]
+    for row in rows:
+        cells = [row.case, str(row.batch), row.threads]
+        for p in peer_order:
+            cells.append(_fmt_us(row.times[p].median_us) if p in row.times else "-")
+        ref = row.times[reference].median_us
+        for p in others:
+            cells.append(f"{ref / row.times[p].median_us:.2f}" if p in row.times else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
