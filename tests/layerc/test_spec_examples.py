@@ -1,0 +1,36 @@
+"""The document's examples (spec/README.md) for the core layers, as written."""
+
+import numpy as np
+
+import layerc
+from layerc.layers import Dense, Reshape
+from layerc.testing import assert_compiles_like_reference
+
+
+def test_example_1_sequential_dense():
+    model = layerc.Sequential()
+    model.add(Dense(32, input_shape=(16,)))
+    model.add(Dense(32))
+    assert model.output_shape == (None, 32)
+    assert model.predict(np.ones((3, 16), np.float32)).shape == (3, 32)
+    assert_compiles_like_reference(model)
+
+
+def test_example_3_reshape():
+    model = layerc.Sequential()
+    model.add(Reshape((3, 4), input_shape=(12,)))
+    assert model.output_shape == (None, 3, 4)
+    model.add(Reshape((6, 2)))
+    assert model.output_shape == (None, 6, 2)
+    model.add(Reshape((-1, 2, 2)))
+    assert model.output_shape == (None, 3, 2, 2)
+    x = np.arange(24, dtype=np.float32).reshape(2, 12)
+    np.testing.assert_array_equal(model.predict(x), x.reshape(2, 3, 2, 2))
+
+
+def test_get_config_from_config_example():
+    layer = Dense(32)
+    config = layer.get_config()
+    reconstructed = Dense.from_config(config)
+    assert reconstructed.get_config() == {**config, "name": config["name"]}
+    assert reconstructed.units == 32

@@ -1,0 +1,27 @@
+"""Every example compiles like the reference interpreter, and runs as a script."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from layerc.model_file import load_model_file
+from layerc.testing import assert_compiles_like_reference
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_example_compiles_like_reference(path):
+    assert_compiles_like_reference(load_model_file(str(path)))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_example_runs_as_a_script(path):
+    run = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "max |compiled - reference interpreter|" in run.stdout
+    error = float(run.stdout.rsplit(":", 1)[1])
+    assert error <= 1e-5

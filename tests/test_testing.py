@@ -1,0 +1,435 @@
+"""layerc.testing: the strategies draw valid models and inputs that fit them, reach
+every layer and option they promise, and the reference check passes when the
+compiled model agrees and fails, saying where, when it does not."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import Phase, find, given, settings
+from hypothesis import strategies as st
+
+import layerc
+from layerc import testing
+from layerc.codegen.cpu.lower import LOWERINGS
+from layerc.ir import OpKind, interpret, verify
+from layerc.ir.ops.core import resolve_target
+from layerc.layers import (Activation, Add, Concatenate, Dense, Dropout, Flatten, Input,
+                           Reshape)
+from layerc.testing import (INPUT_RANGE, LAYER_MAKERS, MAX_MAGNITUDE,
+                            assert_compiles_like_reference, functional_graphs, inputs_for,
+                            layer_stacks, model_inputs, probe_magnitude,
+                            reference_values, register_layer_maker, reshape_targets)
+
+DRAWS = settings(deadline=None, max_examples=30)
+SEARCH = settings(deadline=None, max_examples=1000, database=None, derandomize=True)
+CORE = {"Dense", "Activation", "Dropout", "Flatten", "Reshape"}
+MERGES = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"}
+
+
+def layers_of(model):
+    return [layer for layer in model.layers if layer.kind != "InputLayer"]
+
+
+def outputs_match_types(model, batch=2):
+    outs = interpret(model.to_graph(), inputs_for(model, batch))
+    return [o.shape for o in outs] == [(batch, *t.shape[1:]) for t in model.outputs]
+
+
+# ----- layer_stacks -----
+@DRAWS
+@given(layer_stacks())
+def test_layer_stacks_are_built_sequentials_of_core_layers(model):
+    assert isinstance(model, layerc.Sequential) and model.built
+    assert 1 <= len(model.layers) <= 6
+    assert {layer.kind for layer in model.layers} <= CORE
+    shape = model.input_shape
+    assert shape[0] is None and 1 <= len(shape) - 1 <= 3
+    assert all(1 <= d <= 8 for d in shape[1:])
+    for before, after in zip(model.layers, model.layers[1:]):
+        assert after.input_shape == before.output_shape
+    verify(model.to_graph())
+    assert outputs_match_types(model)
+    assert probe_magnitude(model) <= MAX_MAGNITUDE
+
+
+def missing_features(strategy, features, examples=300):
+    """The names of `features` (predicates on a model and its graph) that none of
+    `examples` deterministic draws of `strategy` has."""
+    seen = set()
+
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+              phases=[Phase.generate])
+    @given(strategy)
+    def collect(model):
+        graph = model.to_graph()
+        seen.update(name for name, has in features.items() if has(model, graph))
+
+    collect()
+    return set(features) - seen
+
+
+def has_layer(kind, test=lambda layer: True):
+    return lambda model, graph: any(layer.kind == kind and test(layer)
+                                    for layer in model.layers)
+
+
+def has_node(op, test=lambda graph, node: True):
+    return lambda model, graph: any(node.op is op and test(graph, node)
+                                    for node in graph.nodes())
+
+
+def test_layer_stacks_reach_every_core_layer_and_option():
+    def input_rank(rank):
+        return lambda model, graph: len(model.input_shape) == rank + 1
+
+    features = {
+        "Dense without bias": has_layer("Dense", lambda layer: not layer.use_bias),
+        "Dense with softmax": has_layer("Dense", lambda layer: layer.activation == "softmax"),
+        "Dense on rank 3": has_layer("Dense", lambda layer: len(layer.input_shape) == 4),
+        "Activation": has_layer("Activation"),
+        "Dropout": has_layer("Dropout"),
+        "Dropout with noise_shape": has_layer("Dropout", lambda layer: layer.noise_shape),
+        "Flatten channels_first of rank 3": has_layer(
+            "Flatten", lambda layer: layer.data_format == "channels_first"
+            and len(layer.input_shape) == 4),
+        "Flatten channels_last of rank 2": has_layer(
+            "Flatten", lambda layer: layer.data_format == "channels_last"
+            and len(layer.input_shape) == 3),
+        "Reshape with -1": has_layer("Reshape", lambda layer: -1 in layer.target_shape),
+        "Reshape without -1 to rank 3": has_layer(
+            "Reshape", lambda layer: -1 not in layer.target_shape
+            and len(layer.target_shape) == 3),
+        "input rank 1": input_rank(1),
+        "input rank 2": input_rank(2),
+        "input rank 3": input_rank(3),
+        "six layers": lambda model, graph: len(model.layers) == 6,
+    }
+    features.update({f"activation {name}": has_node(
+        OpKind.ACTIVATION, lambda graph, node, name=name: node.attrs.activation == name)
+        for name in layerc.activations.NAMES if name != "linear"})
+    assert missing_features(layer_stacks(), features) == set()
+
+
+@DRAWS
+@given(st.data())
+def test_layer_stacks_take_their_makers(data):
+    relu = data.draw(layer_stacks(makers={"relu": lambda draw, shape: Activation("relu")}))
+    assert all(layer.kind == "Activation" and layer.activation == "relu"
+               for layer in relu.layers)
+    # A maker that declines a shape is skipped, as a Conv2D maker declines rank 1.
+    makers = {"never": lambda draw, shape: None,
+              "flatten-rank-3": lambda draw, shape: Flatten() if len(shape) == 3 else None,
+              "relu": lambda draw, shape: Activation("relu")}
+    model = data.draw(layer_stacks(makers=makers, min_layers=3, max_layers=3))
+    assert len(model.layers) == 3
+    for layer in model.layers:
+        assert layer.kind == "Activation" or len(layer.input_shape) == 4
+
+
+def test_layer_stacks_need_a_maker_that_applies():
+    with pytest.raises(ValueError, match="no layer maker applies"):
+        find(layer_stacks(makers={"never": lambda draw, shape: None}), lambda model: True,
+             settings=settings(database=None, max_examples=5))
+
+
+def test_registered_makers_join_the_default_draws(monkeypatch):
+    monkeypatch.setattr(testing, "LAYER_MAKERS", dict(LAYER_MAKERS))
+
+    @register_layer_maker("dropout-quarter")
+    def make_dropout_quarter(draw, shape):
+        return Dropout(0.25)  # a rate the default dropout maker never draws
+
+    assert testing.LAYER_MAKERS["dropout-quarter"] is make_dropout_quarter
+    with pytest.raises(ValueError, match="registered twice"):
+        register_layer_maker("dropout-quarter")(make_dropout_quarter)
+    assert missing_features(layer_stacks(), {"quarter": has_layer(
+        "Dropout", lambda layer: layer.rate == 0.25)}) == set()
+
+
+@DRAWS
+@given(st.integers(1, 600), st.data())
+def test_reshape_targets_hold_the_size(size, data):
+    target = data.draw(reshape_targets(size))
+    assert 1 <= len(target) <= 4
+    assert target.count(-1) <= 1
+    assert np.prod(resolve_target(target, size)) == size
+
+
+# ----- functional_graphs -----
+@DRAWS
+@given(functional_graphs())
+def test_functional_graphs_are_valid_models(model):
+    assert type(model) is layerc.Model
+    assert 1 <= len(model.inputs) <= 3
+    assert 1 <= len(model.outputs) <= 4
+    assert {layer.kind for layer in layers_of(model)} <= CORE | MERGES
+    verify(model.to_graph())
+    assert outputs_match_types(model)
+    assert probe_magnitude(model) <= MAX_MAGNITUDE
+
+
+def test_functional_graphs_reach_merges_shared_layers_and_several_outputs():
+    def shared_dense(model, graph):
+        layers = [node.layer for node in graph.nodes() if node.op is OpKind.DENSE]
+        return len(layers) > len(set(layers))
+
+    def output_also_read(model, graph):
+        return any(graph.use_count(p) > graph.outputs.count(p) for p in graph.outputs)
+
+    def distinct(graph, node):
+        return len(set(node.inputs)) == len(node.inputs)
+
+    features = {f"{op.value} of distinct tensors": has_node(op, distinct) for op in (
+        OpKind.ADD, OpKind.SUBTRACT, OpKind.MULTIPLY, OpKind.AVERAGE, OpKind.MAXIMUM,
+        OpKind.MINIMUM, OpKind.CONCATENATE)}
+    features.update({
+        "add of 3": has_node(OpKind.ADD, lambda graph, node: len(node.inputs) == 3),
+        "concatenate on a middle axis": has_node(
+            OpKind.CONCATENATE, lambda graph, node: node.attrs.axis < node.type.rank - 1),
+        "concatenate by a negative axis": has_layer("Concatenate",
+                                                    lambda layer: layer.axis < 0),
+        "a shared Dense": shared_dense,
+        "2 inputs": lambda model, graph: len(model.inputs) == 2,
+        "3 inputs": lambda model, graph: len(model.inputs) == 3,
+        "3 outputs": lambda model, graph: len(model.outputs) == 3,
+        "an output a layer reads too": output_also_read,
+        "flatten channels_first in a chain": has_node(
+            OpKind.FLATTEN, lambda graph, node: node.attrs.data_format == "channels_first"
+            and graph.type_of(node.inputs[0]).rank > 2),
+    })
+    assert missing_features(functional_graphs(), features) == set()
+
+
+@DRAWS
+@given(st.data())
+def test_functional_graphs_take_their_makers(data):
+    model = data.draw(functional_graphs(makers={"tanh": lambda d, s: Activation("tanh")}))
+    chained = [layer for layer in layers_of(model) if layer.kind == "Activation"]
+    assert all(layer.activation == "tanh" for layer in chained)
+
+
+# ----- inputs -----
+@DRAWS
+@given(st.one_of(layer_stacks(), functional_graphs()), st.data())
+def test_model_inputs_fit_the_model(model, data):
+    xs = data.draw(model_inputs(model))
+    assert len(xs) == len(model.inputs)
+    batch = xs[0].shape[0]
+    assert 1 <= batch <= 5
+    for x, t in zip(xs, model.inputs):
+        assert x.dtype == np.float32 and x.shape == (batch, *t.shape[1:])
+        assert np.all(np.isfinite(x))
+        assert np.all((INPUT_RANGE[0] <= x) & (x <= INPUT_RANGE[1]))
+
+
+@DRAWS
+@given(st.data())
+def test_model_inputs_take_a_batch_a_range_and_nans(data):
+    a, b = Input((3,)), Input((2, 2))
+    model = layerc.Model([a, b], [Dense(2)(a), Flatten()(b)])
+    xs = data.draw(model_inputs(model, batch=4, low=0.0, high=1.0, allow_nan=True))
+    assert [x.shape for x in xs] == [(4, 3), (4, 2, 2)]
+    assert all(np.all(np.isnan(x) | ((0 <= x) & (x <= 1))) for x in xs)
+
+
+def test_model_inputs_with_nans_draw_some_nans():
+    model = layerc.Sequential([Input((8,)), Dense(2)])
+    find(model_inputs(model, allow_nan=True), lambda xs: np.isnan(xs[0]).any(),
+         settings=SEARCH)
+
+
+def test_inputs_for_is_seeded():
+    model = layerc.Sequential([Input((2, 3)), Flatten()])
+    (x,) = inputs_for(model, 4, seed=7)
+    assert x.shape == (4, 2, 3) and x.dtype == np.float32
+    np.testing.assert_array_equal(inputs_for(model, 4, seed=7)[0], x)
+    assert not np.array_equal(inputs_for(model, 4, seed=8)[0], x)
+    (holey,) = inputs_for(model, 50, nan_fraction=0.5)
+    assert 0 < np.isnan(holey).mean() < 1
+    graph = model.to_graph()
+    np.testing.assert_array_equal(inputs_for(graph, 4, seed=7)[0], x)
+
+
+def test_inputs_for_refuses_what_it_cannot_draw():
+    ints = Input((3,), dtype="int32")
+    with pytest.raises(ValueError, match="only float inputs"):
+        inputs_for(layerc.Model(ints, ints), 2)
+    unknown = Input((None, 3))
+    with pytest.raises(ValueError, match="unknown dimension"):
+        inputs_for(layerc.Model(unknown, Dense(2)(unknown)), 2)
+
+
+# ----- the probe -----
+def test_probe_magnitude_flags_runaway_values():
+    tame = layerc.Sequential([Input((4,)), Activation("tanh")])
+    assert probe_magnitude(tame) == INPUT_RANGE[1]  # the inputs are tensors too
+    runaway = layerc.Sequential([Input((4,))] + [Activation("exponential")] * 3)
+    assert probe_magnitude(runaway) == np.inf
+
+
+def test_reference_values_hold_every_tensor():
+    a = Input((4,), name="values_in")
+    hidden = Dense(3, activation="relu", name="values_dense")(a)
+    model = layerc.Model(a, Add()([hidden, hidden]))
+    values = reference_values(model, inputs_for(model, 2))
+    assert len(values) == len(model.to_graph())
+    out = interpret(model.to_graph(), inputs_for(model, 2))[0]
+    assert any(np.array_equal(v, out) for v in values.values())
+    assert any(np.array_equal(2 * v, out) for v in values.values())
+
+
+# ----- assert_compiles_like_reference -----
+def small_model():
+    a, b = Input((2, 3)), Input((3,))
+    hidden = Dense(3, activation="tanh")(a)
+    joined = Concatenate(axis=1)([hidden, Reshape((1, 3))(b)])
+    return layerc.Model([a, b], [Flatten(data_format="channels_first")(joined),
+                                 Dropout(0.5)(b)])
+
+
+def test_agreement_passes_with_every_way_of_giving_inputs():
+    model = small_model()
+    xs = inputs_for(model, 5)
+    assert_compiles_like_reference(model)
+    assert_compiles_like_reference(model, xs)
+    assert_compiles_like_reference(model, tuple(x.astype(np.float64) for x in xs))
+    assert_compiles_like_reference(model, dict(zip(model.input_names, xs)))
+    assert_compiles_like_reference(model, xs, batch_size=2)
+    assert_compiles_like_reference(model.to_graph(), xs)
+    single = layerc.Sequential([Input((3,)), Dense(2)])
+    assert_compiles_like_reference(single, inputs_for(single, 2)[0])
+
+
+def perturbed(reference, index, delta):
+    def interpret_wrong(graph, xs):
+        outs = [o.copy() for o in reference(graph, xs)]
+        outs[index][(1,) + (0,) * (outs[index].ndim - 1)] += delta
+        return outs
+    return interpret_wrong
+
+
+def test_a_wrong_reference_fails_and_says_where(monkeypatch):
+    monkeypatch.setattr(testing, "interpret", perturbed(interpret, 1, 0.25))
+    with pytest.raises(AssertionError) as failure:
+        assert_compiles_like_reference(small_model())
+    message = str(failure.value)
+    assert "the default pipeline" in message
+    assert "output 1 of 2" in message
+    assert "1 of 9 values out of tolerance" in message
+    assert "max abs error 0.25 at index (1, 0)" in message
+    assert "graph:" in message and "dense(" in message
+
+
+def test_tolerances_are_atol_plus_rtol_times_the_reference(monkeypatch):
+    model = small_model()
+    xs = inputs_for(model, 3)
+    monkeypatch.setattr(testing, "interpret", perturbed(interpret, 0, 5e-6))
+    assert_compiles_like_reference(model, xs, atol=1e-5, rtol=0)
+    with pytest.raises(AssertionError, match="atol=1e-06, rtol=0"):
+        assert_compiles_like_reference(model, xs, atol=1e-6, rtol=0)
+
+    def scaled(graph, xs):
+        return [o * np.float32(1 + 1e-4) for o in interpret(graph, xs)]
+
+    monkeypatch.setattr(testing, "interpret", scaled)
+    assert_compiles_like_reference(model, xs, atol=0, rtol=2e-4)
+    with pytest.raises(AssertionError, match="atol=0, rtol=5e-05"):
+        assert_compiles_like_reference(model, xs, atol=0, rtol=5e-5)
+
+
+def test_nan_must_meet_nan(monkeypatch):
+    model = small_model()
+    xs = inputs_for(model, 3)
+    xs[1][1, 0] = np.nan  # reaches both outputs, through Reshape and Dropout
+    assert_compiles_like_reference(model, xs)
+    monkeypatch.setattr(testing, "interpret", perturbed(interpret, 0, np.nan))
+    with pytest.raises(AssertionError, match="max abs error inf"):
+        assert_compiles_like_reference(model, inputs_for(model, 3))
+
+
+class Tampered:
+    """Wraps a CompiledModel and changes what its predict returns."""
+
+    def __init__(self, compiled, change):
+        self.compiled = compiled
+        self.change = change
+
+    def predict(self, xs, batch_size=None):
+        return self.change(self.compiled.predict(xs, batch_size=batch_size), xs)
+
+
+def tamper(monkeypatch, change, only_plan_memory=False):
+    real = testing.compile_model
+
+    def compile_tampered(model, passes=None):
+        compiled = real(model, passes=passes)
+        if only_plan_memory and passes is None:
+            return compiled
+        return Tampered(compiled, change)
+
+    monkeypatch.setattr(testing, "compile_model", compile_tampered)
+
+
+def bump_first(outs, xs):
+    outs[0][0, 1] += 1e-3
+    return outs
+
+
+def test_a_wrong_compiled_output_fails(monkeypatch):
+    tamper(monkeypatch, bump_first)
+    where = r"\(batch_size=2\), output 0 of 2 .*max abs error 0\.00(1|099).* at index \(0, 1\)"
+    with pytest.raises(AssertionError, match=r"the default pipeline " + where):
+        assert_compiles_like_reference(small_model(), batch_size=2)
+
+
+def test_the_unoptimized_compilation_is_checked_too(monkeypatch):
+    tamper(monkeypatch, bump_first, only_plan_memory=True)
+    with pytest.raises(AssertionError, match="plan-memory alone"):
+        assert_compiles_like_reference(small_model())
+
+
+def write_into_input(outs, xs):
+    xs[0][0, 0, 0] += 7.0
+    return outs
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda outs, xs: outs[:1], "gives 1 outputs; the reference gives 2"),
+    (lambda outs, xs: [outs[0][:, :5], outs[1]], r"shape \(3, 5\) differs"),
+    (lambda outs, xs: [outs[0].astype(np.float64), outs[1]], "dtype float64"),
+    (write_into_input, "wrote into input 0"),
+], ids=["outputs", "shape", "dtype", "inputs"])
+def test_other_disagreements_fail(monkeypatch, change, message):
+    tamper(monkeypatch, change)
+    with pytest.raises(AssertionError, match=message):
+        assert_compiles_like_reference(small_model())
+
+
+# ----- the properties find real bugs -----
+def first_failure(strategy):
+    @settings(deadline=None, max_examples=300, database=None, derandomize=True,
+              phases=[Phase.generate])
+    @given(strategy, st.data())
+    def check(model, data):
+        assert_compiles_like_reference(model, data.draw(model_inputs(model)))
+
+    with pytest.raises(AssertionError) as failure:
+        check()
+    return str(failure.value)
+
+
+def test_layer_stacks_find_a_flatten_that_ignores_channels_first(monkeypatch):
+    monkeypatch.setitem(LOWERINGS, OpKind.FLATTEN, LOWERINGS[OpKind.RESHAPE])
+    assert "plan-memory alone" in first_failure(layer_stacks())
+
+
+def test_functional_graphs_find_a_maximum_that_takes_the_minimum(monkeypatch):
+    lower = LOWERINGS[OpKind.MAXIMUM]
+
+    def lower_as_minimum(e, node):
+        lower(e, dataclasses.replace(node, op=OpKind.MINIMUM))
+
+    monkeypatch.setitem(LOWERINGS, OpKind.MAXIMUM, lower_as_minimum)
+    assert "= maximum(" in first_failure(functional_graphs())
+
