@@ -7,7 +7,7 @@ byte for byte) and what `layerc dump --format plan` and the cache key show.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -43,11 +43,12 @@ class Emitter:
         self._size += padded
         return at
 
-    def weight(self, name: str) -> int:
-        """The offset of a weight in the weight arena (each stored once)."""
+    def weight(self, name: str, pack: Callable[[np.ndarray], np.ndarray] | None = None) -> int:
+        """The offset of a weight in the weight arena, stored once, after `pack`
+        puts it in the layout its kernel prefers."""
         if name not in self._weight_at:
-            self._weight_at[name] = self._append(np.asarray(self.graph.weights[name],
-                                                            np.float32))
+            value = np.asarray(self.graph.weights[name], np.float32)
+            self._weight_at[name] = self._append(value if pack is None else pack(value))
         return self._weight_at[name]
 
     def constant(self, value: float) -> int:

@@ -23,7 +23,7 @@ def run_plan(plan: np.ndarray, weights: np.ndarray, arena: np.ndarray, batch: in
         if op == DENSE:
             rows, k, n = r[5] * batch, r[6], r[7]
             x = arena[r[1] * batch: r[1] * batch + rows * k].reshape((rows, k))
-            w = weights[r[2]: r[2] + k * n].reshape((k, n))
+            w = weights[r[2]: r[2] + k * n].reshape((n, k))
             bias = weights[max(r[3], 0): max(r[3], 0) + n]
             y = arena[r[4] * batch: r[4] * batch + rows * n].reshape((rows, n))
             kernels.dense(x, w, bias, r[3] >= 0, y, r[8])
@@ -55,3 +55,21 @@ def run_plan(plan: np.ndarray, weights: np.ndarray, arena: np.ndarray, batch: in
             size = r[3] * r[4] * batch
             kernels.transpose_cs(arena[r[1] * batch: r[1] * batch + size],
                                  arena[r[2] * batch: r[2] * batch + size], batch, r[3], r[4])
+
+
+@njit(**kernels.JIT)
+def run_model(plan: np.ndarray, weights: np.ndarray, arena: np.ndarray, batch: int,
+              in_offsets: np.ndarray, inputs: tuple, out_offsets: np.ndarray,
+              outputs: tuple) -> None:
+    """Copies the inputs into the arena, runs the plan, copies the outputs out:
+    one crossing into native code per predict. Inputs and outputs are flat
+    (tuples of 1-D arrays, so one compiled version serves every shape)."""
+    for i in range(len(inputs)):
+        x = inputs[i]
+        start = in_offsets[i] * batch
+        arena[start: start + x.size] = x
+    run_plan(plan, weights, arena, batch)
+    for i in range(len(outputs)):
+        y = outputs[i]
+        start = out_offsets[i] * batch
+        y[:] = arena[start: start + y.size]

@@ -10,11 +10,25 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
+from layerc.codegen.cpu import cache  # noqa: F401  (before any @njit: the cache locator)
 from layerc.codegen.cpu.opcodes import (ACT_CODE, B_ADD, B_MAX, B_MIN, B_MUL, B_SUB)
 
 JIT = dict(cache=True, nogil=True, error_model="numpy")
+# Reassociation lets LLVM vectorize reductions (NUMBA_NOTES: 12x); no nnan/ninf,
+# so NaN still propagates.
+FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
+PARALLEL_JIT = dict(JIT, parallel=True, fastmath=FAST)
+
+# Below this many rows a Dense is a matrix-vector product, memory-bound: it runs
+# as dot products over the transposed kernel, split across threads by output.
+SMALL_ROWS = 4
+# ... and only when the kernel is large enough to pay for a parallel region.
+PARALLEL_MIN_WEIGHTS = 32768
+# prange spreads these chunks over however many threads Numba runs (a constant,
+# so the compiled kernel caches; numba.get_num_threads() would not).
+OUTPUT_CHUNKS = 16
 
 LINEAR = ACT_CODE["linear"]
 RELU = ACT_CODE["relu"]
@@ -127,11 +141,32 @@ def activate(x: np.ndarray, y: np.ndarray, act: int) -> None:
             yr[j] = _scalar(np.float64(xr[j]), act)
 
 
+@njit(**PARALLEL_JIT)
+def _dots(x: np.ndarray, wt: np.ndarray, y: np.ndarray) -> None:
+    """y = x @ wt.T for a few rows of x, threads splitting the outputs."""
+    rows = x.shape[0]
+    n, k = wt.shape
+    per = -(-n // OUTPUT_CHUNKS)
+    for c in prange(OUTPUT_CHUNKS):
+        for j in range(c * per, min(n, (c + 1) * per)):
+            w = wt[j]
+            for r in range(rows):
+                xr = x[r]
+                acc = np.float32(0.0)
+                for i in range(k):
+                    acc += xr[i] * w[i]
+                y[r, j] = acc
+
+
 @njit(**JIT)
-def dense(x: np.ndarray, w: np.ndarray, b: np.ndarray, has_bias: bool, y: np.ndarray,
+def dense(x: np.ndarray, wt: np.ndarray, b: np.ndarray, has_bias: bool, y: np.ndarray,
           act: int) -> None:
-    """y = act(x @ w + b) with BLAS for the product and a fused epilogue."""
-    np.dot(x, w, y)
+    """y = act(x @ wt.T + b): the kernel is prepacked transposed, (units, in).
+    Many rows go to BLAS; a few rows of a large kernel run as parallel dots."""
+    if x.shape[0] <= SMALL_ROWS and wt.size >= PARALLEL_MIN_WEIGHTS:
+        _dots(x, wt, y)
+    else:
+        np.dot(x, wt.T, y)
     if has_bias:
         rows, cols = y.shape
         for r in range(rows):

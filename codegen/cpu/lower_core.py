@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.lower import lowers
 from layerc.codegen.cpu.opcodes import ACT, ACT_CODE, COPY, DENSE, TRANSPOSE_CS
@@ -20,7 +22,7 @@ def lower_dense(e: Emitter, node: Node) -> None:
     x = e.graph.type_of(node.inputs[0])
     k, n = x.shape[-1], node.attrs.units
     rows = math.prod(x.shape[1:-1])  # type: ignore[arg-type]
-    kernel = e.weight(node.weights[0])
+    kernel = e.weight(node.weights[0], pack=lambda w: np.ascontiguousarray(w.T))
     bias = e.weight(node.weights[1]) if node.attrs.use_bias else -1
     e.instr(DENSE, node, x=e.offset(node.inputs[0]), w=kernel, b=bias,
             y=e.offset(node.port()), rows=rows, k=k, n=n, act=ACT_CODE[node.attrs.activation])

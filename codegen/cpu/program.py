@@ -10,7 +10,7 @@ import numpy as np
 
 from layerc.codegen.cpu import lower_core, lower_merge  # noqa: F401  (register lowerings)
 from layerc.codegen.cpu.emitter import Emitter
-from layerc.codegen.cpu.interpreter import run_plan
+from layerc.codegen.cpu.interpreter import run_model
 from layerc.codegen.cpu.lower import LOWERINGS
 from layerc.ir import Graph, OpKind, TargetError
 
@@ -54,13 +54,17 @@ class Program:
         return arena
 
     def run(self, xs: list[np.ndarray], batch: int) -> list[np.ndarray]:
-        """Runs one batch; `xs` are float32 arrays of shape (batch, *slot.shape)."""
-        arena = self._arena(batch)
-        for slot, x in zip(self.inputs, xs):
-            arena[slot.offset * batch: (slot.offset + slot.size) * batch] = x.reshape(-1)
-        run_plan(self.plan, self.weights, arena, batch)
-        return [arena[s.offset * batch: (s.offset + s.size) * batch]
-                .reshape((batch, *s.shape)).copy() for s in self.outputs]
+        """Runs one batch; `xs` are C-contiguous float32 arrays of shape
+        (batch, *slot.shape). Returns new arrays."""
+        outs = [np.empty((batch, *s.shape), np.float32) for s in self.outputs]
+        run_model(self.plan, self.weights, self._arena(batch), batch, self._in_offsets,
+                  tuple(x.reshape(-1) for x in xs), self._out_offsets,
+                  tuple(y.reshape(-1) for y in outs))
+        return outs
+
+    def __post_init__(self) -> None:
+        self._in_offsets = np.array([s.offset for s in self.inputs], np.int64)
+        self._out_offsets = np.array([s.offset for s in self.outputs], np.int64)
 
 
 def build_program(graph: Graph) -> Program:
