@@ -113,21 +113,25 @@ def have_threadpoolctl() -> bool:
 def thread_setting(threads: int | None) -> Iterator[None]:
     """None: every library's default. N: BLAS and OpenMP pools limited to N
     (threadpoolctl) and torch.set_num_threads(N), restored on exit; ONNX Runtime
-    sessions take it as intra_op_num_threads (see ort_peer). numba's own pool is
-    left alone (it only serves parallel=True kernels)."""
+    sessions take it as intra_op_num_threads (see ort_peer). numba's own pool
+    (layerc's parallel kernels, e.g. few-row Dense) is limited with
+    numba.set_num_threads(N)."""
     if threads is None:
         yield
         return
+    import numba
     import torch
     from threadpoolctl import ThreadpoolController
 
-    old = torch.get_num_threads()
+    old, old_numba = torch.get_num_threads(), numba.get_num_threads()
     with ThreadpoolController().limit(limits=threads):
         torch.set_num_threads(threads)
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
         try:
             yield
         finally:
             torch.set_num_threads(old)
+            numba.set_num_threads(old_numba)
 
 
 def thread_report(ort_session: Any = None) -> list[str]:
@@ -155,9 +159,9 @@ def thread_report(ort_session: Any = None) -> list[str]:
     try:
         import numba
 
-        lines.append(f"numba: NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS} (its pool "
-                     f"serves only parallel=True kernels; np.dot in njit code runs on scipy's "
-                     f"BLAS, listed above)")
+        lines.append(f"numba: threads={numba.get_num_threads()} of "
+                     f"{numba.config.NUMBA_NUM_THREADS} (its pool runs layerc's parallel "
+                     f"kernels; np.dot in njit code runs on scipy's BLAS, listed above)")
     except ImportError:
         pass
     if "torch" in sys.modules:
