@@ -21,6 +21,10 @@ class OpKind(str, Enum):
     MAXIMUM = "maximum"
     MINIMUM = "minimum"
     CONCATENATE = "concatenate"
+    CONV = "conv"
+    POOL = "pool"
+    GLOBAL_POOL = "global_pool"
+    LOCAL = "local"
 
     def __str__(self) -> str:
         return self.value

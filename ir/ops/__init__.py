@@ -1,3 +1,3 @@
 """Op rule files; importing this package registers every op kind."""
 
-from layerc.ir.ops import core, merge  # noqa: F401
+from layerc.ir.ops import conv, core, local, merge, pool  # noqa: F401

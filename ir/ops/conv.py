@@ -1,0 +1,84 @@
+"""Rules for convolution (1-D and 2-D, both data formats)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from layerc.ir import activations
+from layerc.ir.errors import ShapeError
+from layerc.ir.opkind import OpKind
+from layerc.ir.ops.spatial import join, window_output
+from layerc.ir.registry import OpRule, register
+from layerc.ir.types import TensorType
+
+
+@dataclass(frozen=True, slots=True)
+class ConvAttrs:
+    filters: int
+    kernel: tuple[int, ...]  # one entry per spatial axis
+    strides: tuple[int, ...]
+    padding: str  # valid, same or causal
+    dilation: tuple[int, ...]
+    data_format: str = "channels_last"
+    use_bias: bool = True
+    activation: str = "linear"
+    # Set by the specialize-padding pass: explicit (before, after) pads per
+    # spatial axis, and the kernel variant the backends should use.
+    pads: tuple[tuple[int, int], ...] | None = None
+    variant: str = ""
+
+
+def check_pads(pads: object, computed: tuple[tuple[int, int], ...]) -> None:
+    if pads is not None and tuple(pads) != computed:  # type: ignore[arg-type]
+        raise ShapeError(f"stored pads {pads} differ from the computed {computed}")
+
+
+def _infer_conv(a: ConvAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    sizes, pads, _ = window_output(ins[0], a.data_format, a.kernel, a.strides, a.dilation,
+                                   a.padding, "kernel")
+    check_pads(a.pads, pads)
+    return (join(sizes, a.filters, a.data_format),)
+
+
+def _conv_weights(a: ConvAttrs, ins: tuple[TensorType, ...]) -> tuple[tuple[int, ...], ...]:
+    _, _, channels = window_output(ins[0], a.data_format, a.kernel, a.strides, a.dilation,
+                                   a.padding, "kernel")
+    kernel = (*a.kernel, channels, a.filters)
+    return (kernel, (a.filters,)) if a.use_bias else (kernel,)
+
+
+def to_channels_last(x: np.ndarray, data_format: str) -> np.ndarray:
+    return x if data_format == "channels_last" else np.moveaxis(x, 1, -1)
+
+
+def from_channels_last(y: np.ndarray, data_format: str) -> np.ndarray:
+    return y if data_format == "channels_last" else np.moveaxis(y, -1, 1)
+
+
+def window_slices(offsets: tuple[int, ...], dilation: tuple[int, ...],
+                  strides: tuple[int, ...], sizes: tuple[int, ...]) -> tuple[slice, ...]:
+    """The input positions one kernel offset sees, for every output position
+    (over a channels-last, already padded array)."""
+    return (slice(None),) + tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
+                                  for o, d, s, n in zip(offsets, dilation, strides, sizes))
+
+
+def _ref_conv(a: ConvAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[np.ndarray]:
+    x = to_channels_last(xs[0].astype(np.float64), a.data_format)
+    t = TensorType((None, *x.shape[1:]))
+    sizes, pads, _ = window_output(t, "channels_last", a.kernel, a.strides, a.dilation,
+                                   a.padding, "kernel")
+    xp = np.pad(x, ((0, 0), *pads, (0, 0)))
+    y = np.zeros((x.shape[0], *sizes, a.filters))
+    kernel = ws[0].astype(np.float64)
+    for offsets in itertools.product(*(range(k) for k in a.kernel)):
+        y += xp[window_slices(offsets, a.dilation, a.strides, sizes)] @ kernel[offsets]
+    if a.use_bias:
+        y += ws[1]
+    return [from_channels_last(activations.apply(a.activation, y), a.data_format)]
+
+
+register(OpRule(OpKind.CONV, ConvAttrs, _infer_conv, _ref_conv, _conv_weights))

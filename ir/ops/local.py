@@ -1,0 +1,68 @@
+"""Rules for locally-connected layers: a convolution without weight sharing.
+
+Keras 3 dropped these layers, so layerc defines them (from the Keras 2 design):
+'valid' windows of `kernel` with `strides`; the output position p (row-major
+over the output grid) has its own kernel, shape (prod(kernel) * in, filters),
+whose rows take the window's values in (kernel offsets..., channel) order, in
+both data formats (as a Conv kernel is (*kernel, in, filters) in both); and its
+own bias, the bias having shape (*output grid, filters).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from layerc.ir import activations
+from layerc.ir.opkind import OpKind
+from layerc.ir.ops.conv import from_channels_last, to_channels_last
+from layerc.ir.ops.spatial import join, window_output
+from layerc.ir.registry import OpRule, register
+from layerc.ir.types import TensorType
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAttrs:
+    filters: int
+    kernel: tuple[int, ...]
+    strides: tuple[int, ...]
+    data_format: str = "channels_last"
+    use_bias: bool = True
+    activation: str = "linear"
+
+
+def _window(a: LocalAttrs, x: TensorType) -> tuple[tuple[int, ...], int]:
+    sizes, _, channels = window_output(x, a.data_format, a.kernel, a.strides,
+                                       (1,) * len(a.kernel), "valid", "kernel")
+    return sizes, channels
+
+
+def _infer_local(a: LocalAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    sizes, _ = _window(a, ins[0])
+    return (join(sizes, a.filters, a.data_format),)
+
+
+def _local_weights(a: LocalAttrs, ins: tuple[TensorType, ...]) -> tuple[tuple[int, ...], ...]:
+    sizes, channels = _window(a, ins[0])
+    kernel = (math.prod(sizes), math.prod(a.kernel) * channels, a.filters)
+    return (kernel, (*sizes, a.filters)) if a.use_bias else (kernel,)
+
+
+def _ref_local(a: LocalAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[np.ndarray]:
+    x = to_channels_last(xs[0].astype(np.float64), a.data_format)
+    sizes, _ = _window(a, TensorType((None, *x.shape[1:])))
+    y = np.zeros((x.shape[0], *sizes, a.filters))
+    for p, position in enumerate(itertools.product(*(range(n) for n in sizes))):
+        window = (slice(None),) + tuple(slice(i * s, i * s + k) for i, s, k in
+                                        zip(position, a.strides, a.kernel))
+        patch = x[window].reshape(x.shape[0], -1)
+        y[(slice(None), *position)] = patch @ ws[0][p].astype(np.float64)
+    if a.use_bias:
+        y += ws[1]
+    return [from_channels_last(activations.apply(a.activation, y), a.data_format)]
+
+
+register(OpRule(OpKind.LOCAL, LocalAttrs, _infer_local, _ref_local, _local_weights))

@@ -1,0 +1,70 @@
+"""Window arithmetic shared by convolution, pooling and locally-connected ops.
+
+Every spatial op here works on 1 or 2 spatial axes, in either data format.
+'same' padding is TensorFlow's (and Keras's): the output has ceil(n / s)
+positions and the odd pad goes at the end; 'causal' pads d * (k - 1) at the
+start whatever the stride.
+"""
+
+from __future__ import annotations
+
+from layerc.ir.errors import ShapeError
+from layerc.ir.types import TensorType
+
+PADDINGS = ("valid", "same", "causal")
+FORMATS = ("channels_last", "channels_first")
+
+
+def effective(k: int, d: int) -> int:
+    """The span of a dilated window."""
+    return (k - 1) * d + 1
+
+
+def pads_for(size: int, k: int, s: int, d: int, padding: str) -> tuple[int, int]:
+    """(before, after) padding of one spatial axis."""
+    if padding == "valid":
+        return (0, 0)
+    if padding == "causal":
+        return (d * (k - 1), 0)
+    out = -(-size // s)
+    total = max((out - 1) * s + effective(k, d) - size, 0)
+    return (total // 2, total - total // 2)
+
+
+def out_size(size: int, k: int, s: int, d: int, pads: tuple[int, int]) -> int:
+    return (size + pads[0] + pads[1] - effective(k, d)) // s + 1
+
+
+def split(t: TensorType, data_format: str, rank: int) -> tuple[tuple[int, ...], int]:
+    """(spatial sizes, channels) of a batch of `rank`-D feature maps."""
+    if t.rank != rank + 2:
+        raise ShapeError(f"expected input rank {rank + 2} (batch, {rank} spatial axes and "
+                         f"channels), got {t}")
+    if any(d is None for d in t.sample_shape):
+        raise ShapeError(f"needs every non-batch dimension known, got {t}")
+    if data_format == "channels_last":
+        return tuple(t.shape[1:-1]), t.shape[-1]  # type: ignore[return-value]
+    return tuple(t.shape[2:]), t.shape[1]  # type: ignore[return-value]
+
+
+def join(spatial: tuple[int, ...], channels: int, data_format: str) -> TensorType:
+    if data_format == "channels_last":
+        return TensorType((None, *spatial, channels))
+    return TensorType((None, channels, *spatial))
+
+
+def window_output(x: TensorType, data_format: str, kernel: tuple[int, ...],
+                  strides: tuple[int, ...], dilation: tuple[int, ...], padding: str,
+                  what: str) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...], int]:
+    """Output sizes, pads and input channels of a window op, or a ShapeError."""
+    spatial, channels = split(x, data_format, len(kernel))
+    pads = tuple(pads_for(n, k, s, d, padding)
+                 for n, k, s, d in zip(spatial, kernel, strides, dilation))
+    sizes = []
+    for n, k, s, d, p in zip(spatial, kernel, strides, dilation, pads):
+        if n + p[0] + p[1] < effective(k, d):
+            span = f"{k}" if d == 1 else f"{k} dilated by {d} (span {effective(k, d)})"
+            raise ShapeError(f"the {what} {span} is larger than the input's spatial size "
+                             f"{n} ({x}, padding={padding!r})")
+        sizes.append(out_size(n, k, s, d, p))
+    return tuple(sizes), pads, channels
