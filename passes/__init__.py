@@ -8,9 +8,11 @@ from layerc.passes.fuse_activation import FuseActivation
 from layerc.passes.manager import DumpToFolder, Instrument, PassManager, PrintAfter, Timing
 from layerc.passes.pipeline import by_name, default_pipeline
 from layerc.passes.plan_memory import PlanMemory
+from layerc.passes.specialize_padding import SpecializePadding
 
 __all__ = [
     "DeadCodeElimination", "DropDropout", "DumpToFolder", "FoldReshape", "FuseActivation",
-    "Instrument", "Pass", "PassManager", "PassResult", "PlanMemory", "PrintAfter", "Timing",
+    "Instrument", "Pass", "PassManager", "PassResult", "PlanMemory", "PrintAfter",
+    "SpecializePadding", "Timing",
     "by_name", "default_pipeline",
 ]

@@ -10,7 +10,7 @@ from layerc.passes.base import Pass, PassResult
 
 # Producers whose kernels apply an activation to their output tile. Their attrs
 # have an `activation` field; later layer families add their op kinds here.
-FUSABLE = frozenset({OpKind.DENSE})
+FUSABLE = frozenset({OpKind.DENSE, OpKind.CONV, OpKind.LOCAL})
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,13 @@ from layerc.passes.drop_dropout import DropDropout
 from layerc.passes.fold_reshape import FoldReshape
 from layerc.passes.fuse_activation import FuseActivation
 from layerc.passes.plan_memory import PlanMemory
+from layerc.passes.specialize_padding import SpecializePadding
 
 DEFAULT: tuple[tuple[Pass, str], ...] = (
     (DropDropout(), "dropout is the identity at inference; removing it exposes fusions"),
     (FoldReshape(), "reshapes and flattens become views, so they cost no copy"),
     (FuseActivation(), "activations run in the producer's epilogue, saving a pass over memory"),
+    (SpecializePadding(), "explicit pads per side and a kernel variant for conv and pooling"),
     (DeadCodeElimination(), "drop nodes and weights no output needs"),
     (PlanMemory(), "last: place the final tensors in one arena with buffer reuse"),
 )

@@ -29,6 +29,10 @@ class Emitter:
         self._chunks: list[np.ndarray] = []
         self._weight_at: dict[str, int] = {}
         self._size = 0
+        # Scratch (e.g. im2col patches) lives after the planned tensors; one
+        # instruction uses it at a time, so its size is the largest request.
+        self.scratch_at = graph.memory_plan.arena_size
+        self.scratch_size = 0
 
     def offset(self, port: Port) -> int:
         """The per-sample arena offset of a tensor."""
@@ -50,6 +54,11 @@ class Emitter:
             value = np.asarray(self.graph.weights[name], np.float32)
             self._weight_at[name] = self._append(value if pack is None else pack(value))
         return self._weight_at[name]
+
+    def scratch(self, size: int) -> int:
+        """The per-sample arena offset of `size` floats of scratch."""
+        self.scratch_size = max(self.scratch_size, -(-size // ALIGN) * ALIGN)
+        return self.scratch_at
 
     def constant(self, value: float) -> int:
         return self._append(np.array([value], np.float32))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from layerc.codegen.cpu import kernels
-from layerc.codegen.cpu.opcodes import ACT, BINARY, CONCAT, COPY, DENSE, SCALE, TRANSPOSE_CS
+from layerc.codegen.cpu import kernels, kernels_spatial
+from layerc.codegen.cpu.opcodes import (ACT, BINARY, CONCAT, CONV, COPY, DENSE, GLOBAL_POOL,
+                                        LOCAL, POOL, SCALE, TRANSPOSE_CS)
 
 
 @njit(**kernels.JIT)
@@ -55,6 +56,34 @@ def run_plan(plan: np.ndarray, weights: np.ndarray, arena: np.ndarray, batch: in
             size = r[3] * r[4] * batch
             kernels.transpose_cs(arena[r[1] * batch: r[1] * batch + size],
                                  arena[r[2] * batch: r[2] * batch + size], batch, r[3], r[4])
+        elif op == CONV or op == LOCAL:
+            h, w, c, oh, ow, f, kh, kw = r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13]
+            k = kh * kw * c
+            x = arena[r[1] * batch: (r[1] + h * w * c) * batch]
+            y = arena[r[4] * batch: (r[4] + oh * ow * f) * batch]
+            scratch = arena[r[5] * batch:]
+            if op == CONV:
+                kernels_spatial.conv(x, weights[r[2]: r[2] + k * f],
+                                     weights[max(r[3], 0): max(r[3], 0) + f], r[3] >= 0, y,
+                                     scratch, batch, h, w, c, oh, ow, f, kh, kw, r[14], r[15],
+                                     r[16], r[17], r[18], r[19], r[20] == 1, r[21] == 1, r[22])
+            else:
+                positions = oh * ow
+                kernels_spatial.local(x, weights[r[2]: r[2] + positions * k * f],
+                                      weights[max(r[3], 0): max(r[3], 0) + positions * f],
+                                      r[3] >= 0, y, scratch, batch, h, w, c, oh, ow, f, kh, kw,
+                                      r[14], r[15], r[16] == 1, r[17])
+        elif op == POOL:
+            h, w, c, oh, ow = r[3], r[4], r[5], r[6], r[7]
+            kernels_spatial.pool(arena[r[1] * batch: (r[1] + h * w * c) * batch],
+                                 arena[r[2] * batch: (r[2] + oh * ow * c) * batch], batch,
+                                 h, w, c, oh, ow, r[8], r[9], r[10], r[11], r[12], r[13],
+                                 r[14] == 1, r[15] == 1)
+        elif op == GLOBAL_POOL:
+            spatial, c = r[3], r[4]
+            kernels_spatial.global_pool(arena[r[1] * batch: (r[1] + spatial * c) * batch],
+                                        arena[r[2] * batch: (r[2] + c) * batch], batch,
+                                        spatial, c, r[5] == 1, r[6] == 1)
 
 
 @njit(**kernels.JIT)

@@ -7,7 +7,7 @@ weight offsets index the flat weight arena.
 
 from __future__ import annotations
 
-WIDTH = 10  # columns per instruction row
+WIDTH = 24  # columns per instruction row
 
 # opcodes
 DENSE = 1  # x, w, b (-1: none), y, rows per sample, k, n, act
@@ -17,9 +17,16 @@ BINARY = 4  # a, b, y, values per sample, binop
 SCALE = 5  # x, y, values per sample, weight offset of the scale factor
 CONCAT = 6  # x, y, outer per sample, inner, dst stride, dst start
 TRANSPOSE_CS = 7  # x, y, channels, spatial: (C, S) -> (S, C) per sample
+# The window ops see 2-D maps (a 1-D op has height 1) and share the operand
+# layout x, w, b, y, scratch, h, w, c, oh, ow, f, kh, kw, sh, sw, ...
+CONV = 8  # ..., dh, dw, pt, pl, channels_first, gemm, act
+POOL = 9  # x, y, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, channels_first, is_max
+GLOBAL_POOL = 10  # x, y, spatial, c, channels_first, is_max
+LOCAL = 11  # x, w, b, y, scratch, h, w, c, oh, ow, f, kh, kw, sh, sw, channels_first, act
 
 OPNAMES = {DENSE: "dense", ACT: "act", COPY: "copy", BINARY: "binary", SCALE: "scale",
-           CONCAT: "concat", TRANSPOSE_CS: "transpose_cs"}
+           CONCAT: "concat", TRANSPOSE_CS: "transpose_cs", CONV: "conv", POOL: "pool",
+           GLOBAL_POOL: "global_pool", LOCAL: "local"}
 
 # binary ops
 B_ADD, B_SUB, B_MUL, B_MAX, B_MIN = 0, 1, 2, 3, 4

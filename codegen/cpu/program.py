@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from layerc.codegen.cpu import lower_core, lower_merge  # noqa: F401  (register lowerings)
+from layerc.codegen.cpu import lower_core, lower_merge, lower_spatial  # noqa: F401
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.interpreter import run_model
 from layerc.codegen.cpu.lower import LOWERINGS
@@ -85,12 +85,13 @@ def build_program(graph: Graph) -> Program:
 
     inputs = tuple(slot(graph.node(i).port(), i) for i in graph.inputs)
     outputs = tuple(slot(p, str(p)[1:]) for p in graph.outputs)
-    header = [f"; program {graph.name}: arena {plan.arena_size} floats per sample "
-              f"(naive {plan.naive_size})"]
+    arena = plan.arena_size + e.scratch_size
+    header = [f"; program {graph.name}: arena {arena} floats per sample "
+              f"({plan.arena_size} planned + {e.scratch_size} scratch; naive {plan.naive_size})"]
     header += [f"; input  {s.name} @{s.offset} {s.shape}" for s in inputs]
     header += [f"; output {s.name} @{s.offset} {s.shape}" for s in outputs]
     text = "\n".join(header + e.lines) + "\n"
     for s in inputs:
         if graph.node(s.name).op is not OpKind.INPUT:
             raise TargetError(f"graph input {s.name} is not an input node")
-    return Program(e.plan(), e.weights(), plan.arena_size, inputs, outputs, text)
+    return Program(e.plan(), e.weights(), arena, inputs, outputs, text)

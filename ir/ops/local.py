@@ -10,6 +10,7 @@ own bias, the bias having shape (*output grid, filters).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -53,7 +54,8 @@ def _local_weights(a: LocalAttrs, ins: tuple[TensorType, ...]) -> tuple[tuple[in
 
 def _ref_local(a: LocalAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[np.ndarray]:
     x = to_channels_last(xs[0].astype(np.float64), a.data_format)
-    sizes, _ = _window(a, TensorType((None, *x.shape[1:])))
+    sizes, _ = _window(dataclasses.replace(a, data_format="channels_last"),
+                       TensorType((None, *x.shape[1:])))
     y = np.zeros((x.shape[0], *sizes, a.filters))
     for p, position in enumerate(itertools.product(*(range(n) for n in sizes))):
         window = (slice(None),) + tuple(slice(i * s, i * s + k) for i, s, k in

@@ -30,7 +30,8 @@ def test_dump_after_a_pass_and_print_after_all():
     run = layerc("dump", MLP, "--print-after-all")
     heads = [line for line in run.stdout.splitlines() if line.startswith("# after")]
     assert heads == ["# after drop-dropout (2 rewrites)", "# after fold-reshape (0 rewrites)",
-                     "# after fuse-activation (3 rewrites)", "# after dce (0 rewrites)",
+                     "# after fuse-activation (3 rewrites)",
+                     "# after specialize-padding (0 rewrites)", "# after dce (0 rewrites)",
                      "# after plan-memory (1 rewrites)"]
 
 

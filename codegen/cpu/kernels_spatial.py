@@ -1,0 +1,225 @@
+"""CPU kernels for window ops: convolution (im2col + BLAS), pooling, global
+pooling and locally-connected layers.
+
+Every kernel sees 2-D feature maps: a 1-D op is the same op with height 1.
+Arrays are flat float32 views of the arenas; shapes arrive as ints.  Channels
+last is (B, H, W, C); channels first (B, C, H, W).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from layerc.codegen.cpu.kernels import JIT, LINEAR, activate
+
+
+@njit(**JIT)
+def im2col_last(x, col, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl):
+    """Patches of a channels-last batch as rows (b, oh, ow) x (kh, kw, c).
+    A kernel row that lies inside the image is one contiguous copy."""
+    k = kh * kw * c
+    run = kw * c
+    for b in range(batch):
+        for i in range(oh):
+            for j in range(ow):
+                row = col[((b * oh + i) * ow + j) * k: ((b * oh + i) * ow + j + 1) * k]
+                w0 = j * sw - pl
+                for r in range(kh):
+                    seg = row[r * run: (r + 1) * run]
+                    y = i * sh - pt + r * dh
+                    if y < 0 or y >= h:
+                        seg[:] = 0.0
+                    elif dw == 1 and w0 >= 0 and w0 + kw <= w:
+                        start = ((b * h + y) * w + w0) * c
+                        seg[:] = x[start: start + run]
+                    else:
+                        for q in range(kw):
+                            cell = seg[q * c: (q + 1) * c]
+                            z = w0 + q * dw
+                            if z < 0 or z >= w:
+                                cell[:] = 0.0
+                            else:
+                                start = ((b * h + y) * w + z) * c
+                                cell[:] = x[start: start + c]
+
+
+@njit(**JIT)
+def im2col_first(x, col, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl):
+    """Patches of one channels-first sample as rows (c, kh, kw) x (oh, ow)."""
+    ohw = oh * ow
+    for ch in range(c):
+        plane = x[ch * h * w: (ch + 1) * h * w]
+        for r in range(kh):
+            for q in range(kw):
+                dst = col[((ch * kh + r) * kw + q) * ohw: ((ch * kh + r) * kw + q + 1) * ohw]
+                for i in range(oh):
+                    y = i * sh - pt + r * dh
+                    line = dst[i * ow: (i + 1) * ow]
+                    if y < 0 or y >= h:
+                        line[:] = 0.0
+                        continue
+                    for j in range(ow):
+                        z = j * sw - pl + q * dw
+                        line[j] = plane[y * w + z] if 0 <= z < w else 0.0
+
+
+@njit(**JIT)
+def bias_act(y, bias, has_bias, channels_first, rows, f, plane, last, act):
+    """Adds a per-filter bias and applies the activation over rows of the
+    output's last axis (`last` values each)."""
+    if has_bias:
+        if channels_first:
+            for r in range(rows):
+                for ch in range(f):
+                    block = y[(r * f + ch) * plane: (r * f + ch + 1) * plane]
+                    block += bias[ch]
+        else:
+            for r in range(rows):
+                row = y[r * f: (r + 1) * f]
+                for ch in range(f):
+                    row[ch] += bias[ch]
+    if act != LINEAR:
+        flat = y.reshape((y.size // last, last))
+        activate(flat, flat, act)
+
+
+@njit(**JIT)
+def conv(x, wm, bias, has_bias, y, scratch, batch, h, w, c, oh, ow, f, kh, kw, sh, sw, dh,
+         dw, pt, pl, channels_first, gemm, act):
+    """A 2-D convolution. Channels last: one GEMM (B*OH*OW, K) x (K, F) with
+    wm (K, F). Channels first: per sample (F, K) x (K, OH*OW) with wm (F, K)."""
+    k = kh * kw * c
+    ohw = oh * ow
+    if not channels_first:
+        out = y.reshape((batch * ohw, f))
+        if gemm:
+            np.dot(x.reshape((batch * ohw, c)), wm.reshape((k, f)), out)
+        else:
+            col = scratch[: batch * ohw * k].reshape((batch * ohw, k))
+            im2col_last(x, scratch, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl)
+            np.dot(col, wm.reshape((k, f)), out)
+        bias_act(y, bias, has_bias, False, batch * ohw, f, ohw, f, act)
+        return
+    wf = wm.reshape((f, k))
+    for b in range(batch):
+        xb = x[b * c * h * w: (b + 1) * c * h * w]
+        out = y[b * f * ohw: (b + 1) * f * ohw].reshape((f, ohw))
+        if gemm:
+            np.dot(wf, xb.reshape((c, ohw)), out)
+        else:
+            im2col_first(xb, scratch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl)
+            np.dot(wf, scratch[: k * ohw].reshape((k, ohw)), out)
+    bias_act(y, bias, has_bias, True, batch, f, ohw, ow, act)
+
+
+@njit(**JIT)
+def pool(x, y, batch, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, channels_first, is_max):
+    """Max pooling (padding never wins) or average pooling over in-bounds cells."""
+    for b in range(batch):
+        for i in range(oh):
+            y0 = i * sh - pt
+            ys, ye = max(y0, 0), min(y0 + kh, h)
+            for j in range(ow):
+                z0 = j * sw - pl
+                zs, ze = max(z0, 0), min(z0 + kw, w)
+                count = (ye - ys) * (ze - zs)
+                if channels_first:
+                    for ch in range(c):
+                        plane = x[(b * c + ch) * h * w: (b * c + ch + 1) * h * w]
+                        acc = -np.inf if is_max else 0.0
+                        for yy in range(ys, ye):
+                            for zz in range(zs, ze):
+                                v = plane[yy * w + zz]
+                                if is_max:
+                                    if v > acc or math.isnan(v):
+                                        acc = v
+                                else:
+                                    acc += v
+                        y[((b * c + ch) * oh + i) * ow + j] = acc if is_max else acc / count
+                else:
+                    out = y[((b * oh + i) * ow + j) * c: ((b * oh + i) * ow + j + 1) * c]
+                    out[:] = -np.inf if is_max else 0.0
+                    for yy in range(ys, ye):
+                        for zz in range(zs, ze):
+                            src = x[((b * h + yy) * w + zz) * c: ((b * h + yy) * w + zz + 1) * c]
+                            if is_max:
+                                for ch in range(c):
+                                    v = src[ch]
+                                    if v > out[ch] or math.isnan(v):
+                                        out[ch] = v
+                            else:
+                                out += src
+                    if not is_max:
+                        out /= count
+
+
+@njit(**JIT)
+def global_pool(x, y, batch, spatial, c, channels_first, is_max):
+    for b in range(batch):
+        out = y[b * c: (b + 1) * c]
+        if channels_first:
+            for ch in range(c):
+                cells = x[(b * c + ch) * spatial: (b * c + ch + 1) * spatial]
+                if is_max:
+                    acc = -np.inf
+                    for v in cells:
+                        if v > acc or math.isnan(v):
+                            acc = v
+                    out[ch] = acc
+                else:
+                    acc = 0.0
+                    for v in cells:
+                        acc += v
+                    out[ch] = acc / spatial
+        else:
+            out[:] = -np.inf if is_max else 0.0
+            for s in range(spatial):
+                src = x[(b * spatial + s) * c: (b * spatial + s + 1) * c]
+                if is_max:
+                    for ch in range(c):
+                        v = src[ch]
+                        if v > out[ch] or math.isnan(v):
+                            out[ch] = v
+                else:
+                    out += src
+            if not is_max:
+                out /= spatial
+
+
+@njit(**JIT)
+def local(x, wk, bias, has_bias, y, scratch, batch, h, w, c, oh, ow, f, kh, kw, sh, sw,
+          channels_first, act):
+    """Locally connected: per output position, patches (B, K) x its own (K, F)."""
+    k = kh * kw * c
+    positions = oh * ow
+    col = scratch[: batch * k].reshape((batch, k))
+    part = scratch[batch * k: batch * (k + f)].reshape((batch, f))
+    for i in range(oh):
+        for j in range(ow):
+            p = i * ow + j
+            for b in range(batch):
+                for r in range(kh):
+                    for q in range(kw):
+                        cell = col[b, (r * kw + q) * c: (r * kw + q + 1) * c]
+                        yy, zz = i * sh + r, j * sw + q
+                        if channels_first:
+                            for ch in range(c):
+                                cell[ch] = x[((b * c + ch) * h + yy) * w + zz]
+                        else:
+                            start = ((b * h + yy) * w + zz) * c
+                            cell[:] = x[start: start + c]
+            np.dot(col, wk[p * k * f: (p + 1) * k * f].reshape((k, f)), part)
+            for b in range(batch):
+                for ch in range(f):
+                    v = part[b, ch] + (bias[p * f + ch] if has_bias else 0.0)
+                    if channels_first:
+                        y[(b * f + ch) * positions + p] = v
+                    else:
+                        y[(b * positions + p) * f + ch] = v
+    if act != LINEAR:
+        last = ow if channels_first else f
+        flat = y.reshape((y.size // last, last))
+        activate(flat, flat, act)

@@ -1,0 +1,106 @@
+"""CPU lowerings of the window ops: conv, pool, global pool, locally connected.
+
+A 1-D op is lowered as a 2-D op of height 1; the pads and the conv variant come
+from the specialize-padding pass (a conv without a variant takes im2col, which
+handles every case).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from layerc.codegen.cpu.emitter import Emitter
+from layerc.codegen.cpu.lower import lowers
+from layerc.codegen.cpu.opcodes import ACT_CODE, CONV, GLOBAL_POOL, LOCAL, POOL
+from layerc.ir import Node, OpKind
+from layerc.ir.ops.spatial import split, window_output
+
+
+def _as_2d(sizes: tuple[int, ...]) -> tuple[int, int]:
+    return (1, sizes[0]) if len(sizes) == 1 else (sizes[0], sizes[1])
+
+
+def _maps(e: Emitter, node: Node, rank: int) -> tuple[int, int, int, int, int, int]:
+    """(h, w, c, oh, ow, f) of a window op seen in 2-D."""
+    fmt = node.attrs.data_format
+    sizes, c = split(e.graph.type_of(node.inputs[0]), fmt, rank)
+    out_sizes, f = split(node.type, fmt, rank)
+    (h, w), (oh, ow) = _as_2d(sizes), _as_2d(out_sizes)
+    return h, w, c, oh, ow, f
+
+
+def _pads(e: Emitter, node: Node) -> tuple[int, int]:
+    """(top, left) pads: from specialize-padding, or derived here when that pass
+    did not run (the bottom/right pads need no code: they only bound loops)."""
+    a = node.attrs
+    pads = a.pads
+    if pads is None:
+        kernel = a.kernel if node.op is OpKind.CONV else a.pool
+        dilation = a.dilation if node.op is OpKind.CONV else (1,) * len(kernel)
+        _, pads, _ = window_output(e.graph.type_of(node.inputs[0]), a.data_format, kernel,
+                                   a.strides, dilation, a.padding, "window")
+    return (0, pads[0][0]) if len(pads) == 1 else (pads[0][0], pads[1][0])
+
+
+@lowers(OpKind.CONV)
+def lower_conv(e: Emitter, node: Node) -> None:
+    a = node.attrs
+    rank = len(a.kernel)
+    h, w, c, oh, ow, f = _maps(e, node, rank)
+    kh, kw = _as_2d(a.kernel)
+    sh, sw = _as_2d(a.strides)
+    dh, dw = _as_2d(a.dilation)
+    pt, pl = _pads(e, node)
+    first = a.data_format == "channels_first"
+    k = kh * kw * c
+    # channels last: (K, F) as Keras stores it; channels first: (F, K) with K
+    # ordered (c, kh, kw) to match the patch rows of one sample.
+    pack = (lambda v: np.ascontiguousarray(
+        v.reshape(kh, kw, c, f).transpose(3, 2, 0, 1).reshape(f, k))) if first else None
+    kernel = e.weight(node.weights[0], pack=pack)
+    bias = e.weight(node.weights[1]) if a.use_bias else -1
+    gemm = a.variant == "gemm"
+    scratch = 0 if gemm else e.scratch(oh * ow * k)
+    e.instr(CONV, node, x=e.offset(node.inputs[0]), w=kernel, b=bias, y=e.offset(node.port()),
+            scratch=scratch, h=h, w_=w, c=c, oh=oh, ow=ow, f=f, kh=kh, kw=kw, sh=sh, sw=sw,
+            dh=dh, dw=dw, pt=pt, pl=pl, first=int(first), gemm=int(gemm),
+            act=ACT_CODE[a.activation])
+
+
+@lowers(OpKind.POOL)
+def lower_pool(e: Emitter, node: Node) -> None:
+    a = node.attrs
+    h, w, c, oh, ow, _ = _maps(e, node, len(a.pool))
+    kh, kw = _as_2d(a.pool)
+    sh, sw = _as_2d(a.strides)
+    pt, pl = _pads(e, node)
+    e.instr(POOL, node, x=e.offset(node.inputs[0]), y=e.offset(node.port()), h=h, w_=w, c=c,
+            oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw, pt=pt, pl=pl,
+            first=int(a.data_format == "channels_first"), max=int(a.mode == "max"))
+
+
+@lowers(OpKind.GLOBAL_POOL)
+def lower_global_pool(e: Emitter, node: Node) -> None:
+    a = node.attrs
+    sizes, c = split(e.graph.type_of(node.inputs[0]), a.data_format, a.rank)
+    e.instr(GLOBAL_POOL, node, x=e.offset(node.inputs[0]), y=e.offset(node.port()),
+            spatial=math.prod(sizes), c=c, first=int(a.data_format == "channels_first"),
+            max=int(a.mode == "max"))
+
+
+@lowers(OpKind.LOCAL)
+def lower_local(e: Emitter, node: Node) -> None:
+    a = node.attrs
+    h, w, c, oh, ow, f = _maps(e, node, len(a.kernel))
+    kh, kw = _as_2d(a.kernel)
+    sh, sw = _as_2d(a.strides)
+    kernel = e.weight(node.weights[0])
+    bias = e.weight(node.weights[1]) if a.use_bias else -1
+    e.instr(LOCAL, node, x=e.offset(node.inputs[0]), w=kernel, b=bias,
+            y=e.offset(node.port()), scratch=e.scratch(kh * kw * c + f), h=h, w_=w, c=c,
+            oh=oh, ow=ow, f=f, kh=kh, kw=kw, sh=sh, sw=sw,
+            first=int(a.data_format == "channels_first"), act=ACT_CODE[a.activation])
+
+
