@@ -25,6 +25,7 @@ class OpKind(str, Enum):
     POOL = "pool"
     GLOBAL_POOL = "global_pool"
     LOCAL = "local"
+    EMBEDDING = "embedding"
 
     def __str__(self) -> str:
         return self.value

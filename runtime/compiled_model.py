@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from layerc.codegen import build
-from layerc.ir import Graph, InputError, TensorType
+from layerc.ir import Graph, InputError, OpKind, TensorType
 
 
 def _describe(shape: tuple[int | None, ...]) -> str:
@@ -27,8 +27,9 @@ class CompiledModel:
         self.passes_applied = passes_applied
         self.program = build(graph, target)
         self._inputs = [graph.node(i) for i in graph.inputs]
+        self._index_bounds = _index_bounds(graph)
         self._sample_shape = tuple(self._inputs[0].type.sample_shape) \
-            if len(self._inputs) == 1 else None
+            if len(self._inputs) == 1 and not self._index_bounds else None
         self._lock = threading.Lock()  # serializes stateful calls (none yet)
 
     @property
@@ -92,10 +93,37 @@ class CompiledModel:
     def _check_one(self, node: Any, value: Any) -> np.ndarray:
         want = node.type
         array = np.asarray(value)
-        if array.dtype.kind != "f":
-            raise InputError(f"input {node.id!r}: expected a float array, got dtype "
-                             f"{array.dtype}")
+        bound = self._index_bounds.get(node.id)
+        kinds = "iuf" if bound is not None or want.dtype.startswith("int") else "f"
+        if array.dtype.kind not in kinds:
+            what = "an integer (or float) array of indices" if "i" in kinds else "a float array"
+            raise InputError(f"input {node.id!r}: expected {what}, got dtype {array.dtype}")
         if array.ndim != want.rank or array.shape[1:] != tuple(want.sample_shape):
             raise InputError(f"input {node.id!r}: expected shape {_describe(want.shape)}, "
                              f"got {_describe(array.shape)}")
+        if bound is not None and array.size:
+            size, label = bound
+            low, high = array.min(), array.max()
+            if low <= -1 or high >= size or np.isnan(low) or np.isnan(high):
+                bad = low if low <= -1 or np.isnan(low) else high
+                raise InputError(f"input {node.id!r}: index {bad} is outside [0, {size}) of "
+                                 f"{label}")
         return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _index_bounds(graph: Graph) -> dict[str, tuple[int, str]]:
+    """For each graph input read (directly or through views) by an embedding,
+    the smallest vocabulary size among those embeddings and its label."""
+    bounds: dict[str, tuple[int, str]] = {}
+    for node in graph.nodes():
+        if node.op is not OpKind.EMBEDDING:
+            continue
+        source = graph.node(node.inputs[0].node)
+        while source.op in (OpKind.VIEW, OpKind.RESHAPE, OpKind.DROPOUT, OpKind.FLATTEN):
+            source = graph.node(source.inputs[0].node)
+        if source.op is not OpKind.INPUT:
+            continue  # computed indices: the kernel writes NaN rows when out of range
+        size = node.attrs.input_dim
+        if source.id not in bounds or size < bounds[source.id][0]:
+            bounds[source.id] = (size, node.label)
+    return bounds

@@ -12,8 +12,8 @@ import numpy as np
 from numba import njit
 
 from layerc.codegen.cpu import kernels, kernels_spatial
-from layerc.codegen.cpu.opcodes import (ACT, BINARY, CONCAT, CONV, COPY, DENSE, GLOBAL_POOL,
-                                        LOCAL, POOL, SCALE, TRANSPOSE_CS)
+from layerc.codegen.cpu.opcodes import (ACT, BINARY, CONCAT, CONV, COPY, DENSE, GATHER,
+                                        GLOBAL_POOL, LOCAL, POOL, SCALE, TRANSPOSE_CS)
 
 
 @njit(**kernels.JIT)
@@ -73,6 +73,11 @@ def run_plan(plan: np.ndarray, weights: np.ndarray, arena: np.ndarray, batch: in
                                       weights[max(r[3], 0): max(r[3], 0) + positions * f],
                                       r[3] >= 0, y, scratch, batch, h, w, c, oh, ow, f, kh, kw,
                                       r[14], r[15], r[16] == 1, r[17])
+        elif op == GATHER:
+            count, dim = r[4] * batch, r[5]
+            table = weights[r[2]: r[2] + r[6] * dim]
+            kernels.gather(arena[r[1] * batch: r[1] * batch + count], table,
+                           arena[r[3] * batch: r[3] * batch + count * dim], dim)
         elif op == POOL:
             h, w, c, oh, ow = r[3], r[4], r[5], r[6], r[7]
             kernels_spatial.pool(arena[r[1] * batch: (r[1] + h * w * c) * batch],

@@ -219,3 +219,18 @@ def transpose_cs(x: np.ndarray, y: np.ndarray, batch: int, channels: int,
         for c in range(channels):
             for s in range(spatial):
                 ys[s * channels + c] = xs[c * spatial + s]
+
+
+@njit(**JIT)
+def gather(indices: np.ndarray, table: np.ndarray, y: np.ndarray, dim: int) -> None:
+    """Rows of a (vocabulary, dim) table. Indices arrive as float32 (exact below
+    2**24) and truncate as Keras casts. The runtime rejects out-of-range model
+    inputs; an out-of-range computed index gives a NaN row, never a stray read."""
+    vocabulary = table.shape[0] // dim
+    for i in range(indices.shape[0]):
+        v = indices[i]
+        if not (v > -1.0 and v < vocabulary):
+            y[i * dim: (i + 1) * dim] = np.nan
+            continue
+        row = int(v)
+        y[i * dim: (i + 1) * dim] = table[row * dim: (row + 1) * dim]

@@ -8,7 +8,7 @@ import numpy as np
 
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.lower import lowers
-from layerc.codegen.cpu.opcodes import ACT, ACT_CODE, COPY, DENSE, TRANSPOSE_CS
+from layerc.codegen.cpu.opcodes import ACT, ACT_CODE, COPY, DENSE, GATHER, TRANSPOSE_CS
 from layerc.ir import Node, OpKind, TargetError
 
 
@@ -63,3 +63,11 @@ def lower_transpose(e: Emitter, node: Node) -> None:
 def _transpose_cs(e: Emitter, node: Node, channels: int, spatial: int) -> None:
     e.instr(TRANSPOSE_CS, node, x=e.offset(node.inputs[0]), y=e.offset(node.port()),
             channels=channels, spatial=spatial)
+
+
+@lowers(OpKind.EMBEDDING)
+def lower_embedding(e: Emitter, node: Node) -> None:
+    x = e.graph.type_of(node.inputs[0])
+    e.instr(GATHER, node, x=e.offset(node.inputs[0]), w=e.weight(node.weights[0]),
+            y=e.offset(node.port()), count=x.sample_size, dim=node.attrs.output_dim,
+            vocabulary=node.attrs.input_dim)

@@ -23,10 +23,11 @@ CONV = 8  # ..., dh, dw, pt, pl, channels_first, gemm, act
 POOL = 9  # x, y, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, channels_first, is_max
 GLOBAL_POOL = 10  # x, y, spatial, c, channels_first, is_max
 LOCAL = 11  # x, w, b, y, scratch, h, w, c, oh, ow, f, kh, kw, sh, sw, channels_first, act
+GATHER = 12  # x (indices), w (table), y, indices per sample, row length, vocabulary
 
 OPNAMES = {DENSE: "dense", ACT: "act", COPY: "copy", BINARY: "binary", SCALE: "scale",
            CONCAT: "concat", TRANSPOSE_CS: "transpose_cs", CONV: "conv", POOL: "pool",
-           GLOBAL_POOL: "global_pool", LOCAL: "local"}
+           GLOBAL_POOL: "global_pool", LOCAL: "local", GATHER: "gather"}
 
 # binary ops
 B_ADD, B_SUB, B_MUL, B_MAX, B_MIN = 0, 1, 2, 3, 4

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from layerc.errors import ConfigError
-from layerc.layers import convolutional, core, local, merge, pooling
+from layerc.layers import convolutional, core, embeddings, local, merge, pooling
 from layerc.layers.base import Layer, SymbolicTensor
 from layerc.layers.convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
 from layerc.layers.core import Activation, Dense, Dropout, Flatten, Reshape
+from layerc.layers.embeddings import Embedding
 from layerc.layers.input_layer import Input, InputLayer
 from layerc.layers.merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
                                  Subtract, add, average, concatenate, maximum, minimum,
@@ -27,7 +28,7 @@ LAYERS: dict[str, type[Layer]] = {
         Conv1D, Conv2D, Convolution1D, Convolution2D,
         MaxPooling1D, AveragePooling1D, MaxPooling2D, AveragePooling2D,
         GlobalMaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling2D, GlobalAveragePooling2D,
-        LocallyConnected1D, LocallyConnected2D,
+        LocallyConnected1D, LocallyConnected2D, Embedding,
     )
 }
 
@@ -46,7 +47,8 @@ def deserialize(data: dict[str, Any]) -> Layer:
 
 __all__ = [
     "AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D", "Conv1D", "Conv2D",
-    "Convolution1D", "Convolution2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "Convolution1D", "Convolution2D", "Embedding", "embeddings", "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
     "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "LocallyConnected1D", "LocallyConnected2D",
     "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D", "convolutional", "local",

@@ -125,6 +125,8 @@ class Layer:
 
     # Layers that take a list of tensors (merges) set this.
     multi_input = False
+    # The dtype of the Input a Sequential creates for this layer when it comes first.
+    input_dtype = "float32"
 
     def __init__(self, *, name: str | None = None, trainable: bool = True,
                  dtype: Any = None, input_shape: Sequence[int | None] | None = None,

@@ -1,0 +1,40 @@
+"""Rules for embedding lookups: integer indices -> rows of a table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from layerc.ir.errors import ShapeError
+from layerc.ir.opkind import OpKind
+from layerc.ir.registry import OpRule, register
+from layerc.ir.types import TensorType
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingAttrs:
+    input_dim: int  # indices lie in [0, input_dim)
+    output_dim: int
+
+
+def _infer_embedding(a: EmbeddingAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    (x,) = ins
+    if x.rank < 1:
+        raise ShapeError(f"expected a batch of indices, got {x}")
+    return (TensorType((*x.shape, a.output_dim)),)
+
+
+def _embedding_weights(a: EmbeddingAttrs,
+                       ins: tuple[TensorType, ...]) -> tuple[tuple[int, ...], ...]:
+    return ((a.input_dim, a.output_dim),)
+
+
+def _ref_embedding(a: EmbeddingAttrs, xs: list[np.ndarray],
+                   ws: list[np.ndarray]) -> list[np.ndarray]:
+    # Keras casts the indices to int (float indices truncate toward zero).
+    return [ws[0][np.asarray(xs[0]).astype(np.int64)].astype(np.float32)]
+
+
+register(OpRule(OpKind.EMBEDDING, EmbeddingAttrs, _infer_embedding, _ref_embedding,
+                _embedding_weights))
