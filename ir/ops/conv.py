@@ -78,7 +78,8 @@ def _ref_conv(a: ConvAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[
         y += xp[window_slices(offsets, a.dilation, a.strides, sizes)] @ kernel[offsets]
     if a.use_bias:
         y += ws[1]
-    return [from_channels_last(activations.apply(a.activation, y), a.data_format)]
+    # The activation sees the output in its own data format (softmax: last axis).
+    return [activations.apply(a.activation, from_channels_last(y, a.data_format))]
 
 
 register(OpRule(OpKind.CONV, ConvAttrs, _infer_conv, _ref_conv, _conv_weights))

@@ -64,7 +64,8 @@ def _ref_local(a: LocalAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> lis
         y[(slice(None), *position)] = patch @ ws[0][p].astype(np.float64)
     if a.use_bias:
         y += ws[1]
-    return [from_channels_last(activations.apply(a.activation, y), a.data_format)]
+    # The activation sees the output in its own data format (softmax: last axis).
+    return [activations.apply(a.activation, from_channels_last(y, a.data_format))]
 
 
 register(OpRule(OpKind.LOCAL, LocalAttrs, _infer_local, _ref_local, _local_weights))
