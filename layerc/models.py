@@ -307,7 +307,8 @@ class Sequential(Model):
             self._set_graph(layer._nodes[0].outputs[0], layer._nodes[0].outputs[0])
             return
         if not self.built and not self._stack and layer.batch_input_shape is not None:
-            self._input_layer = InputLayer(batch_shape=layer.batch_input_shape)
+            self._input_layer = InputLayer(batch_shape=layer.batch_input_shape,
+                                           dtype=layer.input_dtype)
             tensor = self._input_layer._nodes[0].outputs[0]
             self._set_graph(tensor, tensor)
         if self.built:
@@ -326,7 +327,8 @@ class Sequential(Model):
         if self.built:
             return
         shape = tuple(input_shape)
-        layer = InputLayer(batch_shape=(None, *shape[1:]))
+        dtype = self._stack[0].input_dtype if self._stack else "float32"
+        layer = InputLayer(batch_shape=(None, *shape[1:]), dtype=dtype)
         stack, self._stack = self._stack, []
         self._input_layer = None
         self.add(layer)
