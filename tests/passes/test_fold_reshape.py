@@ -46,3 +46,14 @@ def test_flatten_channels_last_is_only_a_view():
 def test_nothing_to_fold():
     x = layerc.Input((3,))
     assert run_pass(FoldReshape(), layerc.Model(x, Dense(2)(x)).to_graph()).changed == 0
+
+
+def test_flatten_after_a_channels_first_conv():
+    from layerc.layers import Conv2D
+    x = layerc.Input((2, 5, 5), name="x")
+    h = Conv2D(3, 2, data_format="channels_first", name="c")(x)
+    y = Flatten(data_format="channels_first", name="f")(h)
+    graph = layerc.Model(x, y).to_graph()
+    result = run_pass(FoldReshape(), graph)
+    assert "%f.transpose = transpose(%c) {perm=(0, 2, 3, 1)}" in body(result.graph)
+    assert_same_numbers(graph, result.graph)

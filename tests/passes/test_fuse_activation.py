@@ -51,3 +51,20 @@ def test_second_activation_does_not_fuse_into_an_activated_producer():
     assert once.changed == 1
     assert once.notes == ("%a: not fused: producer %d already applies relu",)
     assert_same_numbers(graph, once.graph)
+
+
+def test_conv_and_locally_connected_take_activation_epilogues():
+    from layerc.layers import Conv2D, LocallyConnected1D
+    x = layerc.Input((6, 6, 2), name="x")
+    h = Conv2D(3, 3, activation="relu", name="conv")(x)
+    y = Activation("softmax", name="sm")(h)
+    graph = layerc.Model(x, y).to_graph()
+    result = run_pass(FuseActivation(), graph)
+    assert result.changed == 1  # relu fused; softmax can't follow an activated conv
+    assert "activation='relu'" in body(result.graph)
+    s = layerc.Input((5, 3), name="s")
+    local_graph = layerc.Model(s, LocallyConnected1D(2, 2, activation="tanh")(s)).to_graph()
+    fused = run_pass(FuseActivation(), local_graph)
+    assert fused.changed == 1 and "activation='tanh'" in body(fused.graph)
+    assert_same_numbers(graph, result.graph)
+    assert_same_numbers(local_graph, fused.graph)

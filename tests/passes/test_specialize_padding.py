@@ -1,0 +1,47 @@
+import pytest
+
+import layerc
+from layerc.layers import Conv1D, Conv2D, MaxPooling2D
+
+from pass_helpers import assert_same_numbers, body, run_pass
+from layerc.passes import SpecializePadding
+
+
+def test_pads_and_variants_golden():
+    x = layerc.Input((7, 6, 3), name="x")
+    h = Conv2D(4, 4, strides=2, padding="same", name="c_same")(x)   # even kernel, stride 2
+    h = Conv2D(5, 1, name="c_1x1")(h)
+    y = MaxPooling2D(3, strides=2, padding="same", name="pool")(h)
+    graph = layerc.Model(x, y, name="m").to_graph()
+    result = run_pass(SpecializePadding(), graph)
+    assert result.changed == 3
+    lines = body(result.graph).splitlines()
+    # rows 7 -> 4 outputs: total pad (4-1)*2 + 4 - 7 = 3, split 1 before / 2 after
+    assert "pads=((1, 2), (1, 1)), variant='im2col'" in lines[1]
+    assert "pads=((0, 0), (0, 0)), variant='gemm'" in lines[2]
+    # 4x3 map, window 3 stride 2 -> 2x2: rows pad 1 in all, at the end; columns 2
+    assert "pads=((0, 1), (1, 1))" in lines[3]
+    assert_same_numbers(graph, result.graph)
+    assert run_pass(SpecializePadding(), result.graph).changed == 0
+
+
+@pytest.mark.parametrize("strides, dilation, expect", [
+    (1, 2, "pads=((4, 0),)"),  # causal: d * (k - 1) on the left
+    (2, 1, "pads=((2, 0),)"),  # whatever the stride
+])
+def test_causal_pads_left_only(strides, dilation, expect):
+    x = layerc.Input((9, 2), name="x")
+    y = Conv1D(3, 3, strides=strides, dilation_rate=dilation, padding="causal", name="c")(x)
+    graph = layerc.Model(x, y).to_graph()
+    result = run_pass(SpecializePadding(), graph)
+    assert expect in body(result.graph)
+    assert_same_numbers(graph, result.graph)
+
+
+def test_stored_pads_are_verified():
+    x = layerc.Input((5, 5, 1), name="x")
+    graph = layerc.Model(x, Conv2D(2, 3, padding="same", name="c")(x)).to_graph()
+    node = graph.node("c")
+    import dataclasses
+    with pytest.raises(layerc.ShapeError, match="stored pads"):
+        graph.replace("c", node.op, dataclasses.replace(node.attrs, pads=((0, 0), (0, 0))))
