@@ -34,3 +34,29 @@ def test_get_config_from_config_example():
     reconstructed = Dense.from_config(config)
     assert reconstructed.get_config() == {**config, "name": config["name"]}
     assert reconstructed.units == 32
+
+
+def test_example_2_keras1_convolution2d_channels_first():
+    from layerc.layers import Convolution2D, Flatten
+    layerc.config.set_image_data_format("channels_first")
+    try:
+        model = layerc.Sequential()
+        model.add(Convolution2D(64, 3, 3, border_mode="same", input_shape=(3, 32, 32)))
+        assert model.output_shape == (None, 64, 32, 32)
+        model.add(Flatten())
+        assert model.output_shape == (None, 65536)
+    finally:
+        layerc.config.set_image_data_format("channels_last")
+    x = np.random.default_rng(0).random((2, 3, 32, 32), dtype=np.float32)
+    assert_compiles_like_reference(model, inputs=x)
+
+
+def test_example_4_locally_connected_shapes_and_parameters():
+    from layerc.layers import LocallyConnected2D
+    model = layerc.Sequential()
+    model.add(LocallyConnected2D(64, (3, 3), input_shape=(32, 32, 3)))
+    assert model.output_shape == (None, 30, 30, 64)
+    assert model.count_params() == (30 * 30) * (3 * 3 * 3 * 64) + (30 * 30) * 64
+    model.add(LocallyConnected2D(32, (3, 3)))
+    assert model.output_shape == (None, 28, 28, 32)
+    assert_compiles_like_reference(model, atol=1e-4)
