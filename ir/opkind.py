@@ -26,6 +26,7 @@ class OpKind(str, Enum):
     GLOBAL_POOL = "global_pool"
     LOCAL = "local"
     EMBEDDING = "embedding"
+    RECURRENT = "recurrent"
 
     def __str__(self) -> str:
         return self.value

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from layerc.codegen import build
-from layerc.ir import Graph, InputError, OpKind, TensorType
+from layerc.ir import ConfigError, Graph, InputError, OpKind, ShapeError, TensorType
 
 
 def _describe(shape: tuple[int | None, ...]) -> str:
@@ -30,7 +30,9 @@ class CompiledModel:
         self._index_bounds = _index_bounds(graph)
         self._sample_shape = tuple(self._inputs[0].type.sample_shape) \
             if len(self._inputs) == 1 and not self._index_bounds else None
-        self._lock = threading.Lock()  # serializes stateful calls (none yet)
+        self._lock = threading.Lock()  # serializes calls of a stateful model
+        self.state_batch = self._fixed_batch()
+        self._state = np.zeros(self.program.state_size * (self.state_batch or 0), np.float32)
 
     @property
     def input_specs(self) -> list[tuple[str, TensorType]]:
@@ -40,8 +42,54 @@ class CompiledModel:
     def output_specs(self) -> list[tuple[str, TensorType]]:
         return [(str(p)[1:], self.graph.type_of(p)) for p in self.graph.outputs]
 
+    def _fixed_batch(self) -> int | None:
+        if not self.program.state_size:
+            return None
+        sizes = {n.attrs.batch_size for n in self._inputs}
+        layers = ", ".join(self.program.state_slots)
+        if None in sizes or len(sizes) != 1:
+            raise ConfigError(f"stateful layer(s) {layers} need a fixed batch size: give the "
+                              f"model's input batch_size= (or batch_input_shape= on the "
+                              f"first layer)")
+        return sizes.pop()
+
     def reset_states(self) -> None:
-        """Zeros the state of stateful layers (this model has none)."""
+        """Zeros the states of every stateful layer."""
+        with self._lock:
+            self._state[:] = 0.0
+
+    def _slot(self, layer: str) -> tuple[int, int, int]:
+        if layer not in self.program.state_slots:
+            raise ConfigError(f"layer {layer!r} keeps no state in this model")
+        return self.program.state_slots[layer]
+
+    def layer_states(self, layer: str) -> list[np.ndarray]:
+        """Copies of a stateful layer's states, each (batch, units)."""
+        offset, count, units = self._slot(layer)
+        batch = self.state_batch or 0
+        base = offset * batch
+        return [self._state[base + i * batch * units: base + (i + 1) * batch * units]
+                .reshape(batch, units).copy() for i in range(count)]
+
+    def set_layer_states(self, layer: str, states: Any = None) -> None:
+        """Zeros a stateful layer's states, or sets them (one (batch, units)
+        array per state); a wrong count or shape changes nothing."""
+        offset, count, units = self._slot(layer)
+        batch = self.state_batch or 0
+        base = offset * batch
+        if states is None:
+            with self._lock:
+                self._state[base: base + count * batch * units] = 0.0
+            return
+        values = list(states) if isinstance(states, (list, tuple)) else [states]
+        shapes = [np.shape(v) for v in values]
+        if len(values) != count or any(s != (batch, units) for s in shapes):
+            raise ShapeError(f"layer {layer!r}: expected {count} state array(s) of shape "
+                             f"({batch}, {units}), got shapes {shapes}")
+        with self._lock:
+            for i, v in enumerate(values):
+                self._state[base + i * batch * units: base + (i + 1) * batch * units] = \
+                    np.asarray(v, np.float32).reshape(-1)
 
     def __call__(self, x: Any, batch_size: int | None = None) -> Any:
         return self.predict(x, batch_size)
@@ -52,6 +100,8 @@ class CompiledModel:
         if batch_size is not None and (isinstance(batch_size, bool)
                                        or not isinstance(batch_size, int) or batch_size <= 0):
             raise InputError(f"batch_size must be a positive int, got {batch_size!r}")
+        if self.state_batch is not None:
+            return self._predict_stateful(xs, batch, batch_size)
         if batch_size is None or batch_size >= batch:
             outs = self.program.run(xs, batch)
         else:
@@ -61,6 +111,25 @@ class CompiledModel:
                 parts = self.program.run([x[start:stop] for x in xs], stop - start)
                 for out, part in zip(outs, parts):
                     out[start:stop] = part
+        return outs[0] if len(outs) == 1 else outs
+
+    def _predict_stateful(self, xs: list[np.ndarray], batch: int,
+                          batch_size: int | None) -> Any:
+        """Runs chunks of exactly the fixed batch size, in order; sample i of
+        each chunk continues from the final state of sample i of the last."""
+        size = self.state_batch
+        assert size is not None
+        if batch % size or (batch_size is not None and batch_size != size):
+            raise InputError(f"this model has stateful layers built for batches of exactly "
+                             f"{size} samples (or a multiple, run {size} at a time); got a "
+                             f"batch of {batch}" + (f" with batch_size={batch_size}"
+                                                    if batch_size is not None else ""))
+        outs = [np.empty((batch, *s.shape), np.float32) for s in self.program.outputs]
+        with self._lock:
+            for start in range(0, batch, size):
+                parts = self.program.run([x[start:start + size] for x in xs], size, self._state)
+                for out, part in zip(outs, parts):
+                    out[start:start + size] = part
         return outs[0] if len(outs) == 1 else outs
 
     def _check(self, x: Any) -> list[np.ndarray]:

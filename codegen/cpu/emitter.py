@@ -33,6 +33,10 @@ class Emitter:
         # instruction uses it at a time, so its size is the largest request.
         self.scratch_at = graph.memory_plan.arena_size
         self.scratch_size = 0
+        # States of stateful layers: per-sample slots of a separate state arena
+        # that the runtime keeps between calls.
+        self.state_slots: dict[str, tuple[int, int, int]] = {}  # layer: (offset, count, units)
+        self.state_size = 0
 
     def offset(self, port: Port) -> int:
         """The per-sample arena offset of a tensor."""
@@ -59,6 +63,13 @@ class Emitter:
         """The per-sample arena offset of `size` floats of scratch."""
         self.scratch_size = max(self.scratch_size, -(-size // ALIGN) * ALIGN)
         return self.scratch_at
+
+    def state(self, layer: str, count: int, units: int) -> int:
+        """A slot of `count` states of `units` floats per sample for a stateful layer."""
+        at = self.state_size
+        self.state_slots[layer] = (at, count, units)
+        self.state_size += count * units
+        return at
 
     def constant(self, value: float) -> int:
         return self._append(np.array([value], np.float32))

@@ -11,13 +11,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from layerc.codegen.cpu import kernels, kernels_spatial
+from layerc.codegen.cpu import kernels, kernels_rnn, kernels_spatial
 from layerc.codegen.cpu.opcodes import (ACT, BINARY, CONCAT, CONV, COPY, DENSE, GATHER,
-                                        GLOBAL_POOL, LOCAL, POOL, SCALE, TRANSPOSE_CS)
+                                        GLOBAL_POOL, LOCAL, POOL, RECURRENT, SCALE,
+                                        TRANSPOSE_CS)
 
 
 @njit(**kernels.JIT)
-def run_plan(plan: np.ndarray, weights: np.ndarray, arena: np.ndarray, batch: int) -> None:
+def run_plan(plan: np.ndarray, weights: np.ndarray, arena: np.ndarray, state: np.ndarray,
+             batch: int) -> None:
     for i in range(plan.shape[0]):
         r = plan[i]
         op = r[0]
@@ -78,6 +80,18 @@ def run_plan(plan: np.ndarray, weights: np.ndarray, arena: np.ndarray, batch: in
             table = weights[r[2]: r[2] + r[6] * dim]
             kernels.gather(arena[r[1] * batch: r[1] * batch + count], table,
                            arena[r[3] * batch: r[3] * batch + count * dim], dim)
+        elif op == RECURRENT:
+            features, units, gates = r[16], r[17], kernels_rnn.GATE_COUNT[r[18]]
+            g = gates * units
+            bias_size = 0 if r[4] < 0 else (2 * g if r[18] == kernels_rnn.GRU and r[21] == 1
+                                             else g)
+            kernels_rnn.run(arena, weights, state, batch, r[1] * batch,
+                            weights[r[2]: r[2] + features * g], weights[r[3]: r[3] + units * g],
+                            weights[max(r[4], 0): max(r[4], 0) + bias_size], r[5] * batch,
+                            r[6] * batch, r[7] * batch if r[7] >= 0 else -1, r[8], r[9] * batch,
+                            r[10] * batch, r[11] == 1, r[12] * batch, r[13] * batch,
+                            r[14] * batch if r[14] >= 0 else -1, r[15], features, units, r[18],
+                            r[19], r[20], r[21] == 1, r[22] == 1, r[23] == 1)
         elif op == POOL:
             h, w, c, oh, ow = r[3], r[4], r[5], r[6], r[7]
             kernels_spatial.pool(arena[r[1] * batch: (r[1] + h * w * c) * batch],
@@ -92,17 +106,18 @@ def run_plan(plan: np.ndarray, weights: np.ndarray, arena: np.ndarray, batch: in
 
 
 @njit(**kernels.JIT)
-def run_model(plan: np.ndarray, weights: np.ndarray, arena: np.ndarray, batch: int,
-              in_offsets: np.ndarray, inputs: tuple, out_offsets: np.ndarray,
+def run_model(plan: np.ndarray, weights: np.ndarray, arena: np.ndarray, state: np.ndarray,
+              batch: int, in_offsets: np.ndarray, inputs: tuple, out_offsets: np.ndarray,
               outputs: tuple) -> None:
     """Copies the inputs into the arena, runs the plan, copies the outputs out:
-    one crossing into native code per predict. Inputs and outputs are flat
+    one crossing into native code per predict. `state` holds the states of
+    stateful layers between calls. Inputs and outputs are flat
     (tuples of 1-D arrays, so one compiled version serves every shape)."""
     for i in range(len(inputs)):
         x = inputs[i]
         start = in_offsets[i] * batch
         arena[start: start + x.size] = x
-    run_plan(plan, weights, arena, batch)
+    run_plan(plan, weights, arena, state, batch)
     for i in range(len(outputs)):
         y = outputs[i]
         start = out_offsets[i] * batch

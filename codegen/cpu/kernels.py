@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from layerc.codegen.cpu import cache  # noqa: F401  (before any @njit: the cache locator)
 from layerc.codegen.cpu.opcodes import (ACT_CODE, B_ADD, B_MAX, B_MIN, B_MUL, B_SUB)
+
+# Code loaded from Numba's cache that contains a parallel region (the few-row
+# Dense) crashes unless the thread pool is up; compiling starts it, loading
+# does not. Asking for the thread count starts it.
+numba.get_num_threads()
 
 JIT = dict(cache=True, nogil=True, error_model="numpy")
 # Reassociation lets LLVM vectorize reductions (NUMBA_NOTES: 12x); no nnan/ninf,

@@ -24,10 +24,15 @@ POOL = 9  # x, y, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, channels_first, is_ma
 GLOBAL_POOL = 10  # x, y, spatial, c, channels_first, is_max
 LOCAL = 11  # x, w, b, y, scratch, h, w, c, oh, ow, f, kh, kw, sh, sw, channels_first, act
 GATHER = 12  # x (indices), w (table), y, indices per sample, row length, vocabulary
+# x, wk, wr, b, y, scratch, mask, init (0 zeros, 1 arena, 2 state), h0, c0, return
+# state, hT, cT, state slot (-1: not stateful), steps, features, units, cell, act,
+# recurrent act, reset_after, return_sequences, go_backwards
+RECURRENT = 13
 
 OPNAMES = {DENSE: "dense", ACT: "act", COPY: "copy", BINARY: "binary", SCALE: "scale",
            CONCAT: "concat", TRANSPOSE_CS: "transpose_cs", CONV: "conv", POOL: "pool",
-           GLOBAL_POOL: "global_pool", LOCAL: "local", GATHER: "gather"}
+           GLOBAL_POOL: "global_pool", LOCAL: "local", GATHER: "gather",
+           RECURRENT: "recurrent"}
 
 # binary ops
 B_ADD, B_SUB, B_MUL, B_MAX, B_MIN = 0, 1, 2, 3, 4

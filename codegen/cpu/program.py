@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from layerc.codegen.cpu import lower_core, lower_merge, lower_spatial  # noqa: F401
+from layerc.codegen.cpu import (lower_core, lower_merge, lower_recurrent,  # noqa: F401
+                                lower_spatial)
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.interpreter import run_model
 from layerc.codegen.cpu.lower import LOWERINGS
 from layerc.ir import Graph, OpKind, TargetError
 
 _MAX_ARENAS = 4  # batch sizes whose arena a thread keeps
+_NO_STATE = np.zeros(1, np.float32)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class Program:
     inputs: tuple[Slot, ...]
     outputs: tuple[Slot, ...]
     text: str
+    state_size: int = 0  # floats per sample of stateful layers' states
+    state_slots: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
     @property
@@ -53,11 +57,15 @@ class Program:
             arena = arenas[batch] = np.empty(max(self.arena_size * batch, 1), np.float32)
         return arena
 
-    def run(self, xs: list[np.ndarray], batch: int) -> list[np.ndarray]:
+    def run(self, xs: list[np.ndarray], batch: int,
+            state: np.ndarray | None = None) -> list[np.ndarray]:
         """Runs one batch; `xs` are C-contiguous float32 arrays of shape
-        (batch, *slot.shape). Returns new arrays."""
+        (batch, *slot.shape). `state` (state_size * batch floats) is read and
+        updated by stateful layers. Returns new arrays."""
         outs = [np.empty((batch, *s.shape), np.float32) for s in self.outputs]
-        run_model(self.plan, self.weights, self._arena(batch), batch, self._in_offsets,
+        if state is None:
+            state = _NO_STATE
+        run_model(self.plan, self.weights, self._arena(batch), state, batch, self._in_offsets,
                   tuple(x.reshape(-1) for x in xs), self._out_offsets,
                   tuple(y.reshape(-1) for y in outs))
         return outs
@@ -94,4 +102,8 @@ def build_program(graph: Graph) -> Program:
     for s in inputs:
         if graph.node(s.name).op is not OpKind.INPUT:
             raise TargetError(f"graph input {s.name} is not an input node")
-    return Program(e.plan(), e.weights(), arena, inputs, outputs, text)
+    if e.state_slots:
+        text += "".join(f"; state  {name} @{off} {count}x{units}\n"
+                        for name, (off, count, units) in e.state_slots.items())
+    return Program(e.plan(), e.weights(), arena, inputs, outputs, text, e.state_size,
+                   dict(e.state_slots))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from layerc.errors import ConfigError
-from layerc.layers import convolutional, core, embeddings, local, merge, pooling
+from layerc.layers import convolutional, core, embeddings, local, merge, pooling, recurrent
 from layerc.layers.base import Layer, SymbolicTensor
 from layerc.layers.convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
 from layerc.layers.core import Activation, Dense, Dropout, Flatten, Reshape
@@ -15,6 +15,7 @@ from layerc.layers.merge import (Add, Average, Concatenate, Maximum, Minimum, Mu
                                  Subtract, add, average, concatenate, maximum, minimum,
                                  multiply, subtract)
 from layerc.layers.local import LocallyConnected1D, LocallyConnected2D
+from layerc.layers.recurrent import GRU, LSTM, Recurrent, SimpleRNN
 from layerc.layers.pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D,
                                    GlobalAveragePooling1D, GlobalAveragePooling2D,
                                    GlobalAvgPool1D, GlobalAvgPool2D, GlobalMaxPool1D,
@@ -28,7 +29,7 @@ LAYERS: dict[str, type[Layer]] = {
         Conv1D, Conv2D, Convolution1D, Convolution2D,
         MaxPooling1D, AveragePooling1D, MaxPooling2D, AveragePooling2D,
         GlobalMaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling2D, GlobalAveragePooling2D,
-        LocallyConnected1D, LocallyConnected2D, Embedding,
+        LocallyConnected1D, LocallyConnected2D, Embedding, SimpleRNN, GRU, LSTM,
     )
 }
 
@@ -52,7 +53,7 @@ __all__ = [
     "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "LocallyConnected1D", "LocallyConnected2D",
     "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D", "convolutional", "local",
-    "pooling",
+    "pooling", "GRU", "LSTM", "Recurrent", "SimpleRNN", "recurrent",
     "Activation", "Add", "Average", "Concatenate", "Dense", "Dropout", "Flatten", "Input",
     "InputLayer", "LAYERS", "Layer", "Maximum", "Minimum", "Multiply", "Reshape", "Subtract",
     "SymbolicTensor", "add", "average", "concatenate", "core", "deserialize", "maximum",

@@ -220,10 +220,7 @@ class Layer:
 
     def __call__(self, inputs: Any, **kwargs: Any) -> Any:
         source = user_source()
-        if kwargs:
-            raise ConfigError(f"{self.label(source)}: call arguments "
-                              f"{', '.join(sorted(kwargs))} are not supported")
-        xs = self._check_inputs(inputs, source)
+        xs = self._call_inputs(inputs, kwargs, source)
         in_types = tuple(x.type for x in xs)
         if not self.built:
             self.build(in_types)
@@ -237,6 +234,15 @@ class Layer:
                         for i, p in enumerate(outs))
         self._nodes.append(LayerNode(self, tuple(xs), tensors, source))
         return tensors[0] if len(tensors) == 1 else list(tensors)
+
+    def _call_inputs(self, inputs: Any, kwargs: dict[str, Any],
+                     source: str) -> list[SymbolicTensor]:
+        """The symbolic tensors a call reads. Layers with call arguments (an
+        RNN's initial_state) override this; the others take none."""
+        if kwargs:
+            raise ConfigError(f"{self.label(source)}: call arguments "
+                              f"{', '.join(sorted(kwargs))} are not supported")
+        return self._check_inputs(inputs, source)
 
     def _check_inputs(self, inputs: Any, source: str) -> list[SymbolicTensor]:
         many = isinstance(inputs, (list, tuple))
