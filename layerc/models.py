@@ -219,7 +219,7 @@ class Model:
         in_model = {id(n) for n in self._nodes}
         entries = []
         for layer in self.layers:
-            inbound = [[[t.layer.name, t.node_index, t.tensor_index] for t in node.inputs]
+            inbound = [[[t.layer.name, t.node_index, t.tensor_index] for t in node.data_inputs]
                        for node in layer._nodes if id(node) in in_model and node.inputs]
             entries.append({"class_name": layer.kind, "name": layer.name,
                             "config": layer.get_config(), "inbound_nodes": inbound,

@@ -9,7 +9,8 @@ from layerc.layers.input_layer import InputLayer
 
 def _shape_text(layer: Any, model: Any) -> str:
     in_model = {id(n) for n in model._nodes}
-    shapes = [t.shape for node in layer._nodes if id(node) in in_model for t in node.outputs]
+    shapes = [t.shape for node in layer._nodes if id(node) in in_model
+              for t in node.data_outputs]
     if not shapes:
         return "?"
     unique = list(dict.fromkeys(shapes))
@@ -19,7 +20,7 @@ def _shape_text(layer: Any, model: Any) -> str:
 def _connected(layer: Any, model: Any) -> list[str]:
     in_model = {id(n) for n in model._nodes}
     return [f"{t.layer.name}[{t.node_index}][{t.tensor_index}]"
-            for node in layer._nodes if id(node) in in_model for t in node.inputs]
+            for node in layer._nodes if id(node) in in_model for t in node.data_inputs]
 
 
 def summary_text(model: Any, width: int = 98) -> str:

@@ -55,7 +55,7 @@ def trace(inputs: list[SymbolicTensor], outputs: list[SymbolicTensor], name: str
     ports: dict[TensorKey, Port] = {}
     for node in layer_nodes(inputs, outputs, name):
         b = Builder(graph, node.layer, node.source, node.outputs[0].node_index)
-        outs = node.layer.emit(b, [ports[key(t)] for t in node.inputs])
+        outs = node.emit(b, [ports[key(t)] for t in node.inputs])
         for t, port in zip(node.outputs, outs):
             ports[key(t)] = port
     graph.inputs = [ports[key(t)].node for t in inputs]

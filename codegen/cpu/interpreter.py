@@ -78,8 +78,10 @@ def run_plan(plan: np.ndarray, weights: np.ndarray, arena: np.ndarray, state: np
         elif op == GATHER:
             count, dim = r[4] * batch, r[5]
             table = weights[r[2]: r[2] + r[6] * dim]
-            kernels.gather(arena[r[1] * batch: r[1] * batch + count], table,
-                           arena[r[3] * batch: r[3] * batch + count * dim], dim)
+            indices = arena[r[1] * batch: r[1] * batch + count]
+            kernels.gather(indices, table, arena[r[3] * batch: r[3] * batch + count * dim], dim)
+            if r[7] >= 0:
+                kernels.nonzero(indices, arena[r[7] * batch: r[7] * batch + count])
         elif op == RECURRENT:
             features, units, gates = r[16], r[17], kernels_rnn.GATE_COUNT[r[18]]
             g = gates * units
@@ -100,9 +102,10 @@ def run_plan(plan: np.ndarray, weights: np.ndarray, arena: np.ndarray, state: np
                                  r[14] == 1, r[15] == 1)
         elif op == GLOBAL_POOL:
             spatial, c = r[3], r[4]
+            mask = arena[r[7] * batch: (r[7] + spatial) * batch] if r[7] >= 0 else arena[:0]
             kernels_spatial.global_pool(arena[r[1] * batch: (r[1] + spatial * c) * batch],
                                         arena[r[2] * batch: (r[2] + c) * batch], batch,
-                                        spatial, c, r[5] == 1, r[6] == 1)
+                                        spatial, c, r[5] == 1, r[6] == 1, mask)
 
 
 @njit(**kernels.JIT)

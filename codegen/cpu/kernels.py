@@ -240,3 +240,10 @@ def gather(indices: np.ndarray, table: np.ndarray, y: np.ndarray, dim: int) -> N
             continue
         row = int(v)
         y[i * dim: (i + 1) * dim] = table[row * dim: (row + 1) * dim]
+
+
+@njit(**JIT)
+def nonzero(indices: np.ndarray, mask: np.ndarray) -> None:
+    """Embedding(mask_zero=True)'s mask: 0 where the index is 0, else 1."""
+    for i in range(indices.shape[0]):
+        mask[i] = 0.0 if int(indices[i]) == 0 else 1.0

@@ -157,9 +157,16 @@ def pool(x, y, batch, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, channels_first, i
 
 
 @njit(**JIT)
-def global_pool(x, y, batch, spatial, c, channels_first, is_max):
+def global_pool(x, y, batch, spatial, c, channels_first, is_max, mask):
+    """Max or average over all positions; with a mask (batch, spatial) of 1/0,
+    the average runs over the unmasked positions only, as Keras's does."""
+    masked = mask.size > 0
     for b in range(batch):
         out = y[b * c: (b + 1) * c]
+        weights = mask[b * spatial: (b + 1) * spatial] if masked else mask
+        count = 0.0
+        for s in range(spatial):
+            count += weights[s] if masked else 1.0
         if channels_first:
             for ch in range(c):
                 cells = x[(b * c + ch) * spatial: (b * c + ch + 1) * spatial]
@@ -171,9 +178,9 @@ def global_pool(x, y, batch, spatial, c, channels_first, is_max):
                     out[ch] = acc
                 else:
                     acc = 0.0
-                    for v in cells:
-                        acc += v
-                    out[ch] = acc / spatial
+                    for s in range(spatial):
+                        acc += cells[s] * weights[s] if masked else cells[s]
+                    out[ch] = acc / count
         else:
             out[:] = -np.inf if is_max else 0.0
             for s in range(spatial):
@@ -183,10 +190,12 @@ def global_pool(x, y, batch, spatial, c, channels_first, is_max):
                         v = src[ch]
                         if v > out[ch] or math.isnan(v):
                             out[ch] = v
+                elif masked:
+                    out += src * weights[s]
                 else:
                     out += src
             if not is_max:
-                out /= spatial
+                out /= count
 
 
 @njit(**JIT)

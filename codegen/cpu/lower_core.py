@@ -70,4 +70,5 @@ def lower_embedding(e: Emitter, node: Node) -> None:
     x = e.graph.type_of(node.inputs[0])
     e.instr(GATHER, node, x=e.offset(node.inputs[0]), w=e.weight(node.weights[0]),
             y=e.offset(node.port()), count=x.sample_size, dim=node.attrs.output_dim,
-            vocabulary=node.attrs.input_dim)
+            vocabulary=node.attrs.input_dim,
+            mask=e.offset(node.port(1)) if node.attrs.mask_zero else -1)

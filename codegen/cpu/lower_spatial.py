@@ -87,7 +87,7 @@ def lower_global_pool(e: Emitter, node: Node) -> None:
     sizes, c = split(e.graph.type_of(node.inputs[0]), a.data_format, a.rank)
     e.instr(GLOBAL_POOL, node, x=e.offset(node.inputs[0]), y=e.offset(node.port()),
             spatial=math.prod(sizes), c=c, first=int(a.data_format == "channels_first"),
-            max=int(a.mode == "max"))
+            max=int(a.mode == "max"), mask=e.offset(node.inputs[1]) if a.has_mask else -1)
 
 
 @lowers(OpKind.LOCAL)

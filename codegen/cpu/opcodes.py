@@ -21,9 +21,10 @@ TRANSPOSE_CS = 7  # x, y, channels, spatial: (C, S) -> (S, C) per sample
 # layout x, w, b, y, scratch, h, w, c, oh, ow, f, kh, kw, sh, sw, ...
 CONV = 8  # ..., dh, dw, pt, pl, channels_first, gemm, act
 POOL = 9  # x, y, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, channels_first, is_max
-GLOBAL_POOL = 10  # x, y, spatial, c, channels_first, is_max
+GLOBAL_POOL = 10  # x, y, spatial, c, channels_first, is_max, mask (-1: none)
 LOCAL = 11  # x, w, b, y, scratch, h, w, c, oh, ow, f, kh, kw, sh, sw, channels_first, act
-GATHER = 12  # x (indices), w (table), y, indices per sample, row length, vocabulary
+GATHER = 12  # x (indices), w (table), y, indices per sample, row length, vocabulary,
+#             mask output (-1: none; 0 where the index is 0)
 # x, wk, wr, b, y, scratch, mask, init (0 zeros, 1 arena, 2 state), h0, c0, return
 # state, hT, cT, state slot (-1: not stateful), steps, features, units, cell, act,
 # recurrent act, reset_after, return_sequences, go_backwards

@@ -16,13 +16,15 @@ from layerc.ir.types import TensorType
 class EmbeddingAttrs:
     input_dim: int  # indices lie in [0, input_dim)
     output_dim: int
+    mask_zero: bool = False  # a second output: the mask, 0 where the index is 0
 
 
 def _infer_embedding(a: EmbeddingAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
     (x,) = ins
     if x.rank < 1:
         raise ShapeError(f"expected a batch of indices, got {x}")
-    return (TensorType((*x.shape, a.output_dim)),)
+    values = TensorType((*x.shape, a.output_dim))
+    return (values, TensorType(x.shape)) if a.mask_zero else (values,)
 
 
 def _embedding_weights(a: EmbeddingAttrs,
@@ -33,7 +35,9 @@ def _embedding_weights(a: EmbeddingAttrs,
 def _ref_embedding(a: EmbeddingAttrs, xs: list[np.ndarray],
                    ws: list[np.ndarray]) -> list[np.ndarray]:
     # Keras casts the indices to int (float indices truncate toward zero).
-    return [ws[0][np.asarray(xs[0]).astype(np.int64)].astype(np.float32)]
+    indices = np.asarray(xs[0]).astype(np.int64)
+    values = ws[0][indices].astype(np.float32)
+    return [values, (indices != 0).astype(np.float32)] if a.mask_zero else [values]
 
 
 register(OpRule(OpKind.EMBEDDING, EmbeddingAttrs, _infer_embedding, _ref_embedding,

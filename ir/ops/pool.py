@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from layerc.ir.errors import ShapeError
 from layerc.ir.opkind import OpKind
 from layerc.ir.ops.conv import (check_pads, from_channels_last, to_channels_last,
                                 window_slices)
@@ -67,10 +68,15 @@ class GlobalPoolAttrs:
     rank: int  # spatial axes: 1 or 2
     data_format: str = "channels_last"
     keepdims: bool = False
+    has_mask: bool = False  # 1-D average only: a second input (batch, steps) of 1/0
 
 
 def _infer_global(a: GlobalPoolAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
-    _, channels = split(ins[0], a.data_format, a.rank)
+    sizes, channels = split(ins[0], a.data_format, a.rank)
+    if a.has_mask and (a.rank != 1 or a.mode != "avg" or len(ins) != 2
+                       or ins[1].shape != (None, sizes[0])):
+        raise ShapeError(f"a mask applies to 1-D average pooling as (batch, {sizes[0]}), "
+                         f"got inputs {', '.join(str(t) for t in ins)}")
     if not a.keepdims:
         return (TensorType((None, channels)),)
     return (join(_ones(a.rank), channels, a.data_format),)
@@ -81,8 +87,14 @@ def _ref_global(a: GlobalPoolAttrs, xs: list[np.ndarray],
     x = xs[0].astype(np.float64)
     axes = tuple(range(1, 1 + a.rank)) if a.data_format == "channels_last" \
         else tuple(range(2, 2 + a.rank))
+    if a.has_mask:  # Keras: sum over unmasked steps / their count
+        mask = xs[1].astype(np.float64)[:, :, None] if a.data_format == "channels_last" \
+            else xs[1].astype(np.float64)[:, None, :]
+        y = np.sum(x * mask, axis=axes, keepdims=a.keepdims) / np.sum(mask, axis=axes,
+                                                                       keepdims=a.keepdims)
+        return [y.astype(np.float32)]
     reduce = np.max if a.mode == "max" else np.mean
     return [reduce(x, axis=axes, keepdims=a.keepdims).astype(np.float32)]
 
 
-register(OpRule(OpKind.GLOBAL_POOL, GlobalPoolAttrs, _infer_global, _ref_global))
+register(OpRule(OpKind.GLOBAL_POOL, GlobalPoolAttrs, _infer_global, _ref_global, arity=(1, 2)))

@@ -7,6 +7,7 @@ IR's own rules, never twice), and records a LayerNode that models trace.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from collections import defaultdict
@@ -55,6 +56,7 @@ class SymbolicTensor:
         self.layer = layer
         self.node_index = node_index
         self.tensor_index = tensor_index
+        self.mask: SymbolicTensor | None = None  # (batch, time) 1/0, as Keras's _keras_mask
 
     @property
     def shape(self) -> tuple[int | None, ...]:
@@ -80,12 +82,33 @@ class SymbolicTensor:
 
 @dataclass(frozen=True)
 class LayerNode:
-    """One call of a layer: what it read and what it produced."""
+    """One call of a layer: what it read and what it produced. When
+    `mask_input`, the last input is the mask the layer consumes; when
+    `mask_output`, the last output is the mask it produces."""
 
     layer: "Layer"
     inputs: tuple[SymbolicTensor, ...]
     outputs: tuple[SymbolicTensor, ...]
     source: str
+    mask_input: bool = False
+    mask_output: bool = False
+
+    @property
+    def data_inputs(self) -> tuple[SymbolicTensor, ...]:
+        return self.inputs[:-1] if self.mask_input else self.inputs
+
+    @property
+    def data_outputs(self) -> tuple[SymbolicTensor, ...]:
+        return self.outputs[:-1] if self.mask_output else self.outputs
+
+    def emit(self, b: "Builder", ports: list[Port]) -> list[Port]:
+        """Emits this call over `ports` (one per input); returns one port per
+        output, the produced mask last."""
+        if self.mask_input:
+            b.mask = ports[-1]
+            ports = ports[:-1]
+        outs = self.layer.emit(b, ports)
+        return outs + ([b.out_mask] if b.out_mask is not None else [])
 
 
 class Builder:
@@ -98,6 +121,8 @@ class Builder:
         self.source = source
         self.base = layer.name if call_index == 0 else f"{layer.name}@{call_index}"
         self._count = 0
+        self.mask: Port | None = None  # the input's mask, for layers that consume masks
+        self.out_mask: Port | None = None  # set by layers that produce a mask
 
     def add(self, op: OpKind, inputs: Sequence[Port], attrs: Any,
             weights: tuple[str, ...] = ()) -> Port:
@@ -130,6 +155,10 @@ class Layer:
     multi_input = False
     # The dtype of the Input a Sequential creates for this layer when it comes first.
     input_dtype = "float32"
+    # What the layer does with a (batch, time) mask on its input, as in Keras:
+    # "pass" it on unchanged, "consume" it (the emit reads Builder.mask; see
+    # output_mask), or "drop" it. A layer that makes a mask sets Builder.out_mask.
+    mask_mode = "drop"
 
     def __init__(self, *, name: str | None = None, trainable: bool = True,
                  dtype: Any = None, input_shape: Sequence[int | None] | None = None,
@@ -225,15 +254,27 @@ class Layer:
         if not self.built:
             self.build(in_types)
             self.built = True
+        mask = xs[0].mask if self.mask_mode == "consume" else None
+        reads = xs + ([mask] if mask is not None else [])
         scratch = Graph(self.name)
-        ports = [scratch.add(OpKind.INPUT, (), InputAttrs(t.sample_shape, t.dtype),
-                             id=f"in{i}").port() for i, t in enumerate(in_types)]
-        outs = self.emit(Builder(scratch, self, source, len(self._nodes)), ports)
+        ports = [scratch.add(OpKind.INPUT, (), InputAttrs(x.type.sample_shape, x.type.dtype),
+                             id=f"in{i}").port() for i, x in enumerate(reads)]
         index = len(self._nodes)
+        b = Builder(scratch, self, source, index)
+        record = LayerNode(self, tuple(reads), (), source, mask_input=mask is not None)
+        outs = record.emit(b, ports)
         tensors = tuple(SymbolicTensor(scratch.type_of(p), self, index, i)
                         for i, p in enumerate(outs))
-        self._nodes.append(LayerNode(self, tuple(xs), tensors, source))
-        return tensors[0] if len(tensors) == 1 else list(tensors)
+        made = b.out_mask is not None
+        data = tensors[:-1] if made else tensors
+        for i, t in enumerate(data):
+            t.mask = tensors[-1] if made else self.output_mask(xs[0].mask, i)
+        self._nodes.append(dataclasses.replace(record, outputs=tensors, mask_output=made))
+        return data[0] if len(data) == 1 else list(data)
+
+    def output_mask(self, mask: SymbolicTensor | None, index: int) -> SymbolicTensor | None:
+        """The mask of output `index` given the input's mask."""
+        return mask if self.mask_mode == "pass" else None
 
     def _call_inputs(self, inputs: Any, kwargs: dict[str, Any],
                      source: str) -> list[SymbolicTensor]:
@@ -285,31 +326,31 @@ class Layer:
 
     @property
     def input(self) -> Any:
-        return self._one(self._node(None, "input").inputs)
+        return self._one(self._node(None, "input").data_inputs)
 
     @property
     def output(self) -> Any:
-        return self._one(self._node(None, "output").outputs)
+        return self._one(self._node(None, "output").data_outputs)
 
     @property
     def input_shape(self) -> Any:
-        return self._shapes(self._node(None, "input_shape").inputs)
+        return self._shapes(self._node(None, "input_shape").data_inputs)
 
     @property
     def output_shape(self) -> Any:
-        return self._shapes(self._node(None, "output_shape").outputs)
+        return self._shapes(self._node(None, "output_shape").data_outputs)
 
     def get_input_at(self, node_index: int) -> Any:
-        return self._one(self._node(node_index, "input").inputs)
+        return self._one(self._node(node_index, "input").data_inputs)
 
     def get_output_at(self, node_index: int) -> Any:
-        return self._one(self._node(node_index, "output").outputs)
+        return self._one(self._node(node_index, "output").data_outputs)
 
     def get_input_shape_at(self, node_index: int) -> Any:
-        return self._shapes(self._node(node_index, "input_shape").inputs)
+        return self._shapes(self._node(node_index, "input_shape").data_inputs)
 
     def get_output_shape_at(self, node_index: int) -> Any:
-        return self._shapes(self._node(node_index, "output_shape").outputs)
+        return self._shapes(self._node(node_index, "output_shape").data_outputs)
 
     # ----- config -----
     def get_config(self) -> dict[str, Any]:

@@ -31,6 +31,7 @@ def emit_activation(b: Builder, x: Port, activation: str) -> Port:
 
 
 class Dense(Layer):
+    mask_mode = "pass"
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None,
@@ -71,6 +72,7 @@ class Dense(Layer):
 
 
 class Activation(Layer):
+    mask_mode = "pass"
     def __init__(self, activation: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.activation = activations.get(activation, self.label())
@@ -84,6 +86,8 @@ class Activation(Layer):
 
 class Dropout(Layer):
     """Dropout is the identity at inference; its options are checked and kept."""
+
+    mask_mode = "pass"
 
     def __init__(self, rate: float, noise_shape: Sequence[int | None] | None = None,
                  seed: int | None = None, **kwargs: Any) -> None:

@@ -33,9 +33,7 @@ class Embedding(Layer):
         if self.input_dim > MAX_INPUT_DIM:
             raise ConfigError(f"{label}: input_dim {input_dim} exceeds {MAX_INPUT_DIM}, the "
                               f"largest vocabulary layerc indexes exactly")
-        if mask_zero:
-            raise ConfigError(f"{label}: mask_zero=True is not supported yet (masks arrive "
-                              f"with the recurrent layers)")
+        self.mask_zero = bool(mask_zero)
         if lora_rank is not None:
             raise ConfigError(f"{label}: lora_rank is not supported (inference-only)")
         self.input_length = input_length
@@ -53,12 +51,15 @@ class Embedding(Layer):
             self.set_weights(self._initial)
 
     def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
-        attrs = EmbeddingAttrs(self.input_dim, self.output_dim)
-        return [b.add(OpKind.EMBEDDING, inputs, attrs, ("embeddings",))]
+        attrs = EmbeddingAttrs(self.input_dim, self.output_dim, self.mask_zero)
+        values = b.add(OpKind.EMBEDDING, inputs, attrs, ("embeddings",))
+        if self.mask_zero:
+            b.out_mask = Port(values.node, 1)
+        return [values]
 
     def get_config(self) -> dict[str, Any]:
         config = {**super().get_config(), "input_dim": self.input_dim,
-                  "output_dim": self.output_dim, "mask_zero": False,
+                  "output_dim": self.output_dim, "mask_zero": self.mask_zero,
                   "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
                   **self.training_only}
         if self.input_length is not None:

@@ -88,7 +88,16 @@ class GlobalMaxPooling1D(_GlobalPool):
 
 
 class GlobalAveragePooling1D(_GlobalPool):
+    """Averages over the unmasked steps when its input carries a mask."""
+
     rank, mode = 1, "avg"
+    mask_mode = "consume"
+
+    def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
+        if b.mask is None:
+            return super().emit(b, inputs)
+        attrs = GlobalPoolAttrs(self.mode, self.rank, self.data_format, self.keepdims, True)
+        return [b.add(OpKind.GLOBAL_POOL, [inputs[0], b.mask], attrs)]
 
 
 class GlobalMaxPooling2D(_GlobalPool):

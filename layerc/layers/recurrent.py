@@ -23,6 +23,7 @@ class Recurrent(Layer):
     """The abstract base of the recurrent layers; use SimpleRNN, GRU or LSTM."""
 
     cell = ""
+    mask_mode = "consume"
 
     def __init__(self, units: int, activation: Any = "tanh",
                  recurrent_activation: Any = "sigmoid", use_bias: bool = True,
@@ -99,9 +100,15 @@ class Recurrent(Layer):
     def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
         has_states = len(inputs) > 1
         weights = ("kernel", "recurrent_kernel") + (("bias",) if self.use_bias else ())
-        first = b.add(OpKind.RECURRENT, inputs, self._attrs(False, has_states), weights)
+        reads = [inputs[0]] + ([b.mask] if b.mask is not None else []) + inputs[1:]
+        attrs = self._attrs(b.mask is not None, has_states)
+        first = b.add(OpKind.RECURRENT, reads, attrs, weights)
         count = 1 + (STATES[self.cell] if self.return_state else 0)
         return [Port(first.node, i) for i in range(count)]
+
+    def output_mask(self, mask: SymbolicTensor | None, index: int) -> SymbolicTensor | None:
+        """The mask flows on with the sequence output; it ends with the last step."""
+        return mask if index == 0 and self.return_sequences else None
 
     # ----- states of stateful layers -----
     def reset_states(self, states: Any = None) -> None:

@@ -47,8 +47,6 @@ def test_bad_dtypes_and_options():
     model = layerc.Sequential([Embedding(7, 2, input_length=3)])
     with pytest.raises(InputError, match="integer"):
         model.predict(np.array([["a", "b", "c"]]))
-    with pytest.raises(ConfigError, match="mask_zero"):
-        Embedding(7, 2, mask_zero=True)
     with pytest.raises(ConfigError, match="input_dim"):
         Embedding(0, 2)
 
