@@ -27,7 +27,7 @@ def lower_recurrent(e: Emitter, node: Node) -> None:
     kernel = e.weight(node.weights[0])
     recurrent = e.weight(node.weights[1], pack=pack)
     bias = e.weight(node.weights[2]) if a.use_bias else -1
-    scratch = e.scratch(steps * g + g + 7 * u)  # the kernel's own, then working h and c
+    scratch = e.scratch(steps * g + g + 4 * u)  # the kernel's own, then working h and c
     states = node.inputs[1 + a.has_mask:]
     init = 2 if a.stateful else (1 if a.has_initial_state else 0)
     count = state_count(a)
