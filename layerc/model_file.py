@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import runpy
 from pathlib import Path
-from typing import Any
-
 from layerc.errors import ConfigError
 from layerc.models import Model
 

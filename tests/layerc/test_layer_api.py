@@ -122,7 +122,7 @@ def test_shared_layer_nodes():
         with pytest.raises(LayerNodeError, match=r"sh \(Dense\).*shared \(2 calls\).*_at"):
             getattr(shared, prop)
     with pytest.raises(AttributeError):  # LayerNodeError is an AttributeError too
-        shared.output
+        _ = shared.output
     with pytest.raises(LayerNodeError, match="no node 2"):
         shared.get_output_at(2)
     assert ya.shape == (None, 3)
@@ -132,7 +132,7 @@ def test_single_node_properties():
     x = layerc.Input((4,))
     layer = Dense(3)
     with pytest.raises(LayerNodeError, match="never been called"):
-        layer.output
+        _ = layer.output
     y = layer(x)
     assert layer.input is x and layer.output is y
     assert layer.input_shape == (None, 4) and layer.output_shape == (None, 3)

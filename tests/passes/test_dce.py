@@ -9,7 +9,7 @@ def test_unreachable_nodes_and_their_weights_go():
     x = layerc.Input((4,), name="x")
     used = Dense(3, name="used")(x)
     graph = layerc.Model(x, used).to_graph()
-    dead = graph.add(layerc.ir.OpKind.DENSE, (graph.node("x").port(),),
+    graph.add(layerc.ir.OpKind.DENSE, (graph.node("x").port(),),
                      layerc.ir.ops.core.DenseAttrs(2, use_bias=False), ("dead/kernel",), id="dead")
     graph.weights["dead/kernel"] = __import__("numpy").zeros((4, 2), "float32")
     result = run_pass(DeadCodeElimination(), graph)
