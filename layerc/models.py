@@ -169,8 +169,11 @@ class Model:
         from layerc.compiler import compile as compile_model
 
         if self._compiled is None or self._compiled_token != self._weights_token():
+            previous = self._compiled
             self._compiled = compile_model(self)
             self._compiled_token = self._weights_token()
+            if previous is not None:  # new weights keep the stateful layers' states
+                self._compiled.adopt_states(previous)
         return self._compiled
 
     def _prepare_predict(self, x: Any) -> None:
@@ -201,7 +204,7 @@ class Model:
 
     def reset_states(self) -> None:
         for layer in self.layers:
-            if hasattr(layer, "reset_states"):
+            if getattr(layer, "stateful", False):
                 layer.reset_states()
         if self._compiled is not None:
             self._compiled.reset_states()

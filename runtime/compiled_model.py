@@ -71,6 +71,14 @@ class CompiledModel:
         return [self._state[base + i * batch * units: base + (i + 1) * batch * units]
                 .reshape(batch, units).copy() for i in range(count)]
 
+    def adopt_states(self, other: "CompiledModel") -> None:
+        """Takes over the states of another compiled version of the same model
+        (after new weights), when its stateful layers are laid out alike."""
+        if other.program.state_slots == self.program.state_slots and \
+                other._state.shape == self._state.shape:
+            with self._lock:
+                self._state[:] = other._state
+
     def set_layer_states(self, layer: str, states: Any = None) -> None:
         """Zeros a stateful layer's states, or sets them (one (batch, units)
         array per state); a wrong count or shape changes nothing."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from layerc.codegen.cpu.kernels import FAST, JIT, LINEAR, SIGMOID, TANH, _scalar
+from layerc.codegen.cpu.kernels import (FAST, JIT, LINEAR, LOG_SOFTMAX, SIGMOID, SOFTMAX, TANH,
+                                       _scalar, _softmax_row)
 
 FAST_JIT = dict(JIT, fastmath=FAST)
 
@@ -55,6 +56,8 @@ def gate(v, act):
     elif act == SIGMOID:
         for j in range(v.size):
             v[j] = 0.5 + 0.5 * _tanh(0.5 * v[j])
+    elif act == SOFTMAX or act == LOG_SOFTMAX:  # across the block: one sample's units
+        _softmax_row(v, v, act == LOG_SOFTMAX)
     elif act != LINEAR:
         for j in range(v.size):
             v[j] = _scalar(np.float64(v[j]), act)
@@ -112,7 +115,8 @@ def recurrent(x, mask, has_mask, h, c, wk, wr, bias, has_bias, y, scratch, batch
                 hb[:] = z
             elif cell == LSTM:
                 z += xr
-                gate(z[: 2 * u], rec_act)
+                gate(z[:u], rec_act)  # gate by gate: softmax normalizes within one
+                gate(z[u: 2 * u], rec_act)
                 gate(z[2 * u: 3 * u], act)
                 gate(z[3 * u:], rec_act)
                 cb, tc = c[b], work[b]
@@ -131,7 +135,8 @@ def recurrent(x, mask, has_mask, h, c, wk, wr, bias, has_bias, y, scratch, batch
                 else:
                     for j in range(2 * u):
                         z[j] += xr[j]
-                    gate(z[: 2 * u], rec_act)
+                    gate(z[:u], rec_act)
+                    gate(z[u: 2 * u], rec_act)
                     for j in range(u):
                         z[2 * u + j] = xr[2 * u + j] + z[u + j] * z[2 * u + j]
                 gate(z[2 * u:], act)

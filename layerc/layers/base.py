@@ -129,8 +129,10 @@ class Builder:
         layer = self.layer
         names = tuple(f"{layer.name}/{role}" for role in weights)
         in_types = tuple(self.graph.type_of(p) for p in inputs)
+        rule = rule_for(op)
         try:
-            expected = rule_for(op).weight_shapes(attrs, in_types) if weights else ()
+            rule.infer(attrs, in_types)  # bad input shapes first, in the op's words
+            expected = rule.weight_shapes(attrs, in_types) if weights else ()
         except ShapeError as err:
             raise ShapeError(f"{layer.label(self.source)}: {err}") from None
         for role, name, shape in zip(weights, names, expected):

@@ -36,8 +36,14 @@ class Recurrent(Layer):
         if not self.cell:
             raise ConfigError("Recurrent is an abstract base class; use SimpleRNN, GRU or LSTM")
         training_only = {k: kwargs.pop(k, None) for k in _TRAINING_ONLY}
+        steps_unknown = kwargs.get("input_dim") is not None and \
+            kwargs.get("input_length") is None and kwargs.get("input_shape") is None
         super().__init__(**kwargs)
         label = self.label()
+        if steps_unknown:
+            raise ConfigError(f"{label}: input_dim without input_length leaves the number of "
+                              f"timesteps unknown; layerc needs it (give input_length, or "
+                              f"input_shape=(timesteps, features))")
         self.units = positive_int(self, "units", units)
         self.activation = activations.get(activation, label)
         self.recurrent_activation = activations.get(recurrent_activation, label)
@@ -119,10 +125,17 @@ class Recurrent(Layer):
         live = [ref() for ref in self._runtimes if ref() is not None]
         for runtime in live:
             runtime.set_layer_states(self.name, states)
+        # Kept for models compiled later (states set before the first predict).
+        self._initial_states = None if states is None else [np.array(v, np.float32)
+                                                            for v in states]
 
     def _attach(self, runtime: Any) -> None:
         self._runtimes = [r for r in self._runtimes if r() is not None]
         self._runtimes.append(weakref.ref(runtime))
+        if self._initial_states is not None:
+            runtime.set_layer_states(self.name, self._initial_states)
+
+    _initial_states: list[np.ndarray] | None = None
 
     # ----- config -----
     def get_config(self) -> dict[str, Any]:
@@ -142,9 +155,10 @@ class SimpleRNN(Recurrent):
     cell = "simple_rnn"
 
     def __init__(self, units: int, activation: Any = "tanh", **kwargs: Any) -> None:
-        if "recurrent_activation" in kwargs:
-            raise ConfigError("SimpleRNN has no recurrent_activation")
+        refused = kwargs.pop("recurrent_activation", None)
         super().__init__(units, activation=activation, **kwargs)
+        if refused is not None:
+            raise ConfigError(f"{self.label()}: SimpleRNN has no recurrent_activation")
 
 
 class GRU(Recurrent):
