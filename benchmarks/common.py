@@ -264,6 +264,24 @@ def ort_peer(path: str, threads: int | None = None) -> tuple[Peer, Any]:
                 f"SessionOptions (intra_op_num_threads set only in the 1-thread rows)"), session
 
 
+#: ONNX Runtime's input type strings and the NumPy dtypes that feed them.
+ORT_INPUT_DTYPES = {"tensor(float)": "float32", "tensor(double)": "float64",
+                    "tensor(int32)": "int32", "tensor(int64)": "int64"}
+
+
+def check_onnx_input(case: str, session: Any, x: Any) -> None:
+    """Fails loudly unless the exported model takes x's dtype. A Keras Input
+    with the default dtype exports as tensor(float); integer inputs (token ids)
+    need Input(dtype="int32") in the case's build_keras so that every peer gets
+    the same array and ONNX Runtime converts nothing."""
+    onnx_type = session.get_inputs()[0].type
+    want = ORT_INPUT_DTYPES.get(onnx_type, onnx_type)
+    if str(x.dtype) != want:
+        raise SystemExit(f"FAIL: {case}: the ONNX export takes {onnx_type} but the case's "
+                         f"inputs are {x.dtype}; give build_keras's keras.Input the inputs' "
+                         f"dtype")
+
+
 def keras_peers(keras_model: Any) -> list[Peer]:
     """Keras's two ways of running inference: model.predict (what the docs
     show) and calling the model (what a latency-minded user does)."""

@@ -28,9 +28,11 @@ PEER_ORDER = ["layerc", "onnxruntime", "keras.predict", "keras call", "torch eag
 def case_factories() -> list:
     """The benchmarked models. To add one: write benchmarks/bench_<name>.py with
     a `case()` returning common.Case, and list it here."""
+    import bench_convnet
     import bench_mlp
+    import bench_text_cnn
 
-    return [bench_mlp.case]
+    return [bench_mlp.case, bench_convnet.case, bench_text_cnn.case]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -124,11 +126,13 @@ def main(argv: list[str] | None = None) -> int:
             # Pre-flight at the libraries' defaults: every peer runs once, so each
             # lazily loaded pool (scipy's BLAS behind numba's np.dot, ...) exists before
             # thread_setting limits the pools it finds.
-            default_peers = [common.layerc_peer(compiled), common.ort_peer(onnx_path)[0],
-                             *fixed_peers]
+            ort_default, session = common.ort_peer(onnx_path)
+            for b in case.batches:
+                common.check_onnx_input(case.name, session, inputs[b])
+            default_peers = [common.layerc_peer(compiled), ort_default, *fixed_peers]
             for b in case.batches:
                 common.check_agreement(case.name, b, inputs[b], default_peers)
-            del default_peers
+            del default_peers, ort_default, session
 
             for threads in settings:
                 label = "default" if threads is None else str(threads)
