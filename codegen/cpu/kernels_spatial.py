@@ -13,37 +13,45 @@ import math
 import numpy as np
 from numba import njit
 
-from layerc.codegen.cpu.kernels import JIT, LINEAR, activate
+from layerc.codegen.cpu.kernels import JIT, LINEAR, RELU, activate
 
 
 @njit(**JIT)
 def im2col_last(x, col, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl):
     """Patches of a channels-last batch as rows (b, oh, ow) x (kh, kw, c).
-    A kernel row that lies inside the image is one contiguous copy."""
+    A kernel row inside the image is one contiguous run: a slice copy when it
+    is long, element by element when short (a slice costs more than copying a
+    few floats)."""
     k = kh * kw * c
     run = kw * c
     for b in range(batch):
         for i in range(oh):
             for j in range(ow):
-                row = col[((b * oh + i) * ow + j) * k: ((b * oh + i) * ow + j + 1) * k]
+                base = ((b * oh + i) * ow + j) * k
                 w0 = j * sw - pl
                 for r in range(kh):
-                    seg = row[r * run: (r + 1) * run]
+                    at = base + r * run
                     y = i * sh - pt + r * dh
                     if y < 0 or y >= h:
-                        seg[:] = 0.0
+                        for q in range(run):
+                            col[at + q] = 0.0
                     elif dw == 1 and w0 >= 0 and w0 + kw <= w:
                         start = ((b * h + y) * w + w0) * c
-                        seg[:] = x[start: start + run]
+                        if run >= 16:
+                            col[at: at + run] = x[start: start + run]
+                        else:
+                            for q in range(run):
+                                col[at + q] = x[start + q]
                     else:
                         for q in range(kw):
-                            cell = seg[q * c: (q + 1) * c]
                             z = w0 + q * dw
                             if z < 0 or z >= w:
-                                cell[:] = 0.0
+                                for ch in range(c):
+                                    col[at + q * c + ch] = 0.0
                             else:
                                 start = ((b * h + y) * w + z) * c
-                                cell[:] = x[start: start + c]
+                                for ch in range(c):
+                                    col[at + q * c + ch] = x[start + ch]
 
 
 @njit(**JIT)
@@ -69,7 +77,14 @@ def im2col_first(x, col, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl):
 @njit(**JIT)
 def bias_act(y, bias, has_bias, channels_first, rows, f, plane, last, act):
     """Adds a per-filter bias and applies the activation over rows of the
-    output's last axis (`last` values each)."""
+    output's last axis (`last` values each); bias + relu is one pass."""
+    if has_bias and not channels_first and act == RELU:
+        for r in range(rows):
+            row = y[r * f: (r + 1) * f]
+            for ch in range(f):
+                v = row[ch] + bias[ch]
+                row[ch] = 0.0 if v < 0.0 else v
+        return
     if has_bias:
         if channels_first:
             for r in range(rows):
