@@ -11,7 +11,7 @@ from layerc.ir import OpKind, Port, TensorType
 from layerc.ir.ops.conv import ConvAttrs
 from layerc.ir.ops.spatial import split
 from layerc.layers.base import Builder, Layer
-from layerc.layers.core import _TRAINING_ONLY, emit_activation, positive_int
+from layerc.layers.core import TRAINING_ONLY, emit_activation, positive_int
 from layerc.layers.spatial_options import KERAS1_RENAMES, int_tuple, keras1_aliases
 from layerc.layers.spatial_options import padding as parse_padding
 
@@ -47,7 +47,7 @@ class _Conv(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer, label)
         self.bias_initializer = initializers.get(bias_initializer, label)
-        self.training_only = dict(zip(_TRAINING_ONLY, (
+        self.training_only = dict(zip(TRAINING_ONLY, (
             kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
             bias_constraint)))
 

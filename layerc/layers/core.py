@@ -13,7 +13,7 @@ from layerc.ir.ops.core import (ActivationAttrs, DenseAttrs, DropoutAttrs, Flatt
 from layerc.layers.base import Builder, Layer
 
 # Options that shape training only: accepted, kept in the config, no effect here.
-_TRAINING_ONLY = ("kernel_regularizer", "bias_regularizer", "activity_regularizer",
+TRAINING_ONLY = ("kernel_regularizer", "bias_regularizer", "activity_regularizer",
                   "kernel_constraint", "bias_constraint")
 
 
@@ -46,7 +46,7 @@ class Dense(Layer):
         if lora_rank is not None:
             raise ConfigError(f"{self.label()}: lora_rank is not supported (layerc is "
                               f"inference-only; merge the LoRA weights into the kernel)")
-        self.training_only = dict(zip(_TRAINING_ONLY, (
+        self.training_only = dict(zip(TRAINING_ONLY, (
             kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
             bias_constraint)))
 

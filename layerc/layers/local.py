@@ -11,7 +11,7 @@ from layerc.errors import ConfigError, ShapeError
 from layerc.ir import OpKind, Port, TensorType, rule_for
 from layerc.ir.ops.local import LocalAttrs
 from layerc.layers.base import Builder, Layer
-from layerc.layers.core import _TRAINING_ONLY, emit_activation, positive_int
+from layerc.layers.core import TRAINING_ONLY, emit_activation, positive_int
 from layerc.layers.spatial_options import int_tuple
 
 
@@ -42,7 +42,7 @@ class _Local(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer, label)
         self.bias_initializer = initializers.get(bias_initializer, label)
-        self.training_only = dict(zip(_TRAINING_ONLY, (
+        self.training_only = dict(zip(TRAINING_ONLY, (
             kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
             bias_constraint)))
 
