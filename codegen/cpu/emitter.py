@@ -94,7 +94,7 @@ class Emitter:
 
 
 def _show(key: str, value: Any) -> str:
-    if key == "act":
+    if key in ("act", "rec_act"):
         return ACTIVATIONS[value]
     if key == "binop":
         return BINOP_NAMES[value]
