@@ -193,6 +193,15 @@ class Case:
     build_torch: optional; (layerc model) -> an equivalent torch.nn.Module that
         already holds the same weights. None leaves the PyTorch peer out.
     batches: the batch sizes to benchmark.
+    notes: lines saying which peers the case leaves out and why (recorded in
+        the output and results.md).
+    onnx_skip: None, or why ONNX Runtime is left out of this case (recorded in
+        the output and results.md); no export is attempted then.
+    stateful: the model keeps state between calls (a stateful RNN fed one step
+        per call). Each peer then needs a `reset`; the agreement check resets
+        every peer, feeds it `check_steps` step inputs in turn, compares all
+        outputs and resets it again. Timing does not reset: states advance on
+        every call, which costs the same.
     """
 
     name: str
@@ -201,6 +210,10 @@ class Case:
     make_input: Callable[[int, Any], Any]
     build_torch: Callable[[Any], Any] | None = None
     batches: Sequence[int] = (1, 64)
+    notes: Sequence[str] = ()
+    onnx_skip: str | None = None
+    stateful: bool = False
+    check_steps: int = 5
 
 
 @dataclass
@@ -208,6 +221,7 @@ class Peer:
     name: str
     fn: Callable[[Any], Any]  # numpy array in, numpy array out
     note: str = ""
+    reset: Callable[[], None] | None = None  # stateful peers: back to the initial state
 
 
 def copy_weights_to_keras(layerc_model: Any, keras_model: Any) -> None:
@@ -226,7 +240,8 @@ def copy_weights_to_keras(layerc_model: Any, keras_model: Any) -> None:
 
 
 def layerc_peer(compiled: Any) -> Peer:
-    return Peer("layerc", compiled.predict, "CompiledModel.predict(x), compiled once")
+    return Peer("layerc", compiled.predict, "CompiledModel.predict(x), compiled once",
+                reset=compiled.reset_states)
 
 
 def export_onnx(keras_model: Any, workdir: str, name: str) -> str:
@@ -295,10 +310,15 @@ def keras_peers(keras_model: Any) -> list[Peer]:
         with torch.no_grad():
             return keras.ops.convert_to_numpy(keras_model(x, training=False))
 
+    def reset() -> None:  # both peers share the model, hence its states
+        for layer in keras_model.layers:
+            if getattr(layer, "stateful", False):
+                layer.reset_state()
+
     return [
-        Peer("keras.predict", predict, "model.predict(x, verbose=0)"),
+        Peer("keras.predict", predict, "model.predict(x, verbose=0)", reset),
         Peer("keras call", call, "with torch.no_grad(): convert_to_numpy(model(x, "
-             "training=False)), NumPy in and out"),
+             "training=False)), NumPy in and out", reset),
     ]
 
 
@@ -312,7 +332,8 @@ def torch_peer(module: Any) -> Peer:
             return module(torch.from_numpy(x)).numpy()
 
     return Peer("torch eager", run, f"torch {torch.__version__} nn.Module in eval mode, "
-                "with torch.no_grad(): module(torch.from_numpy(x)).numpy()")
+                "with torch.no_grad(): module(torch.from_numpy(x)).numpy()",
+                getattr(module, "reset_states", None))
 
 
 def check_agreement(case: str, batch: int, x: Any, peers: Sequence[Peer],
@@ -338,6 +359,28 @@ def check_agreement(case: str, batch: int, x: Any, peers: Sequence[Peer],
         raise SystemExit(f"FAIL: outputs of {case} at batch {batch} disagree with "
                          f"{reference}:\n  " + "\n  ".join(bad))
     return lines
+
+
+def check_agreement_stateful(case: str, batch: int, steps: Sequence[Any],
+                             peers: Sequence[Peer], reference: str = "layerc",
+                             tol: float = 1e-4) -> list[str]:
+    """For stateful peers: each peer in turn is reset, fed every step input of
+    `steps` (one call each) and reset again; the stacked outputs must agree with
+    the reference peer's to max abs diff <= tol. Peers that share state (Keras's
+    two) are run one after the other, so they never advance each other's states."""
+    import numpy as np
+
+    missing = [p.name for p in peers if p.reset is None]
+    if missing:
+        raise SystemExit(f"FAIL: {case} is stateful but peers {missing} cannot reset")
+    runs = []
+    for p in peers:
+        p.reset()
+        outs = [np.asarray(p.fn(x)) for x in steps]
+        p.reset()
+        runs.append(Peer(p.name, lambda _x, o=np.stack(outs): o))
+    lines = check_agreement(case, batch, None, runs, reference, tol)
+    return [f"{line} over {len(steps)} steps from reset states" for line in lines]
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,10 +29,13 @@ def case_factories() -> list:
     """The benchmarked models. To add one: write benchmarks/bench_<name>.py with
     a `case()` returning common.Case, and list it here."""
     import bench_convnet
+    import bench_lstm
     import bench_mlp
+    import bench_streaming
     import bench_text_cnn
 
-    return [bench_mlp.case, bench_convnet.case, bench_text_cnn.case]
+    return [bench_mlp.case, bench_convnet.case, bench_text_cnn.case, bench_lstm.case,
+            bench_streaming.case]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -105,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     peer_notes: dict[str, str] = {}
     thread_lines: dict[str, list[str]] = {}
     check_lines: list[str] = []
+    case_notes: list[str] = []  # peers a case leaves out, and why
     with tempfile.TemporaryDirectory(prefix="layerc-bench-") as workdir:
         for factory in case_factories():
             case = factory()
@@ -116,9 +120,28 @@ def main(argv: list[str] | None = None) -> int:
             common.copy_weights_to_keras(case.layerc_model, keras_model)
             rng = np.random.default_rng(0)
             inputs = {b: case.make_input(b, rng) for b in case.batches}
+            if case.stateful:  # a few step inputs for the agreement check
+                check_rng = np.random.default_rng(1)
+                steps = {b: [case.make_input(b, check_rng) for _ in range(case.check_steps)]
+                         for b in case.batches}
             keras_model(inputs[case.batches[0]])  # keras's export wants a model that was called
-            onnx_path = common.export_onnx(
-                keras_model, workdir, "".join(c if c.isalnum() else "_" for c in case.name))
+            for line in case.notes:
+                print(line, flush=True)
+                case_notes.append(line)
+            onnx_path = None
+            if case.onnx_skip:
+                line = f"{case.name}: onnxruntime left out: {case.onnx_skip}"
+                print(line, flush=True)
+                case_notes.append(line)
+            else:
+                onnx_path = common.export_onnx(
+                    keras_model, workdir, "".join(c if c.isalnum() else "_" for c in case.name))
+
+            def agree(b: int, peers: list) -> list[str]:
+                if case.stateful:
+                    return common.check_agreement_stateful(case.name, b, steps[b], peers)
+                return common.check_agreement(case.name, b, inputs[b], peers)
+
             fixed_peers = [*common.keras_peers(keras_model)]
             if case.build_torch is not None:
                 fixed_peers.append(common.torch_peer(case.build_torch(case.layerc_model)))
@@ -126,23 +149,27 @@ def main(argv: list[str] | None = None) -> int:
             # Pre-flight at the libraries' defaults: every peer runs once, so each
             # lazily loaded pool (scipy's BLAS behind numba's np.dot, ...) exists before
             # thread_setting limits the pools it finds.
-            ort_default, session = common.ort_peer(onnx_path)
+            ort_default, session = common.ort_peer(onnx_path) if onnx_path else (None, None)
+            if session is not None:
+                for b in case.batches:
+                    common.check_onnx_input(case.name, session, inputs[b])
+            default_peers = [common.layerc_peer(compiled), *([ort_default] if ort_default
+                                                            else []), *fixed_peers]
             for b in case.batches:
-                common.check_onnx_input(case.name, session, inputs[b])
-            default_peers = [common.layerc_peer(compiled), ort_default, *fixed_peers]
-            for b in case.batches:
-                common.check_agreement(case.name, b, inputs[b], default_peers)
+                agree(b, default_peers)
             del default_peers, ort_default, session
 
             for threads in settings:
                 label = "default" if threads is None else str(threads)
                 with common.thread_setting(threads):
-                    ort_p, session = common.ort_peer(onnx_path, threads)
-                    peers = [common.layerc_peer(compiled), ort_p, *fixed_peers]
+                    ort_p, session = (common.ort_peer(onnx_path, threads) if onnx_path
+                                      else (None, None))
+                    peers = [common.layerc_peer(compiled), *([ort_p] if ort_p else []),
+                             *fixed_peers]
                     for p in peers:
                         peer_notes.setdefault(p.name, p.note)
                     for b in case.batches:
-                        for line in common.check_agreement(case.name, b, inputs[b], peers):
+                        for line in agree(b, peers):
                             line = f"{line} (threads {label})"
                             print(line, flush=True)
                             check_lines.append(line.strip())
@@ -187,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         "Written by `make bench` (benchmarks/run.py); see benchmarks/README.md.", "",
         table, "",
         "## Peers", "",
-        *[f"- **{name}**: {note}" for name, note in peer_notes.items()], "",
+        *[f"- **{name}**: {note}" for name, note in peer_notes.items()],
+        *[f"- {line}" for line in case_notes], "",
         "## Environment", "",
         *[f"- {line}" for line in env_lines],
         *[f"- threads {label}: {line}" for label, lines in thread_lines.items()
