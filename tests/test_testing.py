@@ -14,17 +14,29 @@ from layerc import testing
 from layerc.codegen.cpu.lower import LOWERINGS
 from layerc.ir import OpKind, interpret, verify
 from layerc.ir.ops.core import resolve_target
+from layerc.ir.ops.spatial import pads_for, window_output
 from layerc.layers import (Activation, Add, Concatenate, Dense, Dropout, Flatten, Input,
                            Reshape)
-from layerc.testing import (INPUT_RANGE, LAYER_MAKERS, MAX_MAGNITUDE,
-                            assert_compiles_like_reference, functional_graphs, inputs_for,
-                            layer_stacks, model_inputs, probe_magnitude,
-                            reference_values, register_layer_maker, reshape_targets)
+from layerc.testing import (DATA_FORMATS, INPUT_RANGE, LAYER_MAKERS, MAX_CHANNELS,
+                            MAX_MAGNITUDE, MAX_SENSITIVITY, MAX_SPATIAL_SIDE, MAX_STRIDE,
+                            SPATIAL_MAKERS, assert_compiles_like_reference, feature_map,
+                            functional_graphs, input_shapes, inputs_for, layer_stacks,
+                            model_inputs, probe_magnitude, probe_sensitivity,
+                            reference_values, register_layer_maker, reshape_targets,
+                            spatial_shapes, spatial_stacks)
 
 DRAWS = settings(deadline=None, max_examples=30)
 SEARCH = settings(deadline=None, max_examples=1000, database=None, derandomize=True)
 CORE = {"Dense", "Activation", "Dropout", "Flatten", "Reshape"}
 MERGES = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"}
+WINDOWED = {"Conv1D", "Conv2D", "MaxPooling1D", "AveragePooling1D", "MaxPooling2D",
+            "AveragePooling2D", "LocallyConnected1D", "LocallyConnected2D"}
+GLOBAL_POOLS = {"GlobalMaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling2D",
+                "GlobalAveragePooling2D"}
+SPATIAL = WINDOWED | GLOBAL_POOLS
+MERGE_OPS = (OpKind.ADD, OpKind.SUBTRACT, OpKind.MULTIPLY, OpKind.AVERAGE, OpKind.MAXIMUM,
+             OpKind.MINIMUM, OpKind.CONCATENATE)
+SPATIAL_MAKER_NAMES = sorted(name for name in LAYER_MAKERS if name[-2:] in ("1d", "2d"))
 
 
 def layers_of(model):
@@ -39,13 +51,13 @@ def outputs_match_types(model, batch=2):
 # ----- layer_stacks -----
 @DRAWS
 @given(layer_stacks())
-def test_layer_stacks_are_built_sequentials_of_core_layers(model):
+def test_layer_stacks_are_built_sequentials_of_core_and_spatial_layers(model):
     assert isinstance(model, layerc.Sequential) and model.built
     assert 1 <= len(model.layers) <= 6
-    assert {layer.kind for layer in model.layers} <= CORE
+    assert {layer.kind for layer in model.layers} <= CORE | SPATIAL
     shape = model.input_shape
     assert shape[0] is None and 1 <= len(shape) - 1 <= 3
-    assert all(1 <= d <= 8 for d in shape[1:])
+    assert all(1 <= d <= MAX_SPATIAL_SIDE for d in shape[1:])
     for before, after in zip(model.layers, model.layers[1:]):
         assert after.input_shape == before.output_shape
     verify(model.to_graph())
@@ -111,6 +123,19 @@ def test_layer_stacks_reach_every_core_layer_and_option():
     assert missing_features(layer_stacks(), features) == set()
 
 
+def test_layer_stacks_reach_every_spatial_layer():
+    features = {kind: has_layer(kind) for kind in SPATIAL}
+    features.update({f"a windowed layer {fmt}": lambda model, graph, fmt=fmt: any(
+        layer.kind in WINDOWED and layer.data_format == fmt for layer in model.layers)
+        for fmt in DATA_FORMATS})
+    features["input of a 2-D feature map, 10 on a side"] = lambda model, graph: (
+        len(model.input_shape) == 4 and MAX_SPATIAL_SIDE in model.input_shape)
+    features["a spatial layer after a core layer"] = lambda model, graph: any(
+        before.kind in CORE and after.kind in SPATIAL
+        for before, after in zip(model.layers, model.layers[1:]))
+    assert missing_features(layer_stacks(), features, examples=500) == set()
+
+
 @DRAWS
 @given(st.data())
 def test_layer_stacks_take_their_makers(data):
@@ -156,6 +181,201 @@ def test_reshape_targets_hold_the_size(size, data):
     assert np.prod(resolve_target(target, size)) == size
 
 
+# ----- spatial makers and shapes -----
+def window_of(layer):
+    return getattr(layer, "kernel_size", None) or layer.pool_size
+
+
+def spatial_sizes(layer):
+    """The spatial sizes of a windowed layer's input, read in its data format."""
+    sizes, _ = feature_map(layer.input_shape[1:], len(window_of(layer)), layer.data_format)
+    return sizes
+
+
+def same_pads(layer):
+    dilation = getattr(layer, "dilation_rate", (1,) * len(window_of(layer)))
+    return [pads_for(n, k, s, d, "same") for n, k, s, d in
+            zip(spatial_sizes(layer), window_of(layer), layer.strides, dilation)]
+
+
+@DRAWS
+@given(spatial_shapes(), st.data())
+def test_spatial_makers_draw_layers_that_build_on_their_shape(shape, data):
+    name = data.draw(st.sampled_from(SPATIAL_MAKER_NAMES), label="maker")
+    layer = LAYER_MAKERS[name](data.draw, shape)
+    rank = int(name[-2])
+    if len(shape) != rank + 1:
+        assert layer is None
+        return
+    model = layerc.Sequential([Input(shape), layer])  # raises on an invalid option
+    verify(model.to_graph())
+    assert outputs_match_types(model)
+    assert layer.data_format in DATA_FORMATS
+    if layer.kind in GLOBAL_POOLS:
+        return
+    window = window_of(layer)
+    assert len(window) == rank and max(window) <= MAX_SPATIAL_SIDE
+    assert max(layer.strides) <= MAX_STRIDE
+    dilation = getattr(layer, "dilation_rate", (1,) * rank)
+    assert max(layer.strides) == 1 or max(dilation) == 1
+    if layer.padding == "valid":
+        assert all((k - 1) * d + 1 <= n for k, d, n in zip(window, dilation,
+                                                           spatial_sizes(layer)))
+    if hasattr(layer, "filters"):
+        assert 1 <= layer.filters <= MAX_CHANNELS
+
+
+@DRAWS
+@given(st.sampled_from(SPATIAL_MAKER_NAMES),
+       st.sampled_from([(3,), (2, 3), (1, 1), (2, 3, 4), (1, 1, 1), (2, 2, 2, 2)]), st.data())
+def test_spatial_makers_apply_to_their_rank_only(name, shape, data):
+    made = LAYER_MAKERS[name](data.draw, shape)
+    assert (made is None) == (len(shape) != int(name[-2]) + 1)
+    if made is not None:
+        layerc.Sequential([Input(shape), made])
+
+
+@DRAWS
+@given(spatial_shapes())
+def test_spatial_shapes_are_feature_maps_with_a_few_channels(shape):
+    assert 2 <= len(shape) <= 3
+    assert all(1 <= d <= MAX_SPATIAL_SIDE for d in shape)
+    assert min(shape[0], shape[-1]) <= MAX_CHANNELS
+
+
+def test_input_shapes_reach_plain_and_spatial_shapes():
+    seen = set()
+
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True,
+              phases=[Phase.generate])
+    @given(input_shapes())
+    def collect(shape):
+        seen.add((len(shape), max(shape) > 8))
+
+    collect()
+    assert seen >= {(1, False), (2, False), (3, False), (2, True), (3, True)}
+
+
+# ----- spatial_stacks -----
+@DRAWS
+@given(spatial_stacks())
+def test_spatial_stacks_are_convnets(model):
+    assert isinstance(model, layerc.Sequential) and model.built
+    rank = len(model.input_shape) - 2
+    assert rank in (1, 2)
+    kinds = [layer.kind for layer in model.layers]
+    assert kinds[-1] == "Dense"
+    body = kinds[:-2] if kinds[-2] in GLOBAL_POOLS | {"Flatten"} else kinds[:-1]
+    assert 1 <= len(body) <= 4
+    assert all(kind in WINDOWED and kind.endswith(f"{rank}D") for kind in body)
+    if kinds[-2] in GLOBAL_POOLS:
+        assert kinds[-2].endswith(f"{rank}D")
+    verify(model.to_graph())
+    assert outputs_match_types(model)
+    assert probe_magnitude(model) <= MAX_MAGNITUDE
+    assert probe_sensitivity(model) <= MAX_SENSITIVITY
+
+
+def test_spatial_stacks_reach_every_spatial_layer_and_option():
+    def layer(kind, test=lambda layer: True):
+        return has_layer(kind, test)
+
+    def conv(test):
+        return lambda model, graph: any(
+            layer.kind in ("Conv1D", "Conv2D") and test(layer) for layer in model.layers)
+
+    def pool(test):
+        return lambda model, graph: any(
+            "Pooling" in layer.kind and "Global" not in layer.kind and test(layer)
+            for layer in model.layers)
+
+    def uneven(layer):
+        return layer.padding == "same" and any(a != b for a, b in same_pads(layer))
+
+    def formats_mixed(model, graph):
+        return len({layer.data_format for layer in model.layers
+                    if hasattr(layer, "data_format") and layer.kind != "Flatten"}) == 2
+
+    def input_rank(rank):
+        return lambda model, graph: len(model.input_shape) == rank + 2
+
+    features = {f"{kind} {fmt}": layer(kind, lambda l, fmt=fmt: l.data_format == fmt)
+                for kind in SPATIAL for fmt in DATA_FORMATS}
+    features.update({
+        "Conv1D causal with strides": layer(
+            "Conv1D", lambda l: l.padding == "causal" and l.strides[0] > 1),
+        "Conv1D causal dilated": layer(
+            "Conv1D", lambda l: l.padding == "causal" and l.dilation_rate[0] > 1),
+        "Conv1D same dilated": layer(
+            "Conv1D", lambda l: l.padding == "same" and l.dilation_rate[0] > 1),
+        "Conv2D valid dilated on one axis": layer(
+            "Conv2D", lambda l: l.padding == "valid" and sorted(l.dilation_rate)[0] == 1
+            and max(l.dilation_rate) > 1),
+        "Conv2D even kernel, strides, uneven same pads": layer(
+            "Conv2D", lambda l: uneven(l) and max(l.strides) > 1
+            and any(k % 2 == 0 for k in l.kernel_size)),
+        "Conv1D uneven same pads": layer("Conv1D", uneven),
+        "Conv2D with different strides per axis": layer(
+            "Conv2D", lambda l: l.strides[0] != l.strides[1]),
+        "conv kernel as large as the input (valid)": conv(
+            lambda l: l.padding == "valid" and l.kernel_size == spatial_sizes(l)
+            and max(l.kernel_size) > 1),
+        "conv kernel larger than the input (same)": conv(
+            lambda l: l.padding == "same" and any(
+                k > n for k, n in zip(l.kernel_size, spatial_sizes(l)))),
+        "conv 1x1, stride 1, valid (the GEMM path)": conv(
+            lambda l: max(l.kernel_size) == 1 and max(l.strides) == 1
+            and l.padding == "valid"),
+        "conv without bias": conv(lambda l: not l.use_bias),
+        "conv with softmax channels_first": conv(
+            lambda l: l.activation == "softmax" and l.data_format == "channels_first"),
+        "pool with strides unlike its size": pool(lambda l: l.strides != l.pool_size),
+        "pool strides larger than its size": pool(
+            lambda l: any(s > p for s, p in zip(l.strides, l.pool_size))),
+        "MaxPooling2D uneven same pads": layer("MaxPooling2D", uneven),
+        "AveragePooling1D uneven same pads": layer("AveragePooling1D", uneven),
+        "AveragePooling2D uneven same pads": layer("AveragePooling2D", uneven),
+        "pool window as large as the input (valid)": pool(
+            lambda l: l.padding == "valid" and l.pool_size == spatial_sizes(l)
+            and max(l.pool_size) > 1),
+        "LocallyConnected1D with strides": layer(
+            "LocallyConnected1D", lambda l: l.strides[0] > 1),
+        "LocallyConnected2D channels_first with strides": layer(
+            "LocallyConnected2D", lambda l: l.data_format == "channels_first"
+            and max(l.strides) > 1),
+        "local kernel as large as the input": lambda model, graph: any(
+            l.kind.startswith("Locally") and l.kernel_size == spatial_sizes(l)
+            and max(l.kernel_size) > 1 for l in model.layers),
+        "global pooling with keepdims": lambda model, graph: any(
+            l.kind in GLOBAL_POOLS and l.keepdims for l in model.layers),
+        "Flatten channels_first head": has_layer(
+            "Flatten", lambda l: l.data_format == "channels_first"),
+        "Flatten channels_last head": has_layer(
+            "Flatten", lambda l: l.data_format == "channels_last"),
+        "Dense straight on feature maps": lambda model, graph: len(
+            model.layers[-1].input_shape) > 2 and model.layers[-2].kind in WINDOWED,
+        "data formats mixed in one stack": formats_mixed,
+        "four windowed layers": lambda model, graph: sum(
+            l.kind in WINDOWED for l in model.layers) == 4,
+        "input rank 3": input_rank(1),
+        "input rank 4": input_rank(2),
+    })
+    assert missing_features(spatial_stacks(), features, examples=1000) == set()
+
+
+@DRAWS
+@given(st.data())
+def test_spatial_stacks_take_their_makers_heads_and_shapes(data):
+    maxpool = {"max_pooling2d": SPATIAL_MAKERS["max_pooling2d"]}
+    model = data.draw(spatial_stacks(makers=maxpool, min_layers=2, max_layers=2,
+                                     input_shapes=spatial_shapes(2, 2), heads=("flatten",)))
+    assert [layer.kind for layer in model.layers] == [
+        "MaxPooling2D", "MaxPooling2D", "Flatten", "Dense"]
+    model = data.draw(spatial_stacks(heads=("none",), input_shapes=st.just((5, 3))))
+    assert model.input_shape == (None, 5, 3)
+    assert model.layers[-2].kind in WINDOWED
+
+
 # ----- functional_graphs -----
 @DRAWS
 @given(functional_graphs())
@@ -163,7 +383,7 @@ def test_functional_graphs_are_valid_models(model):
     assert type(model) is layerc.Model
     assert 1 <= len(model.inputs) <= 3
     assert 1 <= len(model.outputs) <= 4
-    assert {layer.kind for layer in layers_of(model)} <= CORE | MERGES
+    assert {layer.kind for layer in layers_of(model)} <= CORE | MERGES | SPATIAL
     verify(model.to_graph())
     assert outputs_match_types(model)
     assert probe_magnitude(model) <= MAX_MAGNITUDE
@@ -180,9 +400,7 @@ def test_functional_graphs_reach_merges_shared_layers_and_several_outputs():
     def distinct(graph, node):
         return len(set(node.inputs)) == len(node.inputs)
 
-    features = {f"{op.value} of distinct tensors": has_node(op, distinct) for op in (
-        OpKind.ADD, OpKind.SUBTRACT, OpKind.MULTIPLY, OpKind.AVERAGE, OpKind.MAXIMUM,
-        OpKind.MINIMUM, OpKind.CONCATENATE)}
+    features = {f"{op.value} of distinct tensors": has_node(op, distinct) for op in MERGE_OPS}
     features.update({
         "add of 3": has_node(OpKind.ADD, lambda graph, node: len(node.inputs) == 3),
         "concatenate on a middle axis": has_node(
@@ -197,8 +415,16 @@ def test_functional_graphs_reach_merges_shared_layers_and_several_outputs():
         "flatten channels_first in a chain": has_node(
             OpKind.FLATTEN, lambda graph, node: node.attrs.data_format == "channels_first"
             and graph.type_of(node.inputs[0]).rank > 2),
+        "a convolution in a chain": has_node(OpKind.CONV),
+        "a pooling in a chain": has_node(OpKind.POOL),
+        "a global pooling in a chain": has_node(OpKind.GLOBAL_POOL),
+        "a locally connected in a chain": has_node(OpKind.LOCAL),
+        "a merge of feature maps": lambda model, graph: any(
+            node.op in MERGE_OPS and any(
+                graph.node(p.node).op in (OpKind.CONV, OpKind.POOL, OpKind.LOCAL)
+                for p in node.inputs) for node in graph.nodes()),
     })
-    assert missing_features(functional_graphs(), features) == set()
+    assert missing_features(functional_graphs(), features, examples=500) == set()
 
 
 @DRAWS
@@ -266,6 +492,25 @@ def test_probe_magnitude_flags_runaway_values():
     assert probe_magnitude(tame) == INPUT_RANGE[1]  # the inputs are tensors too
     runaway = layerc.Sequential([Input((4,))] + [Activation("exponential")] * 3)
     assert probe_magnitude(runaway) == np.inf
+
+
+def test_probe_sensitivity_flags_an_exponential_of_a_sum_of_large_terms():
+    tame = layerc.Sequential([Input((32,)), Dense(4, activation="tanh")])
+    assert probe_sensitivity(tame) < MAX_SENSITIVITY
+    fragile = layerc.Sequential([
+        Input((32,)), Activation("exponential"),
+        Dense(1, use_bias=False, kernel_initializer=layerc.initializers.RandomUniform(
+            -1.0, 1.0, seed=0)), Activation("exponential")])
+    assert probe_sensitivity(fragile) > MAX_SENSITIVITY
+    assert probe_sensitivity(fragile) == probe_sensitivity(fragile)  # seeded
+    runaway = layerc.Sequential([Input((4,))] + [Activation("exponential")] * 3)
+    assert probe_sensitivity(runaway) == np.inf
+
+
+def test_the_sensitivity_bound_rejects_convnets_the_magnitude_bound_lets_through():
+    model = find(spatial_stacks(max_sensitivity=None),
+                 lambda model: probe_sensitivity(model) > MAX_SENSITIVITY, settings=SEARCH)
+    assert probe_magnitude(model) <= MAX_MAGNITUDE
 
 
 def test_reference_values_hold_every_tensor():
@@ -433,3 +678,19 @@ def test_functional_graphs_find_a_maximum_that_takes_the_minimum(monkeypatch):
     monkeypatch.setitem(LOWERINGS, OpKind.MAXIMUM, lower_as_minimum)
     assert "= maximum(" in first_failure(functional_graphs())
 
+
+
+def test_spatial_stacks_find_a_pool_that_pads_at_the_wrong_end(monkeypatch):
+    """TF's 'same' puts the odd pad at the end; a kernel that put it first (a
+    classic port bug) must be caught."""
+    lower = LOWERINGS[OpKind.POOL]
+
+    def lower_padding_first(e, node):
+        a = node.attrs
+        _, pads, _ = window_output(e.graph.type_of(node.inputs[0]), a.data_format, a.pool,
+                                   a.strides, (1,) * len(a.pool), a.padding, "pool")
+        swapped = tuple((after, before) for before, after in pads)
+        lower(e, dataclasses.replace(node, attrs=dataclasses.replace(a, pads=swapped)))
+
+    monkeypatch.setitem(LOWERINGS, OpKind.POOL, lower_padding_first)
+    assert "= pool(" in first_failure(spatial_stacks())

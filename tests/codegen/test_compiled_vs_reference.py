@@ -3,6 +3,11 @@
 Each example compiles twice (the default pipeline, and plan-memory alone) and
 compares every output with `layerc.ir.interpret` on the traced graph. The kernel
 library is cached on disk, so an example costs milliseconds.
+
+The strategies draw from every registered layer maker, so besides the core layers
+their models hold convolutions, pooling and locally-connected layers wherever a
+shape is a 1-D or 2-D feature map (`input_shapes()` draws many such inputs);
+test_spatial_vs_reference.py checks convnet-shaped models on their own.
 """
 
 import numpy as np
