@@ -6,7 +6,8 @@ from layerc.errors import (ArtifactError, ConfigError, InputError, IRError, Laye
                            LayerNodeError, ShapeError, TargetError)
 from layerc.layers import Input, InputLayer
 from layerc.models import Model, Sequential
-from layerc.runtime import CompiledModel
+from layerc.keras_import import from_keras
+from layerc.runtime import CompiledModel, load
 
 __version__ = "0.1.0"
 
@@ -19,6 +20,6 @@ def trace(model: Model):  # noqa: ANN201  (an ir.Graph)
 __all__ = [
     "ArtifactError", "CompiledModel", "ConfigError", "IRError", "Input", "InputError",
     "InputLayer", "LayerNodeError", "LayercError", "Model", "Sequential", "ShapeError",
-    "TargetError", "activations", "compile", "config", "initializers", "layers", "optimize",
-    "trace", "utils",
+    "TargetError", "activations", "compile", "config", "from_keras", "initializers", "layers",
+    "load", "optimize", "trace", "utils",
 ]

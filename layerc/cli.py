@@ -1,39 +1,74 @@
-"""The `layerc` command line (also `python -m layerc`)."""
+"""The `layerc` command line (also `python -m layerc`).
+
+MODEL is `file.py[:name]` (a model, or a function returning one), a `.keras`
+file, or an artifact written by `layerc compile` / `CompiledModel.save`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from typing import Sequence
+import time
+from pathlib import Path
+from typing import Any, Sequence
 
-from layerc.errors import LayercError
+import numpy as np
+
+from layerc.errors import ConfigError, InputError, LayercError
+
+TARGETS = ("cpu", "cuda")
+
+
+def _compiled(spec: str, target: str | None = None) -> Any:
+    """The model named by `spec`, compiled (an artifact is loaded as it is)."""
+    from layerc.compiler import compile
+    from layerc.model_file import load_source
+    from layerc.runtime import CompiledModel
+
+    source = load_source(spec, target)
+    if isinstance(source, CompiledModel):
+        return source
+    return compile(source, target or "cpu")
 
 
 def _dump(args: argparse.Namespace) -> None:
     from layerc import ir
     from layerc.codegen import build
     from layerc.compiler import optimize
-    from layerc.model_file import load_model_file
-    from layerc.passes import PrintAfter, by_name, default_pipeline
+    from layerc.model_file import load_source
+    from layerc.passes import DumpToFolder, PrintAfter, by_name, default_pipeline
+    from layerc.runtime import CompiledModel
 
-    model = load_model_file(args.model)
-    graph = model.to_graph()
-    passes = default_pipeline()
-    if args.no_passes:
-        passes = ()
-    elif args.after:
-        try:
-            last = by_name(args.after)
-        except KeyError as err:
-            raise SystemExit(f"layerc: error: {err.args[0]}") from None
-        passes = passes[: passes.index(last) + 1]
-    instruments = [PrintAfter(None, sys.stdout)] if args.print_after_all else []
-    if args.print_after_all:
-        sys.stdout.write("# traced\n" + ir.to_text(graph))
-    graph, _ = optimize(graph, passes, instruments)
-    if args.print_after_all:
-        return
+    source = load_source(args.model)
+    if isinstance(source, CompiledModel):
+        if args.after or args.print_after_all or args.no_passes or args.dump_dir:
+            raise ConfigError(f"{args.model}: an artifact holds only the optimized graph; "
+                              f"dump the model it was compiled from to see the passes")
+        graph = source.graph
+    else:
+        graph = source.to_graph()
+        passes = default_pipeline()
+        if args.no_passes:
+            passes = ()
+        elif args.after:
+            try:
+                last = by_name(args.after)
+            except KeyError as err:
+                raise ConfigError(err.args[0]) from None
+            passes = passes[: passes.index(last) + 1]
+        instruments: list[Any] = []
+        if args.print_after_all:
+            instruments.append(PrintAfter(None, sys.stdout))
+            sys.stdout.write("# traced\n" + ir.to_text(graph))
+        if args.dump_dir:
+            folder = Path(args.dump_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "00-traced.txt").write_text(ir.to_text(graph))
+            instruments.append(DumpToFolder(folder))
+        graph, _ = optimize(graph, passes, instruments)
+        if args.print_after_all:
+            return
     if args.format == "text":
         sys.stdout.write(ir.to_text(graph, locations=args.locations))
     elif args.format == "json":
@@ -44,12 +79,171 @@ def _dump(args: argparse.Namespace) -> None:
         sys.stdout.write(build(graph, "cpu").text)
 
 
+def _compile(args: argparse.Namespace) -> None:
+    from layerc.runtime import CompiledModel
+
+    model = _compiled(args.model, args.target)
+    if args.target and model.target != args.target:  # an artifact for another target
+        model = CompiledModel(model.graph, args.target, model.passes_applied)
+    model.save(args.output)
+    size = Path(args.output).stat().st_size
+    print(f"{args.output}: {model.graph.name} for {model.target}, {size} bytes, "
+          f"{_params(model.graph):,} parameters, self-test recorded")
+
+
+def _params(graph: Any) -> int:
+    return sum(int(np.prod(w.shape)) for w in graph.weights.values())
+
+
+def _kernels(program_text: str) -> dict[str, str]:
+    """node id -> the kernels its plan rows run (with their variant flags)."""
+    kernels: dict[str, list[str]] = {}
+    for line in program_text.splitlines():
+        if line.startswith(";") or "; %" not in line:
+            continue
+        row, _, node = line.rpartition("; %")
+        words = row.split()
+        flags = [w for w in words[1:] if w.split("=")[0] in ("act", "gemm", "rows")]
+        kernels.setdefault(node.strip(), []).append(" ".join(words[:1] + flags))
+    return {node: " + ".join(rows) for node, rows in kernels.items()}
+
+
+def _inspect(args: argparse.Namespace) -> None:
+    from layerc import ir
+    from layerc.model_file import load_source
+    from layerc.runtime import CompiledModel
+    from layerc.runtime.artifact import random_inputs
+
+    source = load_source(args.model)
+    is_artifact = isinstance(source, CompiledModel)
+    model = source if is_artifact else _compiled(args.model)
+    graph = model.graph
+    kernels = _kernels(model.program.text)
+    out = sys.stdout
+    out.write(f"model {graph.name}: target {model.target}, {_params(graph):,} parameters\n")
+    for name, t in model.input_specs:
+        out.write(f"  input  {name}: {t}\n")
+    for name, t in model.output_specs:
+        out.write(f"  output {name}: {t}\n")
+    out.write("\nnodes (after the passes):\n")
+    rows = [("node", "op", "layer", "output", "params", "kernel")]
+    for node in graph.nodes():
+        params = sum(int(np.prod(graph.weights[w].shape)) for w in node.weights)
+        rows.append((f"%{node.id}", node.op.value, node.layer or "-",
+                     " ".join(str(t) for t in node.types), str(params) if params else "-",
+                     kernels.get(node.id, "view" if node.op.value != "input" else "-")))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        out.write("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] + "\n")
+    out.write("\npasses applied (rewrites):\n")
+    for name, changed in model.passes_applied:
+        out.write(f"  {name:20s} {changed}\n")
+    plan = graph.memory_plan
+    if plan is not None:
+        saved = 100 * (1 - plan.arena_size / plan.naive_size) if plan.naive_size else 0.0
+        out.write(f"\narena: {plan.arena_size} floats per sample planned against a naive "
+                  f"{plan.naive_size} ({saved:.0f}% saved); program: "
+                  f"{model.program.arena_size} with kernel scratch\n")
+    if is_artifact:
+        out.write("self-test: passed (re-run on load)\n")
+    else:
+        xs = random_inputs(model)
+        want = ir.interpret(graph, xs)
+        got = model.predict(xs)
+        got = got if isinstance(got, list) else [got]
+        model.reset_states()
+        diff = max(float(np.max(np.abs(g - w))) for g, w in zip(got, want))
+        out.write(f"self-test: compiled now; max |compiled - reference interpreter| = "
+                  f"{diff:.3g} on a random input\n")
+
+
+def _load_input(path: str) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"input {path}: no such file") from None
+    except (ValueError, OSError) as err:
+        raise InputError(f"input {path}: not a .npy array ({err})") from None
+
+
+def _run(args: argparse.Namespace) -> None:
+    model = _compiled(args.model)
+    xs = [_load_input(p) for p in args.input]
+    names = [n for n, _ in model.input_specs]
+    if len(xs) != len(names):
+        raise InputError(f"{args.model} takes {len(names)} input(s) ({', '.join(names)}); "
+                         f"got {len(xs)} --input file(s)")
+    outs = model.predict(xs, batch_size=args.batch_size)
+    outs = outs if isinstance(outs, list) else [outs]
+    out_names = [n for n, _ in model.output_specs]
+    if args.output is None:
+        for name, y in zip(out_names, outs):
+            print(f"{name}: shape {y.shape}\n{np.array2string(y, threshold=60)}")
+    elif len(outs) == 1 and not args.output.endswith(".npz"):
+        _write_atomically(args.output, lambda f: np.save(f, outs[0]))
+    elif args.output.endswith(".npz"):
+        _write_atomically(args.output, lambda f: np.savez(f, **dict(zip(out_names, outs))))
+    else:
+        raise ConfigError(f"{args.model} has {len(outs)} outputs ({', '.join(out_names)}); "
+                          f"give --output a .npz name to write them all")
+
+
+def _write_atomically(path: str, write: Any) -> None:
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from layerc.runtime.artifact import random_inputs
+
+    started = time.perf_counter()
+    model = _compiled(args.model, args.target)
+    ready = time.perf_counter()
+    xs = random_inputs(model, args.batch_size)
+    batch = xs[0].shape[0]
+    model.predict(xs)  # the first call allocates the arena
+    times: list[float] = []
+    deadline = time.perf_counter() + args.seconds
+    shown = time.perf_counter()
+    progressed = False
+    while time.perf_counter() < deadline or len(times) < 5:
+        t0 = time.perf_counter()
+        model.predict(xs)
+        times.append(time.perf_counter() - t0)
+        if t0 - shown > 1.0:
+            shown, progressed = t0, True
+            print(f"\r  {len(times)} runs, median {np.median(times) * 1e3:.3f} ms ...",
+                  end="", file=sys.stderr, flush=True)
+    if progressed:
+        print(file=sys.stderr)
+    median = float(np.median(times))
+    print(f"{model.graph.name} on {model.target}, batch {batch}: {len(times)} runs, "
+          f"median {median * 1e3:.3f} ms, p90 {np.percentile(times, 90) * 1e3:.3f} ms, "
+          f"{batch / median:,.0f} samples/s (compile/load {ready - started:.2f} s)")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="layerc", description="Compile Keras-style models.")
     top.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = top.add_subparsers(dest="command", required=True)
+    model_help = "file.py[:name] (a model or a function returning one), a .keras file, " \
+                 "or an artifact"
+
     dump = sub.add_parser("dump", help="print a model's IR")
-    dump.add_argument("model", help="file.py[:name]: a model, or a function returning one")
+    dump.add_argument("model", help=model_help)
     group = dump.add_mutually_exclusive_group()
     group.add_argument("--after", metavar="PASS", help="stop after this pass")
     group.add_argument("--print-after-all", action="store_true",
@@ -57,8 +251,36 @@ def parser() -> argparse.ArgumentParser:
     group.add_argument("--no-passes", action="store_true", help="print the traced graph")
     dump.add_argument("--format", choices=("text", "json", "dot", "plan"), default="text",
                       help="plan: the CPU program listing (needs every pass)")
+    dump.add_argument("--dump-dir", metavar="DIR",
+                      help="also write the graph after each pass, one numbered file per pass")
     dump.add_argument("--locations", action="store_true", help="show the user's source lines")
     dump.set_defaults(run=_dump)
+
+    comp = sub.add_parser("compile", help="compile a model into an artifact")
+    comp.add_argument("model", help=model_help)
+    comp.add_argument("-o", "--output", required=True, metavar="ARTIFACT")
+    comp.add_argument("--target", choices=TARGETS, default=None, help="default: cpu")
+    comp.set_defaults(run=_compile)
+
+    insp = sub.add_parser("inspect", help="layers, shapes, passes, kernels and memory")
+    insp.add_argument("model", help=model_help)
+    insp.set_defaults(run=_inspect)
+
+    run = sub.add_parser("run", help="run a model on .npy inputs")
+    run.add_argument("model", help=model_help)
+    run.add_argument("--input", action="append", required=True, metavar="X.npy",
+                     help="one per model input, in order")
+    run.add_argument("--output", metavar="OUT.npy|OUT.npz",
+                     help="where to write the outputs (default: print them)")
+    run.add_argument("--batch-size", type=_positive, default=None)
+    run.set_defaults(run=_run)
+
+    bench = sub.add_parser("bench", help="latency and throughput on this machine")
+    bench.add_argument("model", help=model_help)
+    bench.add_argument("--batch-size", type=_positive, default=1)
+    bench.add_argument("--seconds", type=float, default=3.0, help="how long to measure")
+    bench.add_argument("--target", choices=TARGETS, default=None)
+    bench.set_defaults(run=_bench)
     return top
 
 

@@ -1,11 +1,28 @@
-"""Loading a model named on the command line: `file.py[:name]`."""
+"""Loading a model named on the command line: `file.py[:name]`, a `.keras`
+file, or an artifact."""
 
 from __future__ import annotations
 
 import runpy
 from pathlib import Path
+from typing import Any
+
 from layerc.errors import ConfigError
 from layerc.models import Model
+
+
+def load_source(spec: str, target: str | None = None) -> Any:
+    """A layerc Model (from file.py[:name] or a .keras file) or a CompiledModel
+    (from an artifact)."""
+    if spec.endswith(".keras"):
+        from layerc.keras_import import from_keras
+
+        return from_keras(spec)
+    if not spec.endswith(".py") and Path(spec).is_file():
+        from layerc.runtime import load
+
+        return load(spec, target)  # ArtifactError names a file that is not an artifact
+    return load_model_file(spec)
 
 
 def load_model_file(spec: str) -> Model:
@@ -14,8 +31,10 @@ def load_model_file(spec: str) -> Model:
     path_text, _, name = spec.partition(":") if not spec.endswith(".py") else (spec, "", "")
     path = Path(path_text)
     if path.suffix != ".py":
-        raise ConfigError(f"{spec}: expected file.py[:name] (artifacts and .keras files come "
-                          f"with the artifact issue)")
+        if not path.exists():
+            raise ConfigError(f"{spec}: no such file")
+        raise ConfigError(f"{spec}: expected file.py[:name], a .keras file or a layerc "
+                          f"artifact")
     if not path.is_file():
         raise ConfigError(f"{path}: no such file")
     namespace = runpy.run_path(str(path), run_name="__layerc_model__")

@@ -1,5 +1,6 @@
-"""layerc.runtime: running compiled programs (and, later, artifacts and state)."""
+"""layerc.runtime: running compiled programs, their states, and artifacts."""
 
+from layerc.runtime.artifact import load
 from layerc.runtime.compiled_model import CompiledModel
 
-__all__ = ["CompiledModel"]
+__all__ = ["CompiledModel", "load"]

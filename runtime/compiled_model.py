@@ -99,6 +99,17 @@ class CompiledModel:
                 self._state[base + i * batch * units: base + (i + 1) * batch * units] = \
                     np.asarray(v, np.float32).reshape(-1)
 
+    @property
+    def index_bounds(self) -> dict[str, tuple[int, str]]:
+        """For inputs read by an Embedding: (vocabulary size, its layer)."""
+        return dict(self._index_bounds)
+
+    def save(self, path: Any) -> None:
+        """Writes an artifact (one zip file) that `layerc.load` reads back."""
+        from layerc.runtime.artifact import save
+
+        save(self, path)
+
     def __call__(self, x: Any, batch_size: int | None = None) -> Any:
         return self.predict(x, batch_size)
 

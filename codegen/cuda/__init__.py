@@ -1,0 +1,1 @@
+"""layerc.codegen.cuda: Numba-CUDA lowerings and the device launch plan."""

@@ -1,0 +1,238 @@
+"""Artifacts: one zip file per compiled model, and loading one back.
+
+The zip holds three parts and nothing executable:
+  manifest.json  format version, layerc version, target, input/output specs,
+                 passes applied, the sha256 of every other part, and a
+                 self-test (a small input and the outputs it gave when saved);
+  graph.json     the optimized IR (`layerc.ir.to_json`);
+  weights.npz    the weights by name, read back with allow_pickle=False.
+Loading regenerates the program from graph.json (the kernel library comes from
+the numba cache), checks every hash and re-runs the self-test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from layerc.ir import ArtifactError, Graph, LayercError, from_json, to_json
+
+FORMAT = "layerc-artifact"
+FORMAT_VERSION = 1
+PARTS = ("graph.json", "weights.npz")
+# Loading may run on another machine or thread count: a reduction order may
+# differ, so the self-test allows float32 rounding, not a different answer.
+SELF_TEST_RTOL = 1e-4
+SELF_TEST_ATOL = 1e-5
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _spec(name: str, t: Any) -> dict:
+    return {"name": name, "shape": list(t.shape), "dtype": t.dtype}
+
+
+def random_inputs(model: Any, batch: int | None = None, seed: int = 0) -> list[np.ndarray]:
+    """Deterministic inputs for a compiled model: `batch` samples (default one;
+    a stateful model's fixed batch), indices within each embedding's vocabulary."""
+    rng = np.random.default_rng(seed)
+    batch = model.state_batch or batch or 1
+    xs = []
+    for name, t in model.input_specs:
+        shape = (batch, *t.sample_shape)
+        bound = model.index_bounds.get(name)
+        if bound is not None:
+            xs.append(rng.integers(0, bound[0], shape).astype(np.float32))
+        else:
+            xs.append(rng.uniform(-1.0, 1.0, shape).astype(np.float32))
+    return xs
+
+
+def _run_fresh(model: Any, xs: list[np.ndarray]) -> list[np.ndarray]:
+    """Outputs from zero state, leaving the model's states as they were."""
+    layers = list(model.program.state_slots)
+    saved = {layer: model.layer_states(layer) for layer in layers}
+    model.reset_states()
+    try:
+        outs = model.predict(xs)
+    finally:
+        for layer, states in saved.items():
+            model.set_layer_states(layer, states)
+    return list(outs) if isinstance(outs, list) else [outs]
+
+
+def _npz(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def manifest_for(model: Any, parts: dict[str, bytes]) -> dict:
+    from layerc import __version__
+
+    xs = random_inputs(model)
+    ys = _run_fresh(model, xs)
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "layerc_version": __version__,
+        "target": model.target,
+        "inputs": [_spec(n, t) for n, t in model.input_specs],
+        "outputs": [_spec(n, t) for n, t in model.output_specs],
+        "stateful_batch_size": model.state_batch,
+        "passes_applied": [[name, changed] for name, changed in model.passes_applied],
+        "sha256": {name: _sha256(data) for name, data in parts.items()},
+        "self_test": {
+            "inputs": [{"shape": list(x.shape), "values": x.reshape(-1).tolist()} for x in xs],
+            "outputs": [{"shape": list(y.shape), "values": y.reshape(-1).tolist()} for y in ys],
+            "rtol": SELF_TEST_RTOL,
+            "atol": SELF_TEST_ATOL,
+        },
+    }
+
+
+def save(model: Any, path: str | os.PathLike) -> None:
+    """Writes `model` to `path` atomically: a temporary file in the same folder,
+    renamed over `path` only once complete; on any error the old file stays."""
+    path = os.fspath(path)
+    graph = model.graph
+    parts = {
+        "graph.json": json.dumps(to_json(graph), indent=1, sort_keys=True).encode(),
+        "weights.npz": _npz({k: np.ascontiguousarray(v) for k, v in graph.weights.items()}),
+    }
+    manifest = json.dumps(manifest_for(model, parts), indent=1).encode()
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr("manifest.json", manifest)
+                for name, data in parts.items():
+                    zf.writestr(name, data)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class _Reader:
+    """Reads and checks the parts of one artifact; errors name the file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            self.zip = zipfile.ZipFile(path)
+        except FileNotFoundError:
+            raise self.error("no such file") from None
+        except IsADirectoryError:
+            raise self.error("is a folder, not an artifact") from None
+        except (zipfile.BadZipFile, EOFError, OSError) as err:
+            raise self.error(f"not a layerc artifact (not a readable zip file: {err})") from None
+
+    def error(self, problem: str) -> ArtifactError:
+        return ArtifactError(f"artifact {self.path}: {problem}")
+
+    def read(self, name: str) -> bytes:
+        try:
+            return self.zip.read(name)
+        except KeyError:
+            raise self.error(f"part {name} is missing") from None
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+            raise self.error(f"part {name} is corrupt or truncated ({err})") from None
+
+    def manifest(self) -> dict:
+        try:
+            manifest = json.loads(self.read("manifest.json"))
+        except ValueError as err:
+            raise self.error(f"manifest.json is not valid JSON ({err})") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise self.error("manifest.json does not describe a layerc artifact")
+        version = manifest.get("format_version")
+        if not isinstance(version, int) or version < 1:
+            raise self.error(f"bad format_version {version!r}")
+        if version > FORMAT_VERSION:
+            raise self.error(f"format version {version} is newer than this layerc reads "
+                             f"({FORMAT_VERSION}); upgrade layerc")
+        hashes = manifest.get("sha256")
+        if not isinstance(hashes, dict) or sorted(hashes) != sorted(PARTS):
+            raise self.error(f"manifest.json must list the sha256 of {', '.join(PARTS)}")
+        return manifest
+
+    def part(self, name: str, manifest: dict) -> bytes:
+        data = self.read(name)
+        if _sha256(data) != manifest["sha256"][name]:
+            raise self.error(f"part {name} does not match its sha256 in manifest.json "
+                             f"(the file was modified or damaged)")
+        return data
+
+
+def read(path: str | os.PathLike) -> tuple[dict, Graph]:
+    """The manifest and the optimized graph (with its weights) of an artifact."""
+    reader = _Reader(os.fspath(path))
+    with reader.zip:
+        manifest = reader.manifest()
+        graph_data = reader.part("graph.json", manifest)
+        weight_data = reader.part("weights.npz", manifest)
+    try:
+        with np.load(io.BytesIO(weight_data), allow_pickle=False) as npz:
+            weights = {k: npz[k] for k in npz.files}
+    except (ValueError, OSError, zipfile.BadZipFile) as err:
+        raise reader.error(f"weights.npz cannot be read ({err})") from None
+    try:
+        graph = from_json(json.loads(graph_data), weights)
+    except (LayercError, ValueError, KeyError, TypeError) as err:
+        raise reader.error(f"graph.json does not describe a valid graph ({err})") from None
+    return manifest, graph
+
+
+def check_self_test(model: Any, manifest: dict, path: str) -> None:
+    """Re-runs the manifest's self-test; ArtifactError when outputs differ."""
+    try:
+        test = manifest["self_test"]
+        xs = [np.array(t["values"], np.float32).reshape(t["shape"]) for t in test["inputs"]]
+        want = [np.array(t["values"], np.float32).reshape(t["shape"]) for t in test["outputs"]]
+        rtol, atol = float(test["rtol"]), float(test["atol"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ArtifactError(f"artifact {path}: malformed self_test in manifest.json "
+                            f"({err})") from None
+    got = _run_fresh(model, xs)
+    for i, (g, w) in enumerate(zip(got, want)):
+        if g.shape != w.shape or not np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True):
+            worst = float(np.max(np.abs(g - w))) if g.shape == w.shape else float("nan")
+            raise ArtifactError(
+                f"artifact {path}: self-test failed on target {model.target}: output {i} "
+                f"differs from the saved one (max |diff| {worst:.3g}, allowed "
+                f"{atol:g} + {rtol:g}*|value|)")
+    if len(got) != len(want):
+        raise ArtifactError(f"artifact {path}: self-test expected {len(want)} outputs, "
+                            f"the model gives {len(got)}")
+
+
+def load(path: str | os.PathLike, target: str | None = None, verify: bool = True) -> Any:
+    """A CompiledModel from an artifact, for its own target or `target`.
+    Stateful layers start from zero state."""
+    from layerc.runtime.compiled_model import CompiledModel
+
+    path = os.fspath(path)
+    manifest, graph = read(path)
+    passes = tuple((str(n), int(c)) for n, c in manifest.get("passes_applied", []))
+    model = CompiledModel(graph, target or manifest["target"], passes)
+    specs = [_spec(n, t) for n, t in model.input_specs]
+    if specs != manifest.get("inputs"):
+        raise ArtifactError(f"artifact {path}: manifest inputs {manifest.get('inputs')} do "
+                            f"not match graph.json's {specs}")
+    if verify:
+        check_self_test(model, manifest, path)
+    return model
