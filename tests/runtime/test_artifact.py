@@ -1,0 +1,269 @@
+"""Artifacts: save/load round trips (in a fresh process too), damaged files,
+atomic saves, and the self-test."""
+
+import io
+import json
+import os
+import runpy
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import layerc
+from layerc.runtime import artifact
+from layerc.testing import layer_stacks, model_inputs
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+
+
+def _example(path):
+    namespace = runpy.run_path(str(path), run_name="example")
+    model = namespace["build_model"]()
+    make = namespace.get("sample_inputs")
+    if make is not None:
+        xs = make()
+    else:
+        shape = tuple(8 if d is None else d for d in model.inputs[0].shape)
+        xs = np.random.default_rng(3).normal(size=shape).astype(np.float32)
+    return model, xs
+
+
+def _as_list(y):
+    return y if isinstance(y, list) else [y]
+
+
+@pytest.fixture(scope="module")
+def mlp_artifact(tmp_path_factory):
+    model, xs = _example(ROOT / "examples" / "mlp.py")
+    compiled = layerc.compile(model)
+    path = tmp_path_factory.mktemp("art") / "mlp.lcz"
+    compiled.save(path)
+    return path, compiled, xs
+
+
+def _rewrite(src, dst, change):
+    """Copies an artifact zip, passing each part's bytes through change(name, data)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for name in zin.namelist():
+            data = change(name, zin.read(name))
+            if data is not None:
+                zout.writestr(name, data)
+    return dst
+
+
+def _with_manifest(src, dst, edit):
+    def change(name, data):
+        if name != "manifest.json":
+            return data
+        manifest = json.loads(data)
+        edit(manifest)
+        return json.dumps(manifest).encode()
+    return _rewrite(src, dst, change)
+
+
+# ----- round trips -----
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_round_trip_in_a_fresh_process(path, tmp_path):
+    """A second process loads the artifact and predicts what this one does;
+    stateful models start from zero state and carry it across calls."""
+    model, xs = _example(path)
+    compiled = layerc.compile(model)
+    compiled.predict(xs)  # states reached by this call must not leak into the file
+    compiled.reset_states()
+    expected = [_as_list(compiled.predict(xs)), _as_list(compiled.predict(xs))]
+    compiled.save(tmp_path / "m.lcz")
+    np.save(tmp_path / "x.npy", xs)
+    script = ("import sys, numpy as np, layerc\n"
+              "m = layerc.load(sys.argv[1])\nx = np.load(sys.argv[2])\n"
+              "ys = [m.predict(x), m.predict(x)]\n"
+              "ys = [y if isinstance(y, list) else [y] for y in ys]\n"
+              "np.savez(sys.argv[3], *[a for y in ys for a in y])\n")
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path / "m.lcz"),
+                          str(tmp_path / "x.npy"), str(tmp_path / "y.npz")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    with np.load(tmp_path / "y.npz") as got:
+        flat = [got[f"arr_{i}"] for i in range(len(got.files))]
+    want = [a for y in expected for a in y]
+    assert len(flat) == len(want)
+    for g, w in zip(flat, want):
+        np.testing.assert_array_equal(g, w)
+
+
+@settings(max_examples=12)
+@given(model=layer_stacks(max_layers=4), data=st.data())
+def test_round_trip_of_random_models(model, data, tmp_path_factory):
+    compiled = layerc.compile(model)
+    path = tmp_path_factory.mktemp("rt") / "m.lcz"
+    compiled.save(path)
+    loaded = layerc.load(path)
+    assert layerc.ir.to_text(loaded.graph) == layerc.ir.to_text(compiled.graph)
+    xs = data.draw(model_inputs(model, batch=3))
+    for got, want in zip(_as_list(loaded.predict(xs)), _as_list(compiled.predict(xs))):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_manifest_describes_the_model(mlp_artifact):
+    path, compiled, _ = mlp_artifact
+    with zipfile.ZipFile(path) as zf:
+        assert sorted(zf.namelist()) == ["graph.json", "manifest.json", "weights.npz"]
+        manifest = json.loads(zf.read("manifest.json"))
+        for part in artifact.PARTS:
+            assert manifest["sha256"][part] == artifact._sha256(zf.read(part))
+    assert manifest["format"] == "layerc-artifact" and manifest["format_version"] == 1
+    assert manifest["layerc_version"] == layerc.__version__ and manifest["target"] == "cpu"
+    assert manifest["inputs"] == [{"name": n, "shape": list(t.shape), "dtype": t.dtype}
+                                  for n, t in compiled.input_specs]
+    assert [tuple(p) for p in manifest["passes_applied"]] == list(compiled.passes_applied)
+    test = manifest["self_test"]
+    x = np.array(test["inputs"][0]["values"], np.float32).reshape(test["inputs"][0]["shape"])
+    y = np.array(test["outputs"][0]["values"], np.float32).reshape(test["outputs"][0]["shape"])
+    np.testing.assert_array_equal(compiled.predict(x), y)
+
+
+def test_saving_twice_gives_the_same_parts(mlp_artifact, tmp_path):
+    path, compiled, _ = mlp_artifact
+    compiled.save(tmp_path / "again.lcz")
+    with zipfile.ZipFile(path) as a, zipfile.ZipFile(tmp_path / "again.lcz") as b:
+        for name in ("manifest.json", *artifact.PARTS):
+            assert a.read(name) == b.read(name), name
+
+
+# ----- damaged files -----
+def _assert_refused(path, *words):
+    with pytest.raises(layerc.ArtifactError) as info:
+        layerc.load(path)
+    message = str(info.value)
+    assert str(path) in message
+    for word in words:
+        assert word in message
+    assert isinstance(info.value, OSError)
+
+
+def test_missing_file(tmp_path):
+    _assert_refused(tmp_path / "nothing.lcz", "no such file")
+
+
+def test_garbage_file(tmp_path):
+    path = tmp_path / "junk.lcz"
+    path.write_bytes(os.urandom(3000))
+    _assert_refused(path, "not a layerc artifact")
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.9, 0.999])
+def test_truncated_file(mlp_artifact, tmp_path, keep):
+    path, _, _ = mlp_artifact
+    data = path.read_bytes()
+    cut = tmp_path / "cut.lcz"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    _assert_refused(cut)
+
+
+@pytest.mark.parametrize("part", ["graph.json", "weights.npz"])
+def test_tampered_part_fails_its_hash(mlp_artifact, tmp_path, part):
+    path, _, _ = mlp_artifact
+
+    def change(name, data):
+        if name != part:
+            return data
+        i = len(data) // 2
+        return data[:i] + bytes([data[i] ^ 1]) + data[i + 1:]
+    _assert_refused(_rewrite(path, tmp_path / "t.lcz", change), part, "sha256")
+
+
+def test_missing_part(mlp_artifact, tmp_path):
+    path, _, _ = mlp_artifact
+    damaged = _rewrite(path, tmp_path / "t.lcz",
+                       lambda name, data: None if name == "weights.npz" else data)
+    _assert_refused(damaged, "weights.npz", "missing")
+
+
+def test_newer_format_is_refused(mlp_artifact, tmp_path):
+    path, _, _ = mlp_artifact
+    newer = _with_manifest(path, tmp_path / "n.lcz",
+                           lambda m: m.update(format_version=artifact.FORMAT_VERSION + 1))
+    _assert_refused(newer, "newer", "upgrade layerc")
+
+
+def test_a_keras_like_zip_is_not_an_artifact(tmp_path):
+    path = tmp_path / "other.lcz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("config.json", "{}")
+    _assert_refused(path, "manifest.json", "missing")
+
+
+def _reweighted(path, dst, scale):
+    """Weights changed and their hash recomputed: only the self-test can tell."""
+    def change(name, data):
+        if name != "weights.npz":
+            return data
+        with np.load(io.BytesIO(data)) as npz:
+            arrays = {k: npz[k] * scale for k in npz.files}
+        return artifact._npz(arrays)
+    tmp = _rewrite(path, dst.with_suffix(".tmp"), change)
+    with zipfile.ZipFile(tmp) as zf:
+        digest = artifact._sha256(zf.read("weights.npz"))
+    return _with_manifest(tmp, dst, lambda m: m["sha256"].update({"weights.npz": digest}))
+
+
+def test_self_test_catches_changed_weights_with_a_forged_hash(mlp_artifact, tmp_path):
+    path, _, xs = mlp_artifact
+    forged = _reweighted(path, tmp_path / "f.lcz", 1.5)
+    _assert_refused(forged, "self-test failed", "output 0")
+    loaded = layerc.load(forged, verify=False)  # the user may skip the check
+    assert loaded.predict(xs).shape[0] == xs.shape[0]
+
+
+def test_pickled_weights_are_refused(mlp_artifact, tmp_path):
+    path, _, _ = mlp_artifact
+    pickled = io.BytesIO()
+    np.savez(pickled, **{"dense/kernel": np.array([{"evil": 1}], dtype=object)})
+    data = pickled.getvalue()
+    tmp = _rewrite(path, tmp_path / "p.tmp",
+                   lambda name, d: data if name == "weights.npz" else d)
+    forged = _with_manifest(tmp, tmp_path / "p.lcz", lambda m: m["sha256"].update(
+        {"weights.npz": artifact._sha256(data)}))
+    _assert_refused(forged, "weights.npz cannot be read")
+
+
+# ----- atomic save -----
+def test_a_failed_save_leaves_the_old_file_intact(mlp_artifact, tmp_path, monkeypatch):
+    path, compiled, _ = mlp_artifact
+    target = tmp_path / "model.lcz"
+    compiled.save(target)
+    before = target.read_bytes()
+    real = zipfile.ZipFile.writestr
+    calls = []
+
+    def crash_on_second_part(self, name, data, *args, **kwargs):
+        calls.append(name)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real(self, name, data, *args, **kwargs)
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", crash_on_second_part)
+    with pytest.raises(OSError, match="disk full"):
+        compiled.save(target)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.lcz"]  # no temp file left
+    monkeypatch.undo()
+    layerc.load(target)
+
+
+def test_saving_a_stateful_model_keeps_its_states(tmp_path):
+    model, xs = _example(ROOT / "examples" / "streaming_gru.py")
+    compiled = layerc.compile(model)
+    compiled.predict(xs)
+    layer = next(iter(compiled.program.state_slots))
+    states = compiled.layer_states(layer)
+    assert np.abs(states[0]).max() > 0
+    compiled.save(tmp_path / "s.lcz")
+    np.testing.assert_array_equal(compiled.layer_states(layer)[0], states[0])
+    loaded = layerc.load(tmp_path / "s.lcz")
+    assert np.abs(loaded.layer_states(layer)[0]).max() == 0.0
