@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,3 +77,116 @@ def test_model_errors_show_the_layer_and_debug_shows_the_traceback(tmp_path):
     assert run.stderr.startswith("layerc: error: reshape") and "bad.py:3" in run.stderr
     assert "cannot reshape 12 values" in run.stderr
     assert "Traceback" in layerc("--debug", "dump", str(src)).stderr
+
+
+# ----- compile / inspect / run / bench -----
+TEXT_CNN = str(ROOT / "examples" / "text_cnn.py")
+GRU = str(ROOT / "examples" / "streaming_gru.py")
+
+
+@pytest.fixture(scope="module")
+def mlp_artifact(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "mlp.lcz"
+    run = layerc("compile", MLP, "-o", str(path))
+    assert run.returncode == 0, run.stderr
+    assert str(path) in run.stdout and "for cpu" in run.stdout
+    return path
+
+
+def test_compile_writes_an_artifact_that_predicts_like_the_model(mlp_artifact, tmp_path):
+    import layerc as lc
+    from layerc.model_file import load_model_file
+
+    x = np.random.default_rng(0).normal(size=(4, 784)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    run = layerc("run", str(mlp_artifact), "--input", str(tmp_path / "x.npy"),
+                 "--output", str(tmp_path / "y.npy"), "--batch-size", "3")
+    assert run.returncode == 0, run.stderr
+    want = lc.ir.interpret(load_model_file(MLP).to_graph(), [x])[0]
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), want, rtol=1e-5, atol=1e-6)
+
+
+def test_run_prints_outputs_without_output_file(mlp_artifact, tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((2, 784), np.float32))
+    run = layerc("run", str(mlp_artifact), "--input", str(tmp_path / "x.npy"))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("dense_2: shape (2, 10)")
+
+
+def test_compile_from_an_artifact_and_a_named_function(tmp_path, mlp_artifact):
+    run = layerc("compile", str(mlp_artifact), "-o", str(tmp_path / "copy.lcz"))
+    assert run.returncode == 0, run.stderr
+    run = layerc("compile", f"{GRU}:build_model", "-o", str(tmp_path / "gru.lcz"))
+    assert run.returncode == 0, run.stderr
+    assert "streaming_gru for cpu" in run.stdout
+
+
+def test_inspect_an_artifact(mlp_artifact):
+    run = layerc("inspect", str(mlp_artifact))
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert out.startswith("model mlp: target cpu, 669,706 parameters")  # (784+1)*512 + (512+1)*512 + (512+1)*10
+    assert "%dense_2" in out and "dense rows=" in out and "act=softmax" in out
+    assert "drop-dropout         2" in out and "fuse-activation      3" in out
+    assert "arena:" in out and "naive" in out
+    assert "self-test: passed" in out
+
+
+def test_inspect_a_model_file_compares_with_the_reference():
+    run = layerc("inspect", TEXT_CNN)
+    assert run.returncode == 0, run.stderr
+    assert "gather" in run.stdout and "conv" in run.stdout
+    diff = float(run.stdout.rsplit("=", 1)[1].split()[0])
+    assert diff <= 1e-5
+
+
+def test_bench_reports_latency_and_throughput(mlp_artifact):
+    run = layerc("bench", str(mlp_artifact), "--batch-size", "4", "--seconds", "0.3")
+    assert run.returncode == 0, run.stderr
+    assert "batch 4" in run.stdout and "samples/s" in run.stdout and "median" in run.stdout
+
+
+def test_dump_dir_writes_one_numbered_file_per_pass(tmp_path):
+    run = layerc("dump", MLP, "--dump-dir", str(tmp_path / "d"))
+    assert run.returncode == 0, run.stderr
+    names = sorted(p.name for p in (tmp_path / "d").iterdir())
+    assert names == ["00-traced.txt", "01-drop-dropout.txt", "02-fold-reshape.txt",
+                     "03-fuse-activation.txt", "04-specialize-padding.txt", "05-dce.txt",
+                     "06-plan-memory.txt"]
+    assert "dropout" in (tmp_path / "d" / "00-traced.txt").read_text()
+    assert "dropout" not in (tmp_path / "d" / "01-drop-dropout.txt").read_text()
+
+
+def test_dump_an_artifact_shows_its_optimized_graph(mlp_artifact):
+    run = layerc("dump", str(mlp_artifact))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("graph mlp(") and "activation='relu'" in run.stdout
+
+
+@pytest.mark.parametrize("make_args, message", [
+    (lambda p, a: ("run", str(a), "--input", str(p / "none.npy")), "none.npy: no such file"),
+    (lambda p, a: ("run", str(a), "--input", str(p / "bad.npy")), "bad.npy: not a .npy array"),
+    (lambda p, a: ("run", str(a), "--input", str(p / "x3.npy")),
+     "expected shape (None, 784), got (2, 3)"),
+    (lambda p, a: ("run", str(a), "--input", str(p / "x3.npy"), "--input", str(p / "x3.npy")),
+     "takes 1 input(s)"),
+    (lambda p, a: ("inspect", str(p / "bad.npy")), "not a layerc artifact"),
+    (lambda p, a: ("compile", str(p / "none.lcz"), "-o", str(p / "o.lcz")), "no such file"),
+    (lambda p, a: ("compile", MLP, "-o", str(p / "o.lcz"), "--target", "tpu"), "invalid choice"),
+    (lambda p, a: ("dump", str(a), "--after", "dce"), "holds only the optimized graph"),
+    (lambda p, a: ("bench", str(a), "--batch-size", "0"), "must be a positive integer"),
+])
+def test_command_errors_are_one_line(tmp_path, mlp_artifact, make_args, message):
+    (tmp_path / "bad.npy").write_bytes(b"not numpy")
+    np.save(tmp_path / "x3.npy", np.zeros((2, 3), np.float32))
+    run = layerc(*make_args(tmp_path, mlp_artifact))
+    assert run.returncode != 0
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "o.lcz").exists()
+
+
+def test_compile_to_an_unwritable_place_keeps_nothing(tmp_path):
+    run = layerc("compile", MLP, "-o", str(tmp_path / "no" / "such" / "dir" / "m.lcz"))
+    assert run.returncode == 1
+    assert run.stderr.startswith("layerc: error:") and "Traceback" not in run.stderr
