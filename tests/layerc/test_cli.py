@@ -125,7 +125,8 @@ def test_inspect_an_artifact(mlp_artifact):
     run = layerc("inspect", str(mlp_artifact))
     assert run.returncode == 0, run.stderr
     out = run.stdout
-    assert out.startswith("model mlp: target cpu, 669,706 parameters")  # (784+1)*512 + (512+1)*512 + (512+1)*10
+    # (784 + 1) * 512 + (512 + 1) * 512 + (512 + 1) * 10 parameters
+    assert out.startswith("model mlp: target cpu, 669,706 parameters")
     assert "%dense_2" in out and "dense rows=" in out and "act=softmax" in out
     assert "drop-dropout         2" in out and "fuse-activation      3" in out
     assert "arena:" in out and "naive" in out
