@@ -1,16 +1,18 @@
-"""The IR graph: frozen nodes in a networkx DAG, plus inputs, outputs and weights.
+"""The IR graph: frozen nodes in a DAG, plus inputs, outputs and weights.
 
-Positional inputs live on each node; the networkx edges mirror them so graph
-algorithms (topological order, reachability) work.  Every edit goes through a
-method here; passes never touch the networkx dictionaries.
+Positional inputs live on each node; successor sets mirror them as edges, and
+`nx_graph` gives the same DAG as a networkx DiGraph for graph algorithms
+(cycles, reachability).  networkx is imported only then: loading an artifact
+never needs it, and it costs ~0.1 s of a 0.5 s cold start.  Every edit goes
+through a method here; passes never touch the adjacency dictionaries.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterator
+import heapq
+from typing import TYPE_CHECKING, Any, Iterator
 
-import networkx as nx
 import numpy as np
 
 from layerc.ir.errors import IRError
@@ -19,11 +21,15 @@ from layerc.ir.node import Node, Port
 from layerc.ir.opkind import OpKind
 from layerc.ir.types import TensorType
 
+if TYPE_CHECKING:
+    import networkx as nx
+
 
 class Graph:
     def __init__(self, name: str = "model") -> None:
         self.name = name
-        self._g = nx.DiGraph()
+        self._nodes: dict[str, Node] = {}
+        self._succ: dict[str, set[str]] = {}  # edges: producer -> the nodes reading it
         self._order: dict[str, int] = {}  # insertion order keeps printing stable
         self._next = 0
         self.inputs: list[str] = []
@@ -34,20 +40,36 @@ class Graph:
     # ----- queries -----
     def node(self, node_id: str) -> Node:
         try:
-            return self._g.nodes[node_id]["node"]
+            return self._nodes[node_id]
         except KeyError:
             raise IRError(f"graph {self.name} has no node %{node_id}") from None
 
     def __contains__(self, node_id: str) -> bool:
-        return node_id in self._g
+        return node_id in self._nodes
 
     def __len__(self) -> int:
-        return len(self._g)
+        return len(self._nodes)
 
     def nodes(self) -> list[Node]:
-        """All nodes in a deterministic topological order."""
-        order = nx.lexicographical_topological_sort(self._g, key=self._order.__getitem__)
-        return [self._g.nodes[n]["node"] for n in order]
+        """All nodes in a deterministic topological order: among the nodes whose
+        producers are all placed, the earliest inserted comes first."""
+        indegree = {n: 0 for n in self._nodes}
+        for users in self._succ.values():
+            for u in users:
+                indegree[u] += 1
+        ready = [(self._order[n], n) for n, d in indegree.items() if d == 0]
+        heapq.heapify(ready)
+        order: list[Node] = []
+        while ready:
+            _, n = heapq.heappop(ready)
+            order.append(self._nodes[n])
+            for u in self._succ[n]:
+                indegree[u] -= 1
+                if indegree[u] == 0:
+                    heapq.heappush(ready, (self._order[u], u))
+        if len(order) != len(self._nodes):
+            raise IRError(f"graph {self.name} has a cycle")
+        return order
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes())
@@ -57,8 +79,8 @@ class Graph:
 
     def users(self, node_id: str) -> list[Node]:
         """The nodes that read any output of `node_id`, in order."""
-        succ = sorted(self._g.successors(node_id), key=self._order.__getitem__)
-        return [self._g.nodes[n]["node"] for n in succ]
+        succ = sorted(self._succ.get(node_id, ()), key=self._order.__getitem__)
+        return [self._nodes[n] for n in succ]
 
     def use_count(self, port: Port) -> int:
         """How many input slots and graph outputs read `port`."""
@@ -70,10 +92,10 @@ class Graph:
 
     # ----- edits -----
     def fresh_id(self, base: str) -> str:
-        if base not in self._g:
+        if base not in self._nodes:
             return base
         i = 1
-        while f"{base}_{i}" in self._g:
+        while f"{base}_{i}" in self._nodes:
             i += 1
         return f"{base}_{i}"
 
@@ -93,11 +115,12 @@ class Graph:
         return node
 
     def _insert(self, node: Node) -> None:
-        self._g.add_node(node.id, node=node)
+        self._nodes[node.id] = node
+        self._succ[node.id] = set()
         self._order[node.id] = self._next
         self._next += 1
         for p in node.inputs:
-            self._g.add_edge(p.node, node.id)
+            self._succ[p.node].add(node.id)
 
     def replace(self, node_id: str, op: OpKind, attrs: Any, inputs: tuple[Port, ...] | None = None,
                 weights: tuple[str, ...] | None = None) -> Node:
@@ -111,11 +134,10 @@ class Graph:
         if new.types[: len(old.types)] != old.types and self.users(node_id):
             raise IRError(f"replacing %{node_id} changes its type {old.types} -> {new.types}")
         for p in old.inputs:
-            if self._g.has_edge(p.node, node_id):
-                self._g.remove_edge(p.node, node_id)
-        self._g.nodes[node_id]["node"] = new
+            self._succ[p.node].discard(node_id)
+        self._nodes[node_id] = new
         for p in inputs:
-            self._g.add_edge(p.node, node_id)
+            self._succ[p.node].add(node_id)
         return new
 
     def annotate(self, node_id: str, **extra: Any) -> Node:
@@ -124,7 +146,7 @@ class Graph:
         merged = dict(old.extra)
         merged.update(extra)
         new = dataclasses.replace(old, extra=tuple(sorted(merged.items())))
-        self._g.nodes[node_id]["node"] = new
+        self._nodes[node_id] = new
         return new
 
     def redirect(self, old: Port, new: Port) -> int:
@@ -152,7 +174,9 @@ class Graph:
             raise IRError(f"cannot remove %{node_id}: it still has users")
         if node_id in self.inputs:
             raise IRError(f"cannot remove graph input %{node_id}")
-        self._g.remove_node(node_id)
+        for p in self._nodes.pop(node_id).inputs:
+            self._succ[p.node].discard(node_id)
+        del self._succ[node_id]
         del self._order[node_id]
 
     def prune_weights(self) -> None:
@@ -163,7 +187,8 @@ class Graph:
     def copy(self) -> "Graph":
         """A new graph sharing the (immutable) nodes and weight arrays."""
         g = Graph(self.name)
-        g._g = self._g.copy()
+        g._nodes = dict(self._nodes)
+        g._succ = {n: set(users) for n, users in self._succ.items()}
         g._order = dict(self._order)
         g._next = self._next
         g.inputs = list(self.inputs)
@@ -184,7 +209,17 @@ class Graph:
         self._next = len(ranked)
         return node
 
+    def has_edge(self, producer: str, user: str) -> bool:
+        return user in self._succ.get(producer, ())
+
     @property
-    def nx_graph(self) -> nx.DiGraph:
-        """A read-only view for graph algorithms."""
-        return self._g.copy(as_view=True)
+    def nx_graph(self) -> "nx.DiGraph":
+        """The DAG as a new networkx DiGraph (nodes carry `node=`), for graph
+        algorithms; edits to it do not reach this graph."""
+        import networkx as nx
+
+        g = nx.DiGraph()
+        for n in sorted(self._nodes, key=self._order.__getitem__):
+            g.add_node(n, node=self._nodes[n])
+        g.add_edges_from((a, b) for a, users in self._succ.items() for b in users)
+        return g

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import networkx as nx
-
 from layerc.ir.errors import IRError, LayercError
 from layerc.ir.graph import Graph
 from layerc.ir.node import Node
@@ -30,6 +28,8 @@ def _fail(graph: Graph, node: Node, message: str) -> IRError:
 
 def verify(graph: Graph) -> None:
     """Raises IRError when the graph is malformed; returns None when it is sound."""
+    import networkx as nx  # only here: loading an artifact never verifies
+
     g = graph.nx_graph
     if not nx.is_directed_acyclic_graph(g):
         raise IRError(f"graph {graph.name} has a cycle: {nx.find_cycle(g)}")
@@ -51,7 +51,7 @@ def _verify_node(graph: Graph, node: Node) -> None:
             raise _fail(graph, node, f"reads {p}, which does not exist")
         if p.index >= len(graph.node(p.node).types):
             raise _fail(graph, node, f"reads {p}, which has no such output")
-        if not graph.nx_graph.has_edge(p.node, node.id):
+        if not graph.has_edge(p.node, node.id):
             raise _fail(graph, node, f"edge {p.node} -> {node.id} is missing")
     in_types = graph.input_types(node)
     rule = rule_for(node.op)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
-
 from layerc.ir import Graph
 from layerc.passes.base import Pass, PassResult
 
@@ -18,6 +16,8 @@ class DeadCodeElimination(Pass):
     name = "dce"
 
     def run(self, graph: Graph) -> PassResult:
+        import networkx as nx  # imported late: see layerc.ir.graph
+
         g = graph.copy()
         nxg = g.nx_graph
         live: set[str] = set(g.inputs)
