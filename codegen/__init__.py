@@ -6,16 +6,18 @@ from typing import Any
 
 from layerc.ir import Graph, TargetError
 
-TARGETS = ("cpu",)
+TARGETS = ("cpu", "cuda")
 
 
 def build(graph: Graph, target: str) -> Any:
-    """The program for `graph` on `target` (only 'cpu' so far)."""
+    """The program for `graph` on `target` ('cpu', or 'cuda': Numba-CUDA, on a
+    GPU or under NUMBA_ENABLE_CUDASIM=1; a TargetError says what is missing)."""
     if target == "cpu":
         from layerc.codegen.cpu import build_program
 
         return build_program(graph)
     if target == "cuda":
-        raise TargetError("target 'cuda' is not implemented yet (see the Numba-CUDA backend "
-                          "issue); use target='cpu'")
+        from layerc.codegen.cuda import build_program as build_cuda
+
+        return build_cuda(graph)
     raise TargetError(f"unknown target {target!r}; known: {', '.join(TARGETS)}")

@@ -32,7 +32,11 @@ class CompiledModel:
             if len(self._inputs) == 1 and not self._index_bounds else None
         self._lock = threading.Lock()  # serializes calls of a stateful model
         self.state_batch = self._fixed_batch()
-        self._state = np.zeros(self.program.state_size * (self.state_batch or 0), np.float32)
+        # The program may own where states live (the CUDA program keeps them on
+        # the device, behind slice reads and writes); the CPU's are a host array.
+        size = self.program.state_size * (self.state_batch or 0)
+        new_state = getattr(self.program, "new_state", None)
+        self._state = new_state(size) if new_state else np.zeros(size, np.float32)
 
     @property
     def input_specs(self) -> list[tuple[str, TensorType]]:

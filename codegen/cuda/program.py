@@ -1,0 +1,162 @@
+"""A compiled CUDA program: the launch plan, the device weights, and how to run it.
+
+The weights are uploaded once, when the program is built. Each thread keeps
+device arenas per batch size, so a predict copies only the inputs in and the
+outputs out; the states of stateful layers live in a `DeviceState` that stays
+on the device between calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from layerc.codegen.cuda import (lower_core, lower_merge, lower_recurrent,  # noqa: F401
+                                 lower_spatial)
+from layerc.codegen.cuda.emitter import Emitter, Launch
+from layerc.codegen.cuda.lower import LOWERINGS
+from layerc.ir import Graph, OpKind, TargetError
+
+_MAX_ARENAS = 4  # batch sizes whose arena a thread keeps
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where one model input or output lives in the arena."""
+
+    name: str
+    offset: int  # per sample
+    shape: tuple[int, ...]  # without the batch axis
+    dtype: str
+    size: int  # elements per sample
+
+
+class DeviceState:
+    """The states of a model's stateful layers, kept on the device. Reads and
+    writes by slice go through the host (states are small, and only the
+    runtime's state methods use them); `program.run` uses `.device` in place."""
+
+    def __init__(self, cuda: Any, size: int) -> None:
+        self.device = cuda.to_device(np.zeros(max(size, 1), np.float32))
+        self._size = size
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (self._size,)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        host = self.device.copy_to_host()[: self._size]
+        return host if dtype is None else host.astype(dtype)
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        return np.asarray(self)[index]
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        host = np.asarray(self)
+        host[index] = np.asarray(value, np.float32)
+        full = np.zeros(max(self._size, 1), np.float32)
+        full[: self._size] = host
+        self.device.copy_to_device(full)
+
+
+@dataclass(eq=False)
+class Program:
+    launches: tuple[Launch, ...]
+    weights_host: np.ndarray
+    arena_size: int  # floats per sample
+    inputs: tuple[Slot, ...]
+    outputs: tuple[Slot, ...]
+    text: str
+    state_size: int = 0  # floats per sample of stateful layers' states
+    state_slots: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    target: str = "cuda"
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+
+    def __post_init__(self) -> None:
+        from layerc.codegen.cuda import device, launch
+
+        self._cuda = device.load()
+        self._launch = launch.run
+        self.weights = self._cuda.to_device(self.weights_host)  # uploaded once
+        self._no_state = self._cuda.to_device(np.zeros(1, np.float32))
+
+    @property
+    def key(self) -> str:
+        """A hash of the program text (the plan, not the weight values)."""
+        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+    def new_state(self, size: int) -> DeviceState:
+        """A zeroed device buffer for `size` floats of stateful layers' states."""
+        return DeviceState(self._cuda, size)
+
+    def _arena(self, batch: int) -> Any:
+        arenas = self._local.__dict__.setdefault("arenas", {})
+        arena = arenas.get(batch)
+        if arena is None:
+            if len(arenas) >= _MAX_ARENAS:
+                arenas.clear()
+            arena = arenas[batch] = self._cuda.device_array(max(self.arena_size * batch, 1),
+                                                            np.float32)
+        return arena
+
+    def run(self, xs: list[np.ndarray], batch: int,
+            state: DeviceState | None = None) -> list[np.ndarray]:
+        """Runs one batch; `xs` are C-contiguous float32 arrays of shape
+        (batch, *slot.shape). `state` (from `new_state`) is read and updated by
+        stateful layers on the device. Returns new host arrays."""
+        arena = self._arena(batch)
+        for slot, x in zip(self.inputs, xs):
+            if x.size:
+                start = slot.offset * batch
+                arena[start: start + x.size].copy_to_device(x.reshape(-1))
+        device_state = self._no_state if state is None else state.device
+        for launch in self.launches:
+            self._launch(launch, arena, self.weights, device_state, batch)
+        outs = []
+        for slot in self.outputs:
+            y = np.empty((batch, *slot.shape), np.float32)
+            if y.size:
+                start = slot.offset * batch
+                arena[start: start + y.size].copy_to_host(y.reshape(-1))
+            outs.append(y)
+        return outs
+
+
+def build_program(graph: Graph) -> Program:
+    """Lowers every node of a memory-planned graph to kernel launches."""
+    from layerc.codegen.cuda import device
+
+    device.load()  # fail early and clearly when CUDA cannot run here
+    e = Emitter(graph)
+    for node in graph.nodes():
+        lowering = LOWERINGS.get(node.op)
+        if lowering is None:
+            raise TargetError(f"{node.label}: the CUDA backend cannot run op {node.op.value}")
+        lowering(e, node)
+    plan = graph.memory_plan
+    assert plan is not None  # Emitter checked
+
+    def slot(port: Any, name: str) -> Slot:
+        t = graph.type_of(port)
+        return Slot(name, e.offset(port), tuple(t.sample_shape), t.dtype,  # type: ignore
+                    t.sample_size)
+
+    inputs = tuple(slot(graph.node(i).port(), i) for i in graph.inputs)
+    outputs = tuple(slot(p, str(p)[1:]) for p in graph.outputs)
+    for s in inputs:
+        if graph.node(s.name).op is not OpKind.INPUT:
+            raise TargetError(f"graph input {s.name} is not an input node")
+    arena = plan.arena_size + e.scratch_size
+    header = [f"; cuda program {graph.name}: arena {arena} floats per sample "
+              f"({plan.arena_size} planned + {e.scratch_size} scratch; naive {plan.naive_size})"]
+    header += [f"; input  {s.name} @{s.offset} {s.shape}" for s in inputs]
+    header += [f"; output {s.name} @{s.offset} {s.shape}" for s in outputs]
+    text = "\n".join(header + e.lines) + "\n"
+    text += "".join(f"; state  {name} @{off} {count}x{units}\n"
+                    for name, (off, count, units) in e.state_slots.items())
+    return Program(tuple(e.launches), e.weights(), arena, inputs, outputs, text, e.state_size,
+                   dict(e.state_slots))

@@ -1,0 +1,88 @@
+"""CUDA lowerings of the core and merge ops against the reference interpreter."""
+
+import numpy as np
+import pytest
+
+import layerc
+from layerc.ir.activations import ACTIVATIONS
+from layerc.layers import (Activation, Add, Average, Concatenate, Dense, Dropout, Embedding,
+                           Flatten, Input, Maximum, Minimum, Multiply, Reshape, Subtract)
+from layerc.models import Model, Sequential
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_dense_fuses_every_activation(like_reference, activation):
+    model = Sequential([Input((11,)), Dense(10, activation=activation)])
+    like_reference(model, both=False)
+
+
+def test_dense_over_rows_without_bias_and_tiles_of_k(like_reference):
+    """Rows per sample > 1 (a 3-D input), k and n beyond one tile, no bias."""
+    model = Sequential([Input((3, 19)), Dense(17, use_bias=False), Dense(2, activation="relu")])
+    like_reference(model)
+
+
+@pytest.mark.parametrize("activation", ["relu", "softmax", "log_softmax", "gelu", "linear"])
+def test_activation_layer(like_reference, activation):
+    """With plan-memory alone the Activation runs as its own kernel."""
+    model = Sequential([Input((2, 5)), Dense(6), Activation(activation)])
+    like_reference(model)
+
+
+def test_nan_flows_through_dense_and_activations(like_reference):
+    model = Sequential([Input((4,)), Dense(3, activation="relu"), Activation("softmax")])
+    x = np.array([[np.nan, 1, 2, 3], [0.5, -1, 2, 0]], np.float32)
+    like_reference(model, x)
+
+
+@pytest.mark.parametrize("merge", [Add, Subtract, Multiply, Average, Maximum, Minimum])
+def test_elementwise_merges(like_reference, merge):
+    a, b = Input((3, 2)), Input((3, 2))
+    inputs = [a, b]
+    parts = [Dense(2)(a), b]
+    if merge is not Subtract:  # three-way merges chain binary kernels
+        c = Input((3, 2))
+        inputs.append(c)
+        parts.append(c)
+    model = Model(inputs, merge()(parts))
+    like_reference(model)
+
+
+def test_maximum_and_minimum_propagate_nan(like_reference):
+    a, b = Input((4,)), Input((4,))
+    model = Model([a, b], [Maximum()([a, b]), Minimum()([a, b])])
+    x = np.array([[np.nan, 1, 2, 3]], np.float32)
+    y = np.array([[0, np.nan, 5, -1]], np.float32)
+    like_reference(model, [x, y])
+
+
+@pytest.mark.parametrize("axis", [1, 2, -1])
+def test_concatenate(like_reference, axis):
+    a, b = Input((2, 3)), Input((2, 3))
+    model = Model([a, b], Concatenate(axis=axis)([Dense(3)(a), b]))
+    like_reference(model)
+
+
+def test_views_reshape_flatten_and_dropout(like_reference):
+    """Fold-reshape turns these into zero-copy views; plan-memory alone runs
+    them as copies."""
+    model = Sequential([Input((2, 6)), Reshape((3, 4)), Dropout(0.5), Dense(5), Flatten(),
+                        Reshape((5, 3)), Dense(2), Flatten()])
+    like_reference(model)
+
+
+def test_flatten_channels_first_transposes(like_reference):
+    model = Sequential([Input((3, 2, 2)), Flatten(data_format="channels_first"), Dense(4)])
+    like_reference(model)
+
+
+def test_embedding_with_mask_zero(like_reference):
+    ids = Input((5,), dtype="int32")
+    emb = Embedding(7, 3, mask_zero=True)
+    out = emb(ids)
+    model = Model(ids, Dense(2)(out))
+    x = np.array([[0, 1, 6, 3, 0], [2, 0, 0, 5, 4]], np.float32)
+    like_reference(model, x)
+    graph = model.to_graph()
+    compiled = layerc.compile(graph, target="cuda", passes=None)
+    assert "gather" in compiled.program.text
