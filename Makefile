@@ -15,6 +15,11 @@ install: $(PY)
 
 demo: install
 	$(PY) examples/mlp.py
+	mkdir -p build
+	$(VENV)/bin/layerc compile examples/mlp.py -o build/mlp.lcz
+	$(VENV)/bin/layerc inspect build/mlp.lcz
+	$(PY) -c "import numpy as np; np.save('build/x.npy', np.random.default_rng(0).random((3, 784), np.float32))"
+	$(VENV)/bin/layerc run build/mlp.lcz --input build/x.npy
 
 test: $(PY)
 	$(PIP) install -q -e '.[test]'
@@ -23,6 +28,7 @@ test: $(PY)
 bench: $(PY)
 	$(PIP) install -q -e '.[bench]'
 	KERAS_BACKEND=torch $(PY) benchmarks/run.py
+	$(PY) benchmarks/cold_start.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
