@@ -111,7 +111,11 @@ def save(model: Any, path: str | os.PathLike) -> None:
     }
     manifest = json.dumps(manifest_for(model, parts), indent=1).encode()
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                                   dir=folder)
+    except OSError as err:
+        raise ArtifactError(f"cannot write artifact {path}: {err.strerror or err}") from None
     try:
         with os.fdopen(fd, "wb") as raw:
             with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:

@@ -190,4 +190,5 @@ def test_command_errors_are_one_line(tmp_path, mlp_artifact, make_args, message)
 def test_compile_to_an_unwritable_place_keeps_nothing(tmp_path):
     run = layerc("compile", MLP, "-o", str(tmp_path / "no" / "such" / "dir" / "m.lcz"))
     assert run.returncode == 1
-    assert run.stderr.startswith("layerc: error:") and "Traceback" not in run.stderr
+    assert run.stderr.startswith("layerc: error: cannot write artifact")
+    assert "m.lcz: No such file or directory" in run.stderr and "Traceback" not in run.stderr
