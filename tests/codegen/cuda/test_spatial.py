@@ -106,7 +106,8 @@ def test_locally_connected1d(like_reference, data_format):
 def test_locally_connected2d(like_reference, data_format, activation):
     model = Sequential([feature_map((4, 5), 2, data_format),
                         LocallyConnected2D(2, (2, 3), strides=(1, 2), data_format=data_format,
-                                           activation=activation, use_bias=activation != "sigmoid")])
+                                           activation=activation,
+                                           use_bias=activation != "sigmoid")])
     like_reference(model, both=activation == "sigmoid")
 
 
