@@ -1,9 +1,305 @@
-"""`layerc.from_keras`: converting a Keras 3 model (object or .keras file)."""
+"""`layerc.from_keras`: a Keras 3 model (object or .keras file) as a layerc model.
+
+The Keras model's own graph is replayed: each Keras layer becomes one layerc
+layer (`keras_layers.py` converts its options), called on the layerc tensors
+that stand for the Keras tensors it was called on, in Keras's order, so a
+layer Keras calls twice (shared) is one layerc layer called twice. Then each
+layer gets the Keras weights (the layouts are the same) and each stateful
+recurrent layer the states Keras holds. Masks are checked rather than
+trusted: wherever Keras hands a layer a mask, the layerc twin must consume the
+mask made by the twin of the Keras layer that made it, and nothing else.
+
+Keras is imported only to read a file: a model object is inspected as it is,
+so `import layerc` never imports keras (an optional extra).
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 
-def from_keras(model_or_path: Any) -> Any:
-    raise NotImplementedError("from_keras is being written")
+from layerc.errors import ArtifactError, ConfigError, LayercError
+from layerc.keras_layers import convert_layer, label
+from layerc.layers.base import Layer, SymbolicTensor
+from layerc.layers.embeddings import Embedding
+from layerc.layers.recurrent import Recurrent
+from layerc.models import Model, Sequential
+
+_KERAS_MODEL = "keras.src.models.model.Model"
+_KERAS_SEQUENTIAL = "keras.src.models.sequential.Sequential"
+_KERAS_FUNCTIONAL = "keras.src.models.functional.Functional"
+_KERAS_LAYER = "keras.src.layers.layer.Layer"
+
+
+class KerasImportTypeError(ConfigError, TypeError):
+    """from_keras was handed something that is neither a Keras model nor a path."""
+
+
+def from_keras(model_or_path: Any) -> Model:
+    """A layerc model with the layers, options and weights of a Keras 3 model:
+    a `keras.Sequential`, a functional `keras.Model`, or the path of a
+    `.keras` file. Options layerc cannot honour raise ConfigError."""
+    kmodel = _keras_model(model_or_path)
+    return _Replay(kmodel).run()
+
+
+# ----- what we were given -----
+def _bases(obj: Any) -> set[str]:
+    return {f"{c.__module__}.{c.__qualname__}" for c in type(obj).__mro__}
+
+
+def _keras_model(obj: Any) -> Any:
+    if isinstance(obj, (str, os.PathLike)):
+        return _load(Path(obj))
+    if _KERAS_MODEL not in _bases(obj):
+        raise KerasImportTypeError(f"from_keras: expected a Keras 3 model (keras.Sequential or "
+                                   f"a functional keras.Model) or the path of a .keras file, "
+                                   f"got {type(obj).__name__}")
+    return obj
+
+
+def _load(path: Path) -> Any:
+    if not path.is_file():
+        raise ArtifactError(f"from_keras: {path}: no such file")
+    if path.suffix != ".keras":
+        raise ConfigError(f"from_keras: {path}: expected a Keras 3 '.keras' file; other "
+                          f"formats (.h5, SavedModel) are not supported")
+    try:
+        import keras
+    except ImportError as err:
+        raise ConfigError(f"from_keras: reading {path} needs keras (pip install "
+                          f"'layerc[test]' or keras itself): {err}") from None
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as err:  # whatever Keras raises, the file cannot be read
+        raise ArtifactError(f"from_keras: {path}: cannot load the Keras model "
+                            f"({type(err).__name__}: {err})") from err
+
+
+def _graph(kmodel: Any) -> Any:
+    """The Keras Functional holding the model's graph of layer calls."""
+    bases = _bases(kmodel)
+    if _KERAS_SEQUENTIAL in bases:
+        functional = getattr(kmodel, "_functional", None)
+        if functional is None:
+            raise ConfigError(f"from_keras: Keras Sequential model {kmodel.name!r} is not built, "
+                              f"so its input shape is unknown; start it with keras.Input(...) "
+                              f"or call model.build(input_shape) first")
+        return functional
+    if _KERAS_FUNCTIONAL in bases:
+        return kmodel
+    raise ConfigError(f"from_keras: {kmodel.name!r} ({type(kmodel).__name__}) is a subclassed "
+                      f"Keras model, which has no graph of layers to convert; use "
+                      f"keras.Sequential or the functional keras.Model(inputs, outputs)")
+
+
+def _is_keras_tensor(value: Any) -> bool:
+    return hasattr(value, "_keras_history")
+
+
+# ----- replaying the graph -----
+class _Replay:
+    """Converts one Keras model: layers, calls, masks, weights, states."""
+
+    def __init__(self, kmodel: Any) -> None:
+        self.kmodel = kmodel
+        self.graph = _graph(kmodel)
+        is_sequential = _KERAS_SEQUENTIAL in _bases(kmodel)
+        self.sequential = Sequential(name=kmodel.name) if is_sequential else None
+        self.layers: dict[int, tuple[Any, Layer]] = {}  # id(keras layer) -> (it, twin)
+        self.tensors: dict[int, SymbolicTensor] = {}  # id(keras tensor) -> layerc tensor
+        # id(keras mask) -> id(the keras token ids it tests for zero)
+        self.mask_sources: dict[int, int] = {}
+        self.ops: dict[int, str] = {}  # id(keras tensor) -> the non-layer op that made it
+
+    def run(self) -> Model:
+        nodes_by_depth = self.graph._nodes_by_depth
+        for depth in sorted(nodes_by_depth, reverse=True):
+            for node in nodes_by_depth[depth]:
+                self._visit(node)
+        model = self._model()
+        for klayer, layer in self.layers.values():
+            _copy_weights(klayer, layer)
+            _copy_states(klayer, layer)
+        return model
+
+    def _model(self) -> Model:
+        if self.sequential is not None:
+            self._tensor(self.graph.outputs[0], "the model's output")
+            return self.sequential
+        inputs = self._structure(self.graph._inputs_struct, "the model's inputs")
+        outputs = self._structure(self.graph._outputs_struct, "the model's outputs")
+        return Model(inputs, outputs, name=self.kmodel.name)
+
+    def _structure(self, structure: Any, what: str) -> Any:
+        if isinstance(structure, dict):
+            return {key: self._tensor(t, what) for key, t in structure.items()}
+        if isinstance(structure, (list, tuple)):
+            return [self._tensor(t, what) for t in structure]
+        return self._tensor(structure, what)
+
+    def _tensor(self, ktensor: Any, what: str) -> SymbolicTensor:
+        if not _is_keras_tensor(ktensor):
+            raise ConfigError(f"from_keras: {what} must be tensors or flat lists or dicts of "
+                              f"tensors, got {type(ktensor).__name__}")
+        found = self.tensors.get(id(ktensor))
+        if found is None:
+            source = self.ops.get(id(ktensor), "outside the model's layers")
+            raise ConfigError(f"from_keras: {what}: tensor {ktensor.name!r} comes from "
+                              f"{source}; layerc converts Keras layers only (use layers such "
+                              f"as keras.layers.Add rather than keras.ops or operators)")
+        return found
+
+    def _twin(self, klayer: Any) -> Layer:
+        entry = self.layers.get(id(klayer))
+        if entry is None and _KERAS_MODEL in _bases(klayer):
+            raise ConfigError(f"from_keras: {label(klayer)}: a Keras model used as a layer "
+                              f"(nested model) is not supported; build one model from its "
+                              f"layers")
+        if entry is None:
+            entry = (klayer, convert_layer(klayer))
+            self.layers[id(klayer)] = entry
+        return entry[1]
+
+    def _visit(self, node: Any) -> None:
+        op = node.operation
+        if _KERAS_LAYER not in _bases(op):
+            # keras.ops calls (e.g. the not_equal that makes an Embedding's
+            # mask): converted only as the masks they compute.
+            for t in node.outputs:
+                self.ops[id(t)] = f"the Keras op {op.name!r} ({type(op).__name__})"
+            self._note_mask_op(node)
+            return
+        layer = self._twin(op)
+        if node.is_input:
+            if self.sequential is not None:
+                self.sequential.add(layer)
+            self.tensors[id(node.outputs[0])] = layer._nodes[0].outputs[0]
+            return
+        inputs, keras_mask, kwargs = self._arguments(node, op, layer)
+        self._check_mask(op, layer, inputs, keras_mask)
+        try:
+            outs = self._call(layer, inputs, kwargs)
+        except LayercError as err:
+            raise type(err)(f"from_keras: {label(op)}: {err}") from None
+        self._bind(op, node.outputs, outs if isinstance(outs, list) else [outs])
+        if isinstance(layer, Embedding) and layer.mask_zero:
+            kmask = getattr(node.outputs[0], "_keras_mask", None)
+            if kmask is not None:
+                self.mask_sources[id(kmask)] = id(node.arguments.args[0])
+
+    def _note_mask_op(self, node: Any) -> None:
+        """`not_equal(ids, 0)` is how Keras computes an Embedding's mask; a
+        loaded .keras graph holds it as an op node of its own."""
+        op, args = node.operation, node.arguments.args
+        if type(op).__name__ != "NotEqual" or node.arguments.kwargs or len(args) != 2:
+            return
+        ids, zero = args
+        if _is_keras_tensor(ids) and type(zero) is int and zero == 0:
+            self.mask_sources[id(node.outputs[0])] = id(ids)
+
+    def _arguments(self, node: Any, klayer: Any, layer: Layer) -> tuple[Any, Any, dict]:
+        """The layerc inputs, the Keras mask and the layerc call arguments of a call."""
+        args = list(node.arguments.args)
+        kwargs = dict(node.arguments.kwargs)
+        if isinstance(layer, Recurrent) and len(args) == 2 and "initial_state" not in kwargs:
+            kwargs["initial_state"] = args.pop()
+        where = f"from_keras: {label(klayer)}"
+        if len(args) != 1:
+            raise ConfigError(f"{where}: called with {len(args)} positional arguments; layerc "
+                              f"layers take one (the input)")
+        training = kwargs.pop("training", None)
+        if training not in (None, False):
+            raise ConfigError(f"{where}: called with training={training!r}; layerc is "
+                              f"inference-only and supports training=None or False")
+        keras_mask = kwargs.pop("mask", None)
+        state = kwargs.pop("initial_state", None)
+        if kwargs:
+            key = sorted(kwargs)[0]
+            raise ConfigError(f"{where}: call argument {key}={kwargs[key]!r} is not supported; "
+                              f"layerc supports initial_state (recurrent layers), training, "
+                              f"mask")
+        inputs = self._inputs(args[0], klayer)
+        call: dict[str, Any] = {}
+        if state is not None:
+            call["initial_state"] = self._inputs(state, klayer)
+        return inputs, keras_mask, call
+
+    def _inputs(self, value: Any, klayer: Any) -> Any:
+        what = f"the input of {label(klayer)}"
+        if isinstance(value, (list, tuple)):
+            return [self._tensor(t, what) for t in value]
+        return self._tensor(value, what)
+
+    def _check_mask(self, klayer: Any, layer: Layer, inputs: Any, keras_mask: Any) -> None:
+        """Keras hands a layer its mask as the call's `mask` argument; the
+        layerc twin must consume a mask of the same token ids, or none when
+        Keras passes none."""
+        where = f"from_keras: {label(klayer)}"
+        if isinstance(keras_mask, (list, tuple)):
+            if any(m is not None for m in keras_mask):
+                raise ConfigError(f"{where}: Keras calls it with masks on several inputs; "
+                                  f"layerc supports masks on single-input layers only")
+            keras_mask = None
+        theirs = None
+        if keras_mask is not None:
+            source = self.mask_sources.get(id(keras_mask))
+            theirs = None if source is None else self.tensors.get(source)
+            if theirs is None:
+                made_by = self.ops.get(id(keras_mask), "a layer layerc does not mask like Keras")
+                raise ConfigError(f"{where}: Keras calls it with a mask made by {made_by}; "
+                                  f"layerc supports the masks of Embedding(mask_zero=True) "
+                                  f"carried by the layers that pass masks on")
+        first = inputs[0] if isinstance(inputs, list) else inputs
+        ours = _masked_ids(first.mask) if layer.mask_mode == "consume" else None
+        if ours is theirs:
+            return
+        if theirs is None:
+            raise ConfigError(f"{where}: Keras calls it without a mask, but its layerc twin "
+                              f"would apply the mask its input carries (Keras drops the mask "
+                              f"of a recurrent layer's input when initial_state is given)")
+        raise ConfigError(f"{where}: Keras calls it with a mask that its layerc twin would not "
+                          f"apply")
+
+    def _call(self, layer: Layer, inputs: Any, kwargs: dict[str, Any]) -> Any:
+        if self.sequential is None:
+            return layer(inputs, **kwargs)
+        self.sequential.add(layer)  # a Sequential calls the layer on its last output
+        return self.sequential.outputs[0]
+
+    def _bind(self, klayer: Any, kouts: list[Any], outs: list[SymbolicTensor]) -> None:
+        if len(outs) != len(kouts):
+            raise ConfigError(f"from_keras: {label(klayer)}: gives {len(kouts)} output(s) in "
+                              f"Keras but {len(outs)} in layerc")
+        for kt, t in zip(kouts, outs):
+            self.tensors[id(kt)] = t
+
+
+def _masked_ids(mask: SymbolicTensor | None) -> SymbolicTensor | None:
+    """The token ids a layerc mask tests for zero (masks come from Embedding)."""
+    if mask is None:
+        return None
+    return mask.layer._nodes[mask.node_index].data_inputs[0]
+
+
+def _copy_weights(klayer: Any, layer: Layer) -> None:
+    weights = [np.asarray(w) for w in klayer.get_weights()]
+    if not weights and not layer._weights:
+        return
+    try:
+        layer.set_weights(weights)
+    except LayercError as err:
+        raise type(err)(f"from_keras: {label(klayer)}: {err}") from None
+
+
+def _copy_states(klayer: Any, layer: Layer) -> None:
+    """A stateful Keras layer that has run keeps its states: so does the twin."""
+    if not isinstance(layer, Recurrent) or not layer.stateful:
+        return
+    states = [np.array(s.numpy(), dtype=np.float32) for s in getattr(klayer, "states", None) or []
+              if s is not None]
+    if states and any(s.any() for s in states):
+        layer.reset_states(states)

@@ -1,0 +1,231 @@
+"""The Keras 3 layer classes `from_keras` converts, one option table each.
+
+Every Keras config key a converter meets is in its class's table, which says
+what happens to it: handed to the layerc constructor under the same name
+(`PASS`), accepted and dropped because it cannot change what inference
+computes (`DROP`: initializers, regularizers, constraints, dropout rates,
+seeds), or accepted only for the values layerc implements (`only(...)`).
+A key that is missing from the table, or a value outside what the table
+accepts, is a ConfigError naming the Keras layer, its class, the option, its
+value and what is supported: nothing is silently ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from layerc import layers as L
+from layerc.errors import ConfigError
+from layerc.ir import activations as ir_activations
+from layerc.layers.base import Layer
+
+
+def _anything(value: Any) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Key:
+    """What the importer does with one Keras config key."""
+
+    keep: bool  # handed to the layerc constructor (which checks the value further)
+    accepts: Callable[[Any], bool] = _anything
+    supported: str = "any value"
+
+
+PASS = Key(keep=True)
+DROP = Key(keep=False)  # no effect at inference
+
+
+def _same(value: Any, allowed: Any) -> bool:
+    """Equality that keeps True apart from 1 and False from 0 and None."""
+    return type(value) is type(allowed) and value == allowed
+
+
+def only(*values: Any, keep: bool = False) -> Key:
+    words = " or ".join(repr(v) for v in values)
+    return Key(keep, lambda v: any(_same(v, a) for a in values), f"only {words}")
+
+
+def _is_activation(value: Any) -> bool:
+    return isinstance(value, str) and ir_activations.canonical(value) is not None
+
+
+def _is_float32_policy(value: Any) -> bool:
+    """Keras serializes a layer's dtype as a DTypePolicy dict (or, in older
+    files, a plain dtype name)."""
+    if isinstance(value, str):
+        return value == "float32"
+    if not isinstance(value, dict):
+        return False
+    config = value.get("config")
+    return value.get("class_name") in ("DTypePolicy", "FloatDTypePolicy") and \
+        isinstance(config, dict) and config.get("name") == "float32"
+
+
+ACTIVATION = Key(True, _is_activation,
+                 f"one of layerc's activations ({', '.join(sorted(ir_activations.ACTIVATIONS))})")
+FLOAT32 = Key(False, _is_float32_policy, "only the 'float32' dtype policy (layerc computes in "
+                                          "float32; mixed or quantized policies are refused)")
+
+# ----- option tables -----
+BASE = {"name": PASS, "trainable": DROP, "dtype": FLOAT32, "activity_regularizer": DROP}
+KERNEL_TRAINING = {key: DROP for key in (
+    "kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
+    "kernel_constraint", "bias_constraint")}
+NO_LORA = {"lora_rank": only(None, 0), "lora_alpha": only(None),
+           "quantization_config": only(None)}
+
+INPUT = {"name": PASS, "batch_shape": PASS,
+         "dtype": Key(True, lambda v: v in ("float32", "int32", "int64"),
+                      "'float32', 'int32' or 'int64'"),
+         "sparse": only(False), "ragged": only(False), "optional": only(False)}
+DENSE = {**BASE, **KERNEL_TRAINING, **NO_LORA, "units": PASS, "activation": ACTIVATION,
+         "use_bias": PASS}
+ACTIVATION_LAYER = {**BASE, "activation": ACTIVATION}
+DROPOUT = {**BASE, "rate": PASS, "noise_shape": DROP, "seed": DROP}  # identity at inference
+FLATTEN = {**BASE, "data_format": PASS}
+RESHAPE = {**BASE, "target_shape": PASS}
+CONV = {**BASE, **KERNEL_TRAINING, **NO_LORA, "filters": PASS, "kernel_size": PASS,
+        "strides": PASS, "padding": PASS, "data_format": PASS, "dilation_rate": PASS,
+        "groups": only(1), "activation": ACTIVATION, "use_bias": PASS}
+POOL = {**BASE, "pool_size": PASS, "strides": PASS, "padding": PASS, "data_format": PASS}
+GLOBAL_POOL = {**BASE, "data_format": PASS, "keepdims": PASS}
+EMBEDDING = {**BASE, **NO_LORA, "input_dim": PASS, "output_dim": PASS, "mask_zero": PASS,
+             "embeddings_initializer": DROP, "embeddings_regularizer": DROP,
+             "embeddings_constraint": DROP}
+MERGE = dict(BASE)
+CONCATENATE = {**BASE, "axis": PASS}
+SIMPLE_RNN = {
+    **BASE, **KERNEL_TRAINING, "recurrent_initializer": DROP, "recurrent_regularizer": DROP,
+    "recurrent_constraint": DROP, "dropout": DROP, "recurrent_dropout": DROP, "seed": DROP,
+    "units": PASS, "activation": ACTIVATION, "use_bias": PASS, "return_sequences": PASS,
+    "return_state": PASS, "go_backwards": PASS, "stateful": PASS,
+    "unroll": DROP,  # the same numbers either way
+    "use_cudnn": DROP,  # an implementation choice, the same numbers
+    # layerc carries the previous output through masked steps, as Keras does by default.
+    "zero_output_for_mask": only(False)}
+GRU = {**SIMPLE_RNN, "recurrent_activation": ACTIVATION, "reset_after": PASS}
+LSTM = {**SIMPLE_RNN, "recurrent_activation": ACTIVATION,
+        "unit_forget_bias": DROP}  # only how the bias is initialized
+
+# ----- Keras activation layers that are a layerc Activation -----
+def number(*allowed: float, words: str = "") -> Key:
+    def accepts(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+            any(abs(value - a) < 1e-7 for a in allowed)
+
+    return Key(False, accepts, words or "only " + " or ".join(str(a) for a in allowed))
+
+
+RELU = {**BASE, "max_value": Key(False, lambda v: v is None or number(6.0).accepts(v),
+                                 "only None or 6.0 (relu6)"),
+        "negative_slope": number(0.0), "threshold": number(0.0)}
+LEAKY_RELU = {**BASE, "negative_slope": number(0.2, words="only 0.2 (layerc's leaky_relu)")}
+ELU = {**BASE, "alpha": number(1.0)}
+SOFTMAX = {**BASE, "axis": Key(False, lambda v: v in (-1, [-1], (-1,)),
+                               "only -1 (the last axis)")}
+
+
+# ----- converters -----
+def label(klayer: Any) -> str:
+    return f"layer {klayer.name!r} (Keras {type(klayer).__name__})"
+
+
+def checked_options(klayer: Any, table: dict[str, Key]) -> dict[str, Any]:
+    """The Keras config keys `table` passes on; refuses unknown keys and
+    values layerc cannot honour."""
+    config = klayer.get_config()
+    unknown = sorted(set(config) - set(table))
+    if unknown:
+        key = unknown[0]
+        raise ConfigError(f"from_keras: {label(klayer)}: option {key}={config[key]!r} is not "
+                          f"supported; the options layerc knows for this class are "
+                          f"{', '.join(sorted(table))}")
+    options = {}
+    for key, value in config.items():
+        rule = table[key]
+        if not rule.accepts(value):
+            raise ConfigError(f"from_keras: {label(klayer)}: option {key}={value!r} is not "
+                              f"supported; layerc supports {rule.supported}")
+        if rule.keep:
+            options[key] = value
+    return options
+
+
+def build(klayer: Any, cls: type[Layer], options: dict[str, Any]) -> Layer:
+    """The layerc layer; its own option checks are reported in Keras's words."""
+    try:
+        return cls(**options)
+    except ConfigError as err:
+        raise ConfigError(f"from_keras: {label(klayer)}: {err}") from None
+
+
+def same_class(cls: type[Layer], table: dict[str, Key]) -> Callable[[Any], Layer]:
+    """The common case: the layerc class of the same name takes the options."""
+    def convert(klayer: Any) -> Layer:
+        return build(klayer, cls, checked_options(klayer, table))
+
+    return convert
+
+
+def as_activation(table: dict[str, Key],
+                  activation: Callable[[dict[str, Any]], str]) -> Callable[[Any], Layer]:
+    """Keras's ReLU/LeakyReLU/ELU/Softmax layers: a layerc Activation."""
+    def convert(klayer: Any) -> Layer:
+        options = checked_options(klayer, table)
+        name = activation(klayer.get_config())
+        return build(klayer, L.Activation, {**options, "activation": name})
+
+    return convert
+
+
+def convert_input(klayer: Any) -> Layer:
+    options = checked_options(klayer, INPUT)
+    return build(klayer, L.InputLayer, options)
+
+
+CONVERTERS: dict[str, Callable[[Any], Layer]] = {
+    "InputLayer": convert_input,
+    "Dense": same_class(L.Dense, DENSE),
+    "Activation": same_class(L.Activation, ACTIVATION_LAYER),
+    "Dropout": same_class(L.Dropout, DROPOUT),
+    "Flatten": same_class(L.Flatten, FLATTEN),
+    "Reshape": same_class(L.Reshape, RESHAPE),
+    "Conv1D": same_class(L.Conv1D, CONV),
+    "Conv2D": same_class(L.Conv2D, CONV),
+    "MaxPooling1D": same_class(L.MaxPooling1D, POOL),
+    "MaxPooling2D": same_class(L.MaxPooling2D, POOL),
+    "AveragePooling1D": same_class(L.AveragePooling1D, POOL),
+    "AveragePooling2D": same_class(L.AveragePooling2D, POOL),
+    "GlobalMaxPooling1D": same_class(L.GlobalMaxPooling1D, GLOBAL_POOL),
+    "GlobalMaxPooling2D": same_class(L.GlobalMaxPooling2D, GLOBAL_POOL),
+    "GlobalAveragePooling1D": same_class(L.GlobalAveragePooling1D, GLOBAL_POOL),
+    "GlobalAveragePooling2D": same_class(L.GlobalAveragePooling2D, GLOBAL_POOL),
+    "Embedding": same_class(L.Embedding, EMBEDDING),
+    "SimpleRNN": same_class(L.SimpleRNN, SIMPLE_RNN),
+    "GRU": same_class(L.GRU, GRU),
+    "LSTM": same_class(L.LSTM, LSTM),
+    "Add": same_class(L.Add, MERGE),
+    "Subtract": same_class(L.Subtract, MERGE),
+    "Multiply": same_class(L.Multiply, MERGE),
+    "Average": same_class(L.Average, MERGE),
+    "Maximum": same_class(L.Maximum, MERGE),
+    "Minimum": same_class(L.Minimum, MERGE),
+    "Concatenate": same_class(L.Concatenate, CONCATENATE),
+    "ReLU": as_activation(RELU, lambda c: "relu" if c["max_value"] is None else "relu6"),
+    "LeakyReLU": as_activation(LEAKY_RELU, lambda c: "leaky_relu"),
+    "ELU": as_activation(ELU, lambda c: "elu"),
+    "Softmax": as_activation(SOFTMAX, lambda c: "softmax"),
+}
+
+
+def convert_layer(klayer: Any) -> Layer:
+    """The unbuilt layerc twin of a Keras layer (weights come after its calls)."""
+    cls = type(klayer)
+    convert = CONVERTERS.get(cls.__name__)
+    if convert is None or not cls.__module__.startswith("keras."):
+        raise ConfigError(f"from_keras: {label(klayer)}: layerc has no such layer; it "
+                          f"converts the Keras layers {', '.join(sorted(CONVERTERS))}")
+    return convert(klayer)
