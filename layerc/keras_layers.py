@@ -128,6 +128,13 @@ SOFTMAX = {**BASE, "axis": Key(False, lambda v: v in (-1, [-1], (-1,)),
                                "only -1 (the last axis)")}
 
 
+# ----- Keras noise and dropout layers: the identity at inference, a layerc Dropout -----
+SPATIAL_DROPOUT = {**BASE, "rate": DROP, "seed": DROP, "data_format": DROP}
+GAUSSIAN_NOISE = {**BASE, "stddev": DROP, "seed": DROP}
+GAUSSIAN_DROPOUT = {**BASE, "rate": DROP, "seed": DROP}
+ALPHA_DROPOUT = {**BASE, "rate": DROP, "seed": DROP, "noise_shape": DROP}
+
+
 # ----- converters -----
 def label(klayer: Any) -> str:
     return f"layer {klayer.name!r} (Keras {type(klayer).__name__})"
@@ -181,6 +188,16 @@ def as_activation(table: dict[str, Key],
     return convert
 
 
+def as_dropout(table: dict[str, Key]) -> Callable[[Any], Layer]:
+    """Keras's SpatialDropout, Gaussian and Alpha layers act only in training."""
+    def convert(klayer: Any) -> Layer:
+        options = checked_options(klayer, table)
+        rate = klayer.get_config().get("rate", 0.0)
+        return build(klayer, L.Dropout, {**options, "rate": rate})
+
+    return convert
+
+
 def convert_input(klayer: Any) -> Layer:
     options = checked_options(klayer, INPUT)
     return build(klayer, L.InputLayer, options)
@@ -218,6 +235,11 @@ CONVERTERS: dict[str, Callable[[Any], Layer]] = {
     "LeakyReLU": as_activation(LEAKY_RELU, lambda c: "leaky_relu"),
     "ELU": as_activation(ELU, lambda c: "elu"),
     "Softmax": as_activation(SOFTMAX, lambda c: "softmax"),
+    "SpatialDropout1D": as_dropout(SPATIAL_DROPOUT),
+    "SpatialDropout2D": as_dropout(SPATIAL_DROPOUT),
+    "GaussianNoise": as_dropout(GAUSSIAN_NOISE),
+    "GaussianDropout": as_dropout(GAUSSIAN_DROPOUT),
+    "AlphaDropout": as_dropout(ALPHA_DROPOUT),
 }
 
 

@@ -134,6 +134,18 @@ def test_activation_layers_become_activations(oracle, rng):
         ["relu", "relu6", "leaky_relu", "elu", "softmax"]
 
 
+def test_training_only_noise_layers_become_dropout(oracle, rng):
+    k = oracle.keras
+    kmodel = sequential(k, (6, 5, 3), k.layers.SpatialDropout2D(0.3), k.layers.Reshape((30, 3)),
+                        k.layers.SpatialDropout1D(0.2), k.layers.GaussianNoise(0.5),
+                        k.layers.GaussianDropout(0.4), k.layers.AlphaDropout(0.1),
+                        k.layers.Flatten(), k.layers.Dense(4))
+    randomize(kmodel, rng)
+    model = convert_and_check(oracle, kmodel, data(rng, (2, 6, 5, 3)))
+    assert [layer.rate for layer in model.layers if layer.kind == "Dropout"] == \
+        pytest.approx([0.3, 0.2, 0.0, 0.4, 0.1])
+
+
 @st.composite
 def conv_options(draw: Any, rank: int) -> dict[str, Any]:
     """Strides and dilation are not both > 1 (Keras and layerc refuse that)."""
