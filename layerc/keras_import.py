@@ -258,9 +258,10 @@ class _Replay:
         if ours is theirs:
             return
         if theirs is None:
+            why = " (Keras 3 drops the input's mask when initial_state is given)" \
+                if isinstance(layer, Recurrent) else ""
             raise ConfigError(f"{where}: Keras calls it without a mask, but its layerc twin "
-                              f"would apply the mask its input carries (Keras drops the mask "
-                              f"of a recurrent layer's input when initial_state is given)")
+                              f"would apply the mask its input carries{why}")
         raise ConfigError(f"{where}: Keras calls it with a mask that its layerc twin would not "
                           f"apply")
 

@@ -140,6 +140,16 @@ def label(klayer: Any) -> str:
     return f"layer {klayer.name!r} (Keras {type(klayer).__name__})"
 
 
+def shown(value: Any) -> str:
+    """A config value as the user wrote it: `DTypePolicy('mixed_float16')`
+    rather than the whole serialized dict."""
+    if not isinstance(value, dict) or "class_name" not in value:
+        return repr(value)
+    config = value.get("config")
+    name = config.get("name") if isinstance(config, dict) else config
+    return f"{value['class_name']}({name!r})" if name is not None else str(value["class_name"])
+
+
 def checked_options(klayer: Any, table: dict[str, Key]) -> dict[str, Any]:
     """The Keras config keys `table` passes on; refuses unknown keys and
     values layerc cannot honour."""
@@ -154,7 +164,7 @@ def checked_options(klayer: Any, table: dict[str, Key]) -> dict[str, Any]:
     for key, value in config.items():
         rule = table[key]
         if not rule.accepts(value):
-            raise ConfigError(f"from_keras: {label(klayer)}: option {key}={value!r} is not "
+            raise ConfigError(f"from_keras: {label(klayer)}: option {key}={shown(value)} is not "
                               f"supported; layerc supports {rule.supported}")
         if rule.keep:
             options[key] = value
