@@ -23,17 +23,23 @@ _HOW = ("install the CUDA extra (pip install 'layerc[cuda]') on a machine with a
 
 def simulated() -> bool:
     """Whether the loaded numba.cuda is the simulator."""
-    return _is_simulator(load())
+    return _is_simulator(module())
+
+
+def module() -> ModuleType:
+    """`numba.cuda`, without checking for a GPU (enough to compile to PTX)."""
+    try:
+        from numba import cuda
+    except Exception as err:  # noqa: BLE001 - ImportError, or a driver that fails to load
+        raise TargetError(f"target 'cuda' needs numba.cuda, which failed to import "
+                          f"({type(err).__name__}: {err}); {_HOW}") from None
+    return cuda
 
 
 def load() -> ModuleType:
     """`numba.cuda`, ready to launch kernels, or a TargetError that says what
     is missing and how to fix it."""
-    try:
-        from numba import cuda
-    except ImportError as err:  # pragma: no cover - depends on the install
-        raise TargetError(f"target 'cuda' needs numba.cuda, which failed to import ({err}); "
-                          f"{_HOW}") from None
+    cuda = module()
     if _is_simulator(cuda):
         return cuda
     try:

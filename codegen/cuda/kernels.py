@@ -5,7 +5,7 @@ so one compiled kernel serves every shape and activation; arena offsets arrive
 already scaled by the batch. Arithmetic stays in float32 (constants are
 float32 globals, so Numba does not widen to float64); comparisons are written
 so NaN flows through as NaN, as on the CPU. Importing this module loads
-numba.cuda (see device.py).
+numba.cuda (see device.py), and is enough to compile the kernels to PTX.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from layerc.codegen.cuda import device
 from layerc.codegen.cuda.codes import ACT_CODE, B_ADD, B_MAX, B_MIN, B_MUL, B_SUB, LOG_SOFTMAX_CODE
 
-cuda = device.load()
+cuda = device.module()  # build_program checked that a GPU or the simulator is there
 float32 = np.float32
 
 # The simulator runs every thread as a Python thread (~0.5 ms each with a
@@ -59,7 +59,8 @@ INV_SQRT2 = float32(0.7071067811865476)
 
 @cuda.jit(device=True)
 def softplus(v):
-    return math.log1p(math.exp(-abs(v))) + max(v, ZERO)
+    # No max(): its overload does not compile as a device call (the PTX test).
+    return math.log1p(math.exp(-abs(v))) + (v if v > ZERO else ZERO)
 
 
 @cuda.jit(device=True)

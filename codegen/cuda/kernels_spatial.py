@@ -64,10 +64,10 @@ def pool(x, xo, y, yo, batch, h, wd, c, oh, ow, kh, kw, sh, sw, pt, pl, first, i
         b, oy, ox, ch = _position(i, oh, ow, c, first)
         y0 = oy * sh - pt
         z0 = ox * sw - pl
-        ys = max(y0, 0)
-        ye = min(y0 + kh, h)
-        zs = max(z0, 0)
-        ze = min(z0 + kw, wd)
+        ys = y0 if y0 > 0 else 0  # (no max/min: see kernels.softplus)
+        ye = y0 + kh if y0 + kh < h else h
+        zs = z0 if z0 > 0 else 0
+        ze = z0 + kw if z0 + kw < wd else wd
         acc = NEG_INF if is_max else ZERO
         for yy in range(ys, ye):
             for zz in range(zs, ze):
