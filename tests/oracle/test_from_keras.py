@@ -181,7 +181,7 @@ def test_conv1d_sweep(oracle, options, length, channels, seed):
 
 
 @SWEEP
-@given(options=conv_options(2), rows=st.integers(6, 9), cols=st.integers(6, 9),
+@given(options=conv_options(2), rows=st.integers(7, 10), cols=st.integers(7, 10),
        channels=st.integers(1, 3), seed=st.integers(0, 2**16))
 def test_conv2d_sweep(oracle, options, rows, cols, channels, seed):
     rng = np.random.default_rng(seed)
