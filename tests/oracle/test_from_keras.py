@@ -385,6 +385,28 @@ def test_keras_file_round_trip(oracle, rng, tmp_path):
                             RNN_ATOL)
 
 
+
+def test_cli_compiles_a_keras_file_into_an_artifact(oracle, rng, tmp_path):
+    """`layerc compile m.keras -o m.lcz`, then `layerc run`, as a user would."""
+    import os
+
+    k = oracle.keras
+    kmodel = sequential(k, (5, 3), k.layers.Conv1D(4, 2, activation="relu"),
+                        k.layers.GlobalMaxPooling1D(), k.layers.Dense(2))
+    randomize(kmodel, rng)
+    kmodel.save(tmp_path / "m.keras")
+    x = data(rng, (3, 5, 3))
+    np.save(tmp_path / "x.npy", x)
+    env = dict(os.environ, KERAS_BACKEND="torch")
+    for args in (("compile", str(tmp_path / "m.keras"), "-o", str(tmp_path / "m.lcz")),
+                 ("run", str(tmp_path / "m.lcz"), "--input", str(tmp_path / "x.npy"),
+                  "--output", str(tmp_path / "y.npy"))):
+        run = subprocess.run([sys.executable, "-m", "layerc", *args], capture_output=True,
+                             text=True, env=env, timeout=300)
+        assert run.returncode == 0, run.stderr
+    oracle.assert_close(np.load(tmp_path / "y.npy"), oracle.run_keras(kmodel, [x])[0],
+                        "layerc run of the compiled .keras file")
+
 def test_missing_and_unreadable_files(tmp_path):
     missing = tmp_path / "nope.keras"
     with pytest.raises(ArtifactError, match="nope.keras"):
