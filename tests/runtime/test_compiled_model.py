@@ -120,7 +120,12 @@ def test_unknown_target_and_cuda_are_clear_errors():
     model = layerc.Sequential([Dense(2, input_shape=(3,))])
     with pytest.raises(layerc.TargetError, match="unknown target 'tpu'"):
         layerc.compile(model, target="tpu")
-    with pytest.raises(layerc.TargetError, match="cuda"):
+    # target='cuda' runs where numba.cuda has a GPU or the simulator (as in a session
+    # that ran tests/codegen/cuda); elsewhere it is a TargetError saying how to get one
+    # (tests/codegen/cuda/test_device.py checks that message in a clean process).
+    try:
         layerc.compile(model, target="cuda")
+    except layerc.TargetError as err:
+        assert "cuda" in str(err) and "NUMBA_ENABLE_CUDASIM" in str(err)
     with pytest.raises(layerc.ConfigError, match="unknown option"):
         layerc.compile(model, fast=True)

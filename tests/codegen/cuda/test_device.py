@@ -32,8 +32,11 @@ def test_every_kernel_compiles_to_ptx():
             assert ".entry" in text and ".f64" not in text, name
         print(len(texts), "kernels")
     """)
-    if run.returncode and ("NVVM" in run.stderr or "libnvvm" in run.stderr.lower()):
-        pytest.skip(f"no CUDA toolkit's NVVM on this machine: {run.stderr.splitlines()[-1]}")
+    missing = run.stderr.strip().splitlines()[-1] if run.returncode and run.stderr.strip() \
+        else ""
+    if any(lib in missing.lower() for lib in ("nvvm", "nvrtc")):
+        # numba-cuda also wants NVRTC; pip install 'layerc[cuda]' brings both
+        pytest.skip(f"the CUDA toolkit's NVVM/NVRTC is not installed here: {missing}")
     assert run.returncode == 0, run.stderr
     assert run.stdout.split()[0] == "14"
 
