@@ -116,16 +116,11 @@ def test_threads_get_the_same_answers():
         np.testing.assert_array_equal(got, want)
 
 
-def test_unknown_target_and_cuda_are_clear_errors():
+def test_unknown_target_and_option_are_clear_errors():
+    # target='cuda' without a GPU or the simulator: tests/codegen/cuda/test_device.py
+    # (in a clean process; this one may hold the simulator).
     model = layerc.Sequential([Dense(2, input_shape=(3,))])
     with pytest.raises(layerc.TargetError, match="unknown target 'tpu'"):
         layerc.compile(model, target="tpu")
-    # target='cuda' runs where numba.cuda has a GPU or the simulator (as in a session
-    # that ran tests/codegen/cuda); elsewhere it is a TargetError saying how to get one
-    # (tests/codegen/cuda/test_device.py checks that message in a clean process).
-    try:
-        layerc.compile(model, target="cuda")
-    except layerc.TargetError as err:
-        assert "cuda" in str(err) and "NUMBA_ENABLE_CUDASIM" in str(err)
     with pytest.raises(layerc.ConfigError, match="unknown option"):
         layerc.compile(model, fast=True)
