@@ -32,11 +32,9 @@ class CompiledModel:
             if len(self._inputs) == 1 and not self._index_bounds else None
         self._lock = threading.Lock()  # serializes calls of a stateful model
         self.state_batch = self._fixed_batch()
-        # The program may own where states live (the CUDA program keeps them on
-        # the device, behind slice reads and writes); the CPU's are a host array.
-        size = self.program.state_size * (self.state_batch or 0)
-        new_state = getattr(self.program, "new_state", None)
-        self._state = new_state(size) if new_state else np.zeros(size, np.float32)
+        # The program says where states live: a host array on the CPU, a device
+        # buffer behind the same slice reads and writes for CUDA.
+        self._state = self.program.new_state(self.program.state_size * (self.state_batch or 0))
 
     @property
     def input_specs(self) -> list[tuple[str, TensorType]]:

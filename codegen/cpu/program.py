@@ -57,6 +57,10 @@ class Program:
             arena = arenas[batch] = np.empty(max(self.arena_size * batch, 1), np.float32)
         return arena
 
+    def new_state(self, size: int) -> np.ndarray:
+        """Zeroed storage for `size` floats of stateful layers' states."""
+        return np.zeros(size, np.float32)
+
     def run(self, xs: list[np.ndarray], batch: int,
             state: np.ndarray | None = None) -> list[np.ndarray]:
         """Runs one batch; `xs` are C-contiguous float32 arrays of shape
