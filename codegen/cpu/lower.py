@@ -2,20 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from layerc.codegen.base import lowering_table
 
-from layerc.codegen.cpu.emitter import Emitter
-from layerc.ir import Node, OpKind
-
-Lowering = Callable[[Emitter, Node], None]
-LOWERINGS: dict[OpKind, Lowering] = {}
-
-
-def lowers(*kinds: OpKind) -> Callable[[Lowering], Lowering]:
-    def register(fn: Lowering) -> Lowering:
-        for kind in kinds:
-            if kind in LOWERINGS:
-                raise ValueError(f"two CPU lowerings for {kind}")
-            LOWERINGS[kind] = fn
-        return fn
-    return register
+LOWERINGS, lowers = lowering_table("CPU")

@@ -11,48 +11,23 @@ import math
 
 import numpy as np
 
+from layerc.codegen.base import as_2d, window_maps, window_pads
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.lower import lowers
 from layerc.codegen.cpu.opcodes import ACT_CODE, CONV, GLOBAL_POOL, LOCAL, POOL
 from layerc.ir import Node, OpKind
-from layerc.ir.ops.spatial import split, window_output
-
-
-def _as_2d(sizes: tuple[int, ...]) -> tuple[int, int]:
-    return (1, sizes[0]) if len(sizes) == 1 else (sizes[0], sizes[1])
-
-
-def _maps(e: Emitter, node: Node, rank: int) -> tuple[int, int, int, int, int, int]:
-    """(h, w, c, oh, ow, f) of a window op seen in 2-D."""
-    fmt = node.attrs.data_format
-    sizes, c = split(e.graph.type_of(node.inputs[0]), fmt, rank)
-    out_sizes, f = split(node.type, fmt, rank)
-    (h, w), (oh, ow) = _as_2d(sizes), _as_2d(out_sizes)
-    return h, w, c, oh, ow, f
-
-
-def _pads(e: Emitter, node: Node) -> tuple[int, int]:
-    """(top, left) pads: from specialize-padding, or derived here when that pass
-    did not run (the bottom/right pads need no code: they only bound loops)."""
-    a = node.attrs
-    pads = a.pads
-    if pads is None:
-        kernel = a.kernel if node.op is OpKind.CONV else a.pool
-        dilation = a.dilation if node.op is OpKind.CONV else (1,) * len(kernel)
-        _, pads, _ = window_output(e.graph.type_of(node.inputs[0]), a.data_format, kernel,
-                                   a.strides, dilation, a.padding, "window")
-    return (0, pads[0][0]) if len(pads) == 1 else (pads[0][0], pads[1][0])
+from layerc.ir.ops.spatial import split
 
 
 @lowers(OpKind.CONV)
 def lower_conv(e: Emitter, node: Node) -> None:
     a = node.attrs
     rank = len(a.kernel)
-    h, w, c, oh, ow, f = _maps(e, node, rank)
-    kh, kw = _as_2d(a.kernel)
-    sh, sw = _as_2d(a.strides)
-    dh, dw = _as_2d(a.dilation)
-    pt, pl = _pads(e, node)
+    h, w, c, oh, ow, f = window_maps(e.graph, node, rank)
+    kh, kw = as_2d(a.kernel)
+    sh, sw = as_2d(a.strides)
+    dh, dw = as_2d(a.dilation)
+    pt, pl = window_pads(e.graph, node)
     first = a.data_format == "channels_first"
     k = kh * kw * c
     # channels last: (K, F) as Keras stores it; channels first: (F, K) with K
@@ -72,10 +47,10 @@ def lower_conv(e: Emitter, node: Node) -> None:
 @lowers(OpKind.POOL)
 def lower_pool(e: Emitter, node: Node) -> None:
     a = node.attrs
-    h, w, c, oh, ow, _ = _maps(e, node, len(a.pool))
-    kh, kw = _as_2d(a.pool)
-    sh, sw = _as_2d(a.strides)
-    pt, pl = _pads(e, node)
+    h, w, c, oh, ow, _ = window_maps(e.graph, node, len(a.pool))
+    kh, kw = as_2d(a.pool)
+    sh, sw = as_2d(a.strides)
+    pt, pl = window_pads(e.graph, node)
     e.instr(POOL, node, x=e.offset(node.inputs[0]), y=e.offset(node.port()), h=h, w_=w, c=c,
             oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw, pt=pt, pl=pl,
             first=int(a.data_format == "channels_first"), max=int(a.mode == "max"))
@@ -93,9 +68,9 @@ def lower_global_pool(e: Emitter, node: Node) -> None:
 @lowers(OpKind.LOCAL)
 def lower_local(e: Emitter, node: Node) -> None:
     a = node.attrs
-    h, w, c, oh, ow, f = _maps(e, node, len(a.kernel))
-    kh, kw = _as_2d(a.kernel)
-    sh, sw = _as_2d(a.strides)
+    h, w, c, oh, ow, f = window_maps(e.graph, node, len(a.kernel))
+    kh, kw = as_2d(a.kernel)
+    sh, sw = as_2d(a.strides)
     kernel = e.weight(node.weights[0])
     bias = e.weight(node.weights[1]) if a.use_bias else -1
     e.instr(LOCAL, node, x=e.offset(node.inputs[0]), w=kernel, b=bias,

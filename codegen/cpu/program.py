@@ -8,26 +8,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from layerc.codegen.base import Slot, io_slots, lower_all, program_text
 from layerc.codegen.cpu import (lower_core, lower_merge, lower_recurrent,  # noqa: F401
                                 lower_spatial)
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.interpreter import run_model
 from layerc.codegen.cpu.lower import LOWERINGS
-from layerc.ir import Graph, OpKind, TargetError
+from layerc.ir import Graph
 
 _MAX_ARENAS = 4  # batch sizes whose arena a thread keeps
 _NO_STATE = np.zeros(1, np.float32)
-
-
-@dataclass(frozen=True)
-class Slot:
-    """Where one model input or output lives in the arena."""
-
-    name: str
-    offset: int  # per sample
-    shape: tuple[int, ...]  # without the batch axis
-    dtype: str
-    size: int  # elements per sample
 
 
 @dataclass(eq=False)
@@ -82,32 +72,9 @@ class Program:
 def build_program(graph: Graph) -> Program:
     """Lowers every node of a memory-planned graph to plan rows."""
     e = Emitter(graph)
-    for node in graph.nodes():
-        lowering = LOWERINGS.get(node.op)
-        if lowering is None:
-            raise TargetError(f"{node.label}: the CPU backend cannot run op {node.op.value}")
-        lowering(e, node)
-    plan = graph.memory_plan
-    assert plan is not None  # Emitter checked
-
-    def slot(port, name: str) -> Slot:
-        t = graph.type_of(port)
-        return Slot(name, e.offset(port), tuple(t.sample_shape), t.dtype,  # type: ignore
-                    t.sample_size)
-
-    inputs = tuple(slot(graph.node(i).port(), i) for i in graph.inputs)
-    outputs = tuple(slot(p, str(p)[1:]) for p in graph.outputs)
-    arena = plan.arena_size + e.scratch_size
-    header = [f"; program {graph.name}: arena {arena} floats per sample "
-              f"({plan.arena_size} planned + {e.scratch_size} scratch; naive {plan.naive_size})"]
-    header += [f"; input  {s.name} @{s.offset} {s.shape}" for s in inputs]
-    header += [f"; output {s.name} @{s.offset} {s.shape}" for s in outputs]
-    text = "\n".join(header + e.lines) + "\n"
-    for s in inputs:
-        if graph.node(s.name).op is not OpKind.INPUT:
-            raise TargetError(f"graph input {s.name} is not an input node")
-    if e.state_slots:
-        text += "".join(f"; state  {name} @{off} {count}x{units}\n"
-                        for name, (off, count, units) in e.state_slots.items())
+    lower_all(graph, e, LOWERINGS, "CPU")
+    inputs, outputs = io_slots(graph, e)
+    text = program_text("program", graph, e, inputs, outputs)
+    arena = graph.memory_plan.arena_size + e.scratch_size  # type: ignore[union-attr]
     return Program(e.plan(), e.weights(), arena, inputs, outputs, text, e.state_size,
                    dict(e.state_slots))

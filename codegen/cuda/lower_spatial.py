@@ -10,37 +10,13 @@ from __future__ import annotations
 
 import math
 
+from layerc.codegen.base import as_2d, window_maps, window_pads
 from layerc.codegen.cuda.codes import ACT_CODE
 from layerc.codegen.cuda.emitter import Emitter
 from layerc.codegen.cuda.lower import lowers
 from layerc.codegen.cuda.lower_core import fused, row_epilogue
 from layerc.ir import Node, OpKind
-from layerc.ir.ops.spatial import split, window_output
-
-
-def _as_2d(sizes: tuple[int, ...]) -> tuple[int, int]:
-    return (1, sizes[0]) if len(sizes) == 1 else (sizes[0], sizes[1])
-
-
-def _maps(e: Emitter, node: Node, rank: int) -> tuple[int, int, int, int, int, int]:
-    """(h, w, c, oh, ow, f) of a window op seen in 2-D."""
-    fmt = node.attrs.data_format
-    sizes, c = split(e.graph.type_of(node.inputs[0]), fmt, rank)
-    out_sizes, f = split(node.type, fmt, rank)
-    (h, w), (oh, ow) = _as_2d(sizes), _as_2d(out_sizes)
-    return h, w, c, oh, ow, f
-
-
-def _pads(e: Emitter, node: Node) -> tuple[int, int]:
-    """(top, left) pads (the bottom/right pads only bound loops)."""
-    a = node.attrs
-    pads = a.pads
-    if pads is None:
-        kernel = a.kernel if node.op is OpKind.CONV else a.pool
-        dilation = a.dilation if node.op is OpKind.CONV else (1,) * len(kernel)
-        _, pads, _ = window_output(e.graph.type_of(node.inputs[0]), a.data_format, kernel,
-                                   a.strides, dilation, a.padding, "window")
-    return (0, pads[0][0]) if len(pads) == 1 else (pads[0][0], pads[1][0])
+from layerc.ir.ops.spatial import split
 
 
 def _softmax_rows(node: Node, oh: int, ow: int, f: int) -> tuple[int, int]:
@@ -51,11 +27,11 @@ def _softmax_rows(node: Node, oh: int, ow: int, f: int) -> tuple[int, int]:
 @lowers(OpKind.CONV)
 def lower_conv(e: Emitter, node: Node) -> None:
     a = node.attrs
-    h, w, c, oh, ow, f = _maps(e, node, len(a.kernel))
-    kh, kw = _as_2d(a.kernel)
-    sh, sw = _as_2d(a.strides)
-    dh, dw = _as_2d(a.dilation)
-    pt, pl = _pads(e, node)
+    h, w, c, oh, ow, f = window_maps(e.graph, node, len(a.kernel))
+    kh, kw = as_2d(a.kernel)
+    sh, sw = as_2d(a.strides)
+    dh, dw = as_2d(a.dilation)
+    pt, pl = window_pads(e.graph, node)
     act = ACT_CODE[a.activation]
     y = e.offset(node.port())
     # The kernel stays (kh, kw, c, f) as Keras stores it, in both formats:
@@ -70,10 +46,10 @@ def lower_conv(e: Emitter, node: Node) -> None:
 @lowers(OpKind.POOL)
 def lower_pool(e: Emitter, node: Node) -> None:
     a = node.attrs
-    h, w, c, oh, ow, _ = _maps(e, node, len(a.pool))
-    kh, kw = _as_2d(a.pool)
-    sh, sw = _as_2d(a.strides)
-    pt, pl = _pads(e, node)
+    h, w, c, oh, ow, _ = window_maps(e.graph, node, len(a.pool))
+    kh, kw = as_2d(a.pool)
+    sh, sw = as_2d(a.strides)
+    pt, pl = window_pads(e.graph, node)
     e.launch("pool", node, x=e.offset(node.inputs[0]), y=e.offset(node.port()), h=h, w_=w,
              c=c, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw, pt=pt, pl=pl,
              first=int(a.data_format == "channels_first"), max=int(a.mode == "max"))
@@ -91,9 +67,9 @@ def lower_global_pool(e: Emitter, node: Node) -> None:
 @lowers(OpKind.LOCAL)
 def lower_local(e: Emitter, node: Node) -> None:
     a = node.attrs
-    h, w, c, oh, ow, f = _maps(e, node, len(a.kernel))
-    kh, kw = _as_2d(a.kernel)
-    sh, sw = _as_2d(a.strides)
+    h, w, c, oh, ow, f = window_maps(e.graph, node, len(a.kernel))
+    kh, kw = as_2d(a.kernel)
+    sh, sw = as_2d(a.strides)
     act = ACT_CODE[a.activation]
     y = e.offset(node.port())
     e.launch("local", node, x=e.offset(node.inputs[0]), w=e.weight(node.weights[0]),
