@@ -320,9 +320,10 @@ def reset_keras_states(kmodel: Any) -> None:
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
-def test_example_models(oracle, rng, path):
+def test_example_models(oracle, rng, path, tmp_path):
     """Two calls, reset_states, a third call: the same numbers as Keras (the
-    streaming GRU carries its state across the calls)."""
+    streaming GRU carries its state across the calls); then the .keras file
+    Keras writes for the model converts to the same numbers."""
     namespace = runpy.run_path(str(path), run_name="example")
     original = namespace["build_model"]()
     kmodel = keras_twin(oracle.keras, original)
@@ -347,6 +348,12 @@ def test_example_models(oracle, rng, path):
     if not any(getattr(layer, "stateful", False) for layer in original.layers):
         oracle.assert_close(layerc.compile(original).predict(calls[0]),
                             oracle.run_keras(kmodel, [calls[0]])[0], "the example itself", atol)
+    file = tmp_path / f"{path.stem}.keras"
+    kmodel.save(file)
+    reset_keras_states(kmodel)
+    from_file = layerc.compile(from_keras(file))  # a loaded file holds no states
+    oracle.assert_close(from_file.predict(calls[0]), oracle.run_keras(kmodel, [calls[0]])[0],
+                        f"{path.stem} from its .keras file", atol)
 
 
 def test_stateful_layer_keeps_the_states_keras_holds(oracle, rng):
