@@ -71,7 +71,7 @@ def _load(path: Path) -> Any:
         import keras
     except ImportError as err:
         raise ConfigError(f"from_keras: reading {path} needs keras (pip install "
-                          f"'layerc[test]' or keras itself): {err}") from None
+                          f"'layerc[keras]'): {err}") from None
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as err:  # whatever Keras raises, the file cannot be read
