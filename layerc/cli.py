@@ -84,7 +84,8 @@ def _compile(args: argparse.Namespace) -> None:
 
     model = _compiled(args.model, args.target)
     if args.target and model.target != args.target:  # an artifact for another target
-        model = CompiledModel(model.graph, args.target, model.passes_applied)
+        model = CompiledModel(model.graph, args.target, model.passes_applied,
+                              model.pass_changes)
     model.save(args.output)
     size = Path(args.output).stat().st_size
     print(f"{args.output}: {model.graph.name} for {model.target}, {size} bytes, "
@@ -135,9 +136,12 @@ def _inspect(args: argparse.Namespace) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         out.write("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] + "\n")
-    out.write("\npasses applied (rewrites):\n")
+    out.write("\npasses applied (rewrites, then what changed):\n")
+    changes = dict(model.pass_changes)
     for name, changed in model.passes_applied:
         out.write(f"  {name:20s} {changed}\n")
+        for line in changes.get(name, ()):
+            out.write(f"      {line}\n")
     plan = graph.memory_plan
     if plan is not None:
         saved = 100 * (1 - plan.arena_size / plan.naive_size) if plan.naive_size else 0.0

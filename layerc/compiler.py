@@ -27,7 +27,7 @@ def compile(model: Any, target: str = "cpu", passes: Sequence[Pass] | None = Non
     graph = model if isinstance(model, Graph) else model.to_graph()
     optimized, manager = optimize(graph, passes, instruments, verify)
     applied = tuple((name, result.changed) for name, result in manager.results)
-    compiled = CompiledModel(optimized, target, applied)
+    compiled = CompiledModel(optimized, target, applied, tuple(manager.changes))
     if not isinstance(model, Graph):
         for layer in model.layers:  # stateful layers reach their states through us
             if getattr(layer, "stateful", False):

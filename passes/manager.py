@@ -14,6 +14,7 @@ from typing import Sequence, TextIO
 
 from layerc.ir import Graph, IRError, to_text, verify
 from layerc.passes.base import Pass, PassResult
+from layerc.passes.changes import describe_changes
 
 
 class Instrument:
@@ -70,6 +71,7 @@ class PassManager:
     instruments: Sequence[Instrument] = ()
     verify: bool | None = None  # None: follow LAYERC_VERIFY
     results: list[tuple[str, PassResult]] = field(default_factory=list)
+    changes: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # per pass
 
     def run(self, graph: Graph) -> Graph:
         check = verify_enabled() if self.verify is None else self.verify
@@ -85,6 +87,8 @@ class PassManager:
                 except IRError as err:
                     raise IRError(f"after pass {pass_.name}: {err}") from None
             self.results.append((pass_.name, result))
+            self.changes.append((pass_.name, describe_changes(graph, result.graph)
+                                 + tuple(f"note: {n}" for n in result.notes)))
             for instrument in self.instruments:
                 instrument.after(index, pass_, result, seconds)
             graph = result.graph

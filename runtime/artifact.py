@@ -90,6 +90,7 @@ def manifest_for(model: Any, parts: dict[str, bytes]) -> dict:
         "outputs": [_spec(n, t) for n, t in model.output_specs],
         "stateful_batch_size": model.state_batch,
         "passes_applied": [[name, changed] for name, changed in model.passes_applied],
+        "pass_changes": [[name, list(lines)] for name, lines in model.pass_changes],
         "sha256": {name: _sha256(data) for name, data in parts.items()},
         "self_test": {
             "inputs": [{"shape": list(x.shape), "values": x.reshape(-1).tolist()} for x in xs],
@@ -231,8 +232,14 @@ def load(path: str | os.PathLike, target: str | None = None, verify: bool = True
 
     path = os.fspath(path)
     manifest, graph = read(path)
-    passes = tuple((str(n), int(c)) for n, c in manifest.get("passes_applied", []))
-    model = CompiledModel(graph, target or manifest["target"], passes)
+    try:
+        passes = tuple((str(n), int(c)) for n, c in manifest.get("passes_applied", []))
+        changes = tuple((str(n), tuple(map(str, lines)))
+                        for n, lines in manifest.get("pass_changes", []))
+    except (TypeError, ValueError) as err:
+        raise ArtifactError(f"artifact {path}: malformed pass list in manifest.json "
+                            f"({err})") from None
+    model = CompiledModel(graph, target or manifest["target"], passes, changes)
     specs = [_spec(n, t) for n, t in model.input_specs]
     if specs != manifest.get("inputs"):
         raise ArtifactError(f"artifact {path}: manifest inputs {manifest.get('inputs')} do "

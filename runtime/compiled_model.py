@@ -21,10 +21,12 @@ class CompiledModel:
     threads at once: each thread runs in its own activation arena."""
 
     def __init__(self, graph: Graph, target: str = "cpu",
-                 passes_applied: tuple[tuple[str, int], ...] = ()) -> None:
+                 passes_applied: tuple[tuple[str, int], ...] = (),
+                 pass_changes: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> None:
         self.graph = graph
         self.target = target
-        self.passes_applied = passes_applied
+        self.passes_applied = passes_applied  # (pass, rewrites)
+        self.pass_changes = pass_changes  # (pass, what it changed, in words)
         self.program = build(graph, target)
         self._inputs = [graph.node(i) for i in graph.inputs]
         self._index_bounds = _index_bounds(graph)

@@ -129,6 +129,8 @@ def test_inspect_an_artifact(mlp_artifact):
     assert out.startswith("model mlp: target cpu, 669,706 parameters")
     assert "%dense_2" in out and "dense rows=" in out and "act=softmax" in out
     assert "drop-dropout         2" in out and "fuse-activation      3" in out
+    assert "      removed %dropout, %dropout_1\n" in out  # what each pass changed
+    assert "      %dense_2: activation='linear' -> 'softmax'" in out
     assert "arena:" in out and "naive" in out
     assert "self-test: passed" in out
 

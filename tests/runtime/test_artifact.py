@@ -122,6 +122,9 @@ def test_manifest_describes_the_model(mlp_artifact):
     assert manifest["inputs"] == [{"name": n, "shape": list(t.shape), "dtype": t.dtype}
                                   for n, t in compiled.input_specs]
     assert [tuple(p) for p in manifest["passes_applied"]] == list(compiled.passes_applied)
+    assert [(n, tuple(lines)) for n, lines in manifest["pass_changes"]] == \
+        list(compiled.pass_changes)
+    assert layerc.load(path).pass_changes == compiled.pass_changes
     test = manifest["self_test"]
     x = np.array(test["inputs"][0]["values"], np.float32).reshape(test["inputs"][0]["shape"])
     y = np.array(test["outputs"][0]["values"], np.float32).reshape(test["outputs"][0]["shape"])
