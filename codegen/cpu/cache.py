@@ -12,7 +12,10 @@ before any kernel is decorated.
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
+import importlib.util
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +67,72 @@ class LibraryCacheLocator(_CacheLocator):
 
 if LibraryCacheLocator not in CacheImpl._locator_classes:
     CacheImpl._locator_classes.insert(0, LibraryCacheLocator)
+
+
+def _nrt_only(context: Any) -> None:
+    from numba.core.runtime import rtsys
+
+    rtsys.initialize(context)
+
+
+def _preload_blas() -> None:
+    """Numba's BLAS calls find their functions in `scipy.linalg.cython_blas`,
+    importing it on first use, and with it the `scipy.linalg` package, whose
+    initialization costs 0.1-0.2 s (array-API shims that touch every NumPy
+    submodule). The extension module itself loads in 2 ms: this loads just it
+    under its own name, so the import finds it in sys.modules. A later
+    `import scipy.linalg` still runs the package's own initialization. Any
+    problem leaves things to the ordinary import."""
+    name = "scipy.linalg.cython_blas"
+    if name in sys.modules:
+        return
+    try:
+        import scipy
+
+        folder = Path(scipy.__file__).parent / "linalg"
+        path = next(folder / f"cython_blas{suffix}"
+                    for suffix in importlib.machinery.EXTENSION_SUFFIXES
+                    if (folder / f"cython_blas{suffix}").is_file())
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    except Exception:  # noqa: BLE001  (an optimization only)
+        return
+    sys.modules.setdefault(name, module)
+
+
+def load_cached(dispatcher: Any, args: tuple) -> None:
+    """Loads the cached machine code of `dispatcher` for `args`, if the cache
+    has it, without Numba's full registry set-up; on a miss it does nothing
+    and the first call compiles the normal way.
+
+    Numba's first compile or cache load in a process imports and installs all
+    of its typing and lowering registries (NumPy, linalg and with it
+    scipy.linalg, random, typed containers...): about 0.15-0.2 s of a cold
+    start. Cached machine code needs none of that, only the NRT (the helper C
+    functions and the threading layer register themselves on import). So this
+    repeats what `Dispatcher.compile` does on a cache hit, with the context's
+    `refresh` cut down to initializing the NRT, under Numba's global compiler
+    lock. Numba is pinned (0.68.1); on it this gives the same outputs, bit for
+    bit, on every example, and compiling other functions afterwards works.
+    """
+    from numba.core import cpu
+    from numba.core.compiler_lock import global_compiler_lock
+
+    _preload_blas()
+    signature = tuple(dispatcher.typeof_pyval(a) for a in args)
+    with global_compiler_lock:
+        if signature in dispatcher.overloads:
+            return
+        saved = cpu.CPUContext.refresh
+        cpu.CPUContext.refresh = _nrt_only
+        try:
+            result = dispatcher._cache.load_overload(signature, dispatcher.targetctx)
+        finally:
+            cpu.CPUContext.refresh = saved
+        if result is None:
+            return
+        dispatcher._cache_hits[signature] += 1
+        dispatcher.targetctx.insert_user_function(result.entry_point, result.fndesc,
+                                                  [result.library])
+        dispatcher.add_overload(result)

@@ -11,6 +11,7 @@ import numpy as np
 from layerc.codegen.base import Slot, io_slots, lower_all, program_text
 from layerc.codegen.cpu import (lower_core, lower_merge, lower_recurrent,  # noqa: F401
                                 lower_spatial)
+from layerc.codegen.cpu.cache import load_cached
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.interpreter import run_model
 from layerc.codegen.cpu.lower import LOWERINGS
@@ -59,12 +60,17 @@ class Program:
         outs = [np.empty((batch, *s.shape), np.float32) for s in self.outputs]
         if state is None:
             state = _NO_STATE
-        run_model(self.plan, self.weights, self._arena(batch), state, batch, self._in_offsets,
-                  tuple(x.reshape(-1) for x in xs), self._out_offsets,
-                  tuple(y.reshape(-1) for y in outs))
+        args = (self.plan, self.weights, self._arena(batch), state, batch, self._in_offsets,
+                tuple(x.reshape(-1) for x in xs), self._out_offsets,
+                tuple(y.reshape(-1) for y in outs))
+        if not self._ready:
+            load_cached(run_model, args)
+            self._ready = True
+        run_model(*args)
         return outs
 
     def __post_init__(self) -> None:
+        self._ready = False  # run_model loaded for this program's inputs and outputs
         self._in_offsets = np.array([s.offset for s in self.inputs], np.int64)
         self._out_offsets = np.array([s.offset for s in self.outputs], np.int64)
 
