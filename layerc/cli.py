@@ -104,7 +104,7 @@ def _kernels(program_text: str) -> dict[str, str]:
             continue
         row, _, node = line.rpartition("; %")
         words = row.split()
-        flags = [w for w in words[1:] if w.split("=")[0] in ("act", "gemm", "rows")]
+        flags = [w for w in words[1:] if w.split("=")[0] in ("act", "variant", "rows")]
         kernels.setdefault(node.strip(), []).append(" ".join(words[:1] + flags))
     return {node: " + ".join(rows) for node, rows in kernels.items()}
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from layerc.codegen.base import BaseEmitter
-from layerc.codegen.cpu.opcodes import ACTIVATIONS, BINOP_NAMES, OPNAMES, WIDTH
+from layerc.codegen.cpu.opcodes import ACTIVATIONS, BINOP_NAMES, OPNAMES, VARIANT_NAMES, WIDTH
 from layerc.ir import Graph, Node
 
 ALIGN = 16  # floats
@@ -40,5 +40,7 @@ def _show(key: str, value: Any) -> str:
         return ACTIVATIONS[value]
     if key == "binop":
         return BINOP_NAMES[value]
+    if key == "variant":
+        return VARIANT_NAMES[value]
     return str(value)
 

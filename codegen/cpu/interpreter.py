@@ -68,7 +68,7 @@ def run_plan(plan: np.ndarray, weights: np.ndarray, arena: np.ndarray, state: np
                 kernels_spatial.conv(x, weights[r[2]: r[2] + k * f],
                                      weights[max(r[3], 0): max(r[3], 0) + f], r[3] >= 0, y,
                                      scratch, batch, h, w, c, oh, ow, f, kh, kw, r[14], r[15],
-                                     r[16], r[17], r[18], r[19], r[20] == 1, r[21] == 1, r[22])
+                                     r[16], r[17], r[18], r[19], r[20] == 1, r[21], r[22])
             else:
                 positions = oh * ow
                 kernels_spatial.local(x, weights[r[2]: r[2] + positions * k * f],

@@ -14,7 +14,8 @@ import numpy as np
 from layerc.codegen.base import as_2d, window_maps, window_pads
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.lower import lowers
-from layerc.codegen.cpu.opcodes import ACT_CODE, CONV, GLOBAL_POOL, LOCAL, POOL
+from layerc.codegen.cpu.opcodes import (ACT_CODE, CONV, GLOBAL_POOL, LOCAL, POOL, V_DIRECT,
+                                        V_GEMM, V_IM2COL, VARIANTS)
 from layerc.ir import Node, OpKind
 from layerc.ir.ops.spatial import split
 
@@ -36,11 +37,15 @@ def lower_conv(e: Emitter, node: Node) -> None:
         v.reshape(kh, kw, c, f).transpose(3, 2, 0, 1).reshape(f, k))) if first else None
     kernel = e.weight(node.weights[0], pack=pack)
     bias = e.weight(node.weights[1]) if a.use_bias else -1
-    gemm = a.variant == "gemm"
-    scratch = 0 if gemm else e.scratch(oh * ow * k)
+    variant = VARIANTS.get(a.variant, V_IM2COL)  # im2col handles every case
+    if first and variant == V_DIRECT:
+        variant = V_IM2COL  # the direct loop is written for channels last
+    # im2col: the patches; direct: one output row's sums
+    scratch = e.scratch(oh * ow * k if variant == V_IM2COL else ow * f) \
+        if variant != V_GEMM else 0
     e.instr(CONV, node, x=e.offset(node.inputs[0]), w=kernel, b=bias, y=e.offset(node.port()),
             scratch=scratch, h=h, w_=w, c=c, oh=oh, ow=ow, f=f, kh=kh, kw=kw, sh=sh, sw=sw,
-            dh=dh, dw=dw, pt=pt, pl=pl, first=int(first), gemm=int(gemm),
+            dh=dh, dw=dw, pt=pt, pl=pl, first=int(first), variant=variant,
             act=ACT_CODE[a.activation])
 
 

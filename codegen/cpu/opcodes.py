@@ -19,7 +19,7 @@ CONCAT = 6  # x, y, outer per sample, inner, dst stride, dst start
 TRANSPOSE_CS = 7  # x, y, channels, spatial: (C, S) -> (S, C) per sample
 # The window ops see 2-D maps (a 1-D op has height 1) and share the operand
 # layout x, w, b, y, scratch, h, w, c, oh, ow, f, kh, kw, sh, sw, ...
-CONV = 8  # ..., dh, dw, pt, pl, channels_first, gemm, act
+CONV = 8  # ..., dh, dw, pt, pl, channels_first, variant, act
 POOL = 9  # x, y, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, channels_first, is_max
 GLOBAL_POOL = 10  # x, y, spatial, c, channels_first, is_max, mask (-1: none)
 LOCAL = 11  # x, w, b, y, scratch, h, w, c, oh, ow, f, kh, kw, sh, sw, channels_first, act
@@ -34,6 +34,11 @@ OPNAMES = {DENSE: "dense", ACT: "act", COPY: "copy", BINARY: "binary", SCALE: "s
            CONCAT: "concat", TRANSPOSE_CS: "transpose_cs", CONV: "conv", POOL: "pool",
            GLOBAL_POOL: "global_pool", LOCAL: "local", GATHER: "gather",
            RECURRENT: "recurrent"}
+
+# convolution variants (the specialize-padding pass chooses)
+V_IM2COL, V_GEMM, V_DIRECT = 0, 1, 2
+VARIANTS = {"im2col": V_IM2COL, "gemm": V_GEMM, "direct": V_DIRECT}
+VARIANT_NAMES = {code: name for name, code in VARIANTS.items()}
 
 # binary ops
 B_ADD, B_SUB, B_MUL, B_MAX, B_MIN = 0, 1, 2, 3, 4

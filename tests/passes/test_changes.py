@@ -30,7 +30,7 @@ def test_every_pass_says_what_it_changed():
         "%d: activation='linear' -> 'softmax'",
         "outputs %d")
     assert changes["specialize-padding"] == (
-        "%c: pads=None -> ((1, 1),); variant='' -> 'im2col'",)
+        "%c: pads=None -> ((1, 1),); variant='' -> 'direct'",)
     assert changes["dce"] == ()
     (line,) = changes["plan-memory"]
     assert line.startswith("planned the arena: ") and "(naive " in line

@@ -25,6 +25,22 @@ def test_pads_and_variants_golden():
     assert run_pass(SpecializePadding(), result.graph).changed == 0
 
 
+@pytest.mark.parametrize("kernel, channels, data_format, variant", [
+    (3, 2, "channels_last", "direct"),   # 18 taps: no patches
+    (4, 2, "channels_last", "direct"),   # 32 taps, the most a direct loop takes
+    (3, 4, "channels_last", "im2col"),   # 36 taps
+    (3, 2, "channels_first", "im2col"),  # the direct loop is a channels-last layout
+])
+def test_short_windows_run_direct(kernel, channels, data_format, variant):
+    shape = (6, 6, channels) if data_format == "channels_last" else (channels, 6, 6)
+    x = layerc.Input(shape, name="x")
+    y = Conv2D(8, kernel, padding="same", data_format=data_format, name="c")(x)
+    graph = layerc.Model(x, y).to_graph()
+    result = run_pass(SpecializePadding(), graph)
+    assert f"variant='{variant}'" in body(result.graph)
+    assert_same_numbers(graph, result.graph)
+
+
 @pytest.mark.parametrize("strides, dilation, expect", [
     (1, 2, "pads=((4, 0),)"),  # causal: d * (k - 1) on the left
     (2, 1, "pads=((2, 0),)"),  # whatever the stride
