@@ -15,7 +15,7 @@ from layerc.codegen.base import as_2d, window_maps, window_pads
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.lower import lowers
 from layerc.codegen.cpu.opcodes import (ACT_CODE, CONV, GLOBAL_POOL, LOCAL, POOL, V_DIRECT,
-                                        V_GEMM, V_IM2COL, VARIANTS)
+                                        V_IM2COL, VARIANTS)
 from layerc.ir import Node, OpKind
 from layerc.ir.ops.spatial import split
 
@@ -40,9 +40,7 @@ def lower_conv(e: Emitter, node: Node) -> None:
     variant = VARIANTS.get(a.variant, V_IM2COL)  # im2col handles every case
     if first and variant == V_DIRECT:
         variant = V_IM2COL  # the direct loop is written for channels last
-    # im2col: the patches; direct: one output row's sums
-    scratch = e.scratch(oh * ow * k if variant == V_IM2COL else ow * f) \
-        if variant != V_GEMM else 0
+    scratch = e.scratch(oh * ow * k) if variant == V_IM2COL else 0
     e.instr(CONV, node, x=e.offset(node.inputs[0]), w=kernel, b=bias, y=e.offset(node.port()),
             scratch=scratch, h=h, w_=w, c=c, oh=oh, ow=ow, f=f, kh=kh, kw=kw, sh=sh, sw=sw,
             dh=dh, dw=dw, pt=pt, pl=pl, first=int(first), variant=variant,
