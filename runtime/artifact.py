@@ -76,15 +76,23 @@ def _npz(arrays: dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-def manifest_for(model: Any, parts: dict[str, bytes]) -> dict:
-    from layerc import __version__
+def _layerc_version() -> str:
+    # From the installed metadata: the runtime does not import the frontend.
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        return version("layerc")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def manifest_for(model: Any, parts: dict[str, bytes]) -> dict:
     xs = random_inputs(model)
     ys = _run_fresh(model, xs)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "layerc_version": __version__,
+        "layerc_version": _layerc_version(),
         "target": model.target,
         "inputs": [_spec(n, t) for n, t in model.input_specs],
         "outputs": [_spec(n, t) for n, t in model.output_specs],
