@@ -40,6 +40,8 @@ def _dump(args: argparse.Namespace) -> None:
     from layerc.passes import DumpToFolder, PrintAfter, by_name, default_pipeline
     from layerc.runtime import CompiledModel
 
+    if args.print_after_all and args.format != "text":
+        raise ConfigError("--print-after-all prints text; leave out --format")
     source = load_source(args.model)
     if isinstance(source, CompiledModel):
         if args.after or args.print_after_all or args.no_passes or args.dump_dir:
@@ -179,17 +181,29 @@ def _run(args: argparse.Namespace) -> None:
                          f"got {len(xs)} --input file(s)")
     outs = model.predict(xs, batch_size=args.batch_size)
     outs = outs if isinstance(outs, list) else [outs]
-    out_names = [n for n, _ in model.output_specs]
+    out_names = _unique([n for n, _ in model.output_specs])
+    npz = args.output is not None and args.output.lower().endswith(".npz")
     if args.output is None:
         for name, y in zip(out_names, outs):
             print(f"{name}: shape {y.shape}\n{np.array2string(y, threshold=60)}")
-    elif len(outs) == 1 and not args.output.endswith(".npz"):
+    elif len(outs) == 1 and not npz:
         _write_atomically(args.output, lambda f: np.save(f, outs[0]))
-    elif args.output.endswith(".npz"):
+    elif npz:
         _write_atomically(args.output, lambda f: np.savez(f, **dict(zip(out_names, outs))))
     else:
         raise ConfigError(f"{args.model} has {len(outs)} outputs ({', '.join(out_names)}); "
                           f"give --output a .npz name to write them all")
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Output names as keys: a tensor listed twice gets `name_1`, ..."""
+    seen: dict[str, int] = {}
+    keys = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        keys.append(name if count == 0 else f"{name}_{count}")
+    return keys
 
 
 def _write_atomically(path: str, write: Any) -> None:
@@ -199,6 +213,8 @@ def _write_atomically(path: str, write: Any) -> None:
         with open(tmp, "wb") as f:
             write(f)
         tmp.replace(target)
+    except OSError as err:
+        raise ConfigError(f"cannot write {path}: {err.strerror or err}") from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -209,9 +225,11 @@ def _bench(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     model = _compiled(args.model, args.target)
     ready = time.perf_counter()
+    if not args.seconds > 0:  # also refuses nan
+        raise ConfigError(f"--seconds must be a positive number, got {args.seconds}")
     xs = random_inputs(model, args.batch_size)
     batch = xs[0].shape[0]
-    model.predict(xs)  # the first call allocates the arena
+    model.predict(xs)  # the first call allocates the arena (and checks the batch)
     times: list[float] = []
     deadline = time.perf_counter() + args.seconds
     shown = time.perf_counter()
@@ -242,11 +260,15 @@ def _positive(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="layerc", description="Compile Keras-style models.")
     top.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    # --debug also after the command (SUPPRESS: absent there, the top level's value stays)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks on errors")
     sub = top.add_subparsers(dest="command", required=True)
     model_help = "file.py[:name] (a model or a function returning one), a .keras file, " \
                  "or an artifact"
 
-    dump = sub.add_parser("dump", help="print a model's IR")
+    dump = sub.add_parser("dump", parents=[common], help="print a model's IR")
     dump.add_argument("model", help=model_help)
     group = dump.add_mutually_exclusive_group()
     group.add_argument("--after", metavar="PASS", help="stop after this pass")
@@ -260,17 +282,17 @@ def parser() -> argparse.ArgumentParser:
     dump.add_argument("--locations", action="store_true", help="show the user's source lines")
     dump.set_defaults(run=_dump)
 
-    comp = sub.add_parser("compile", help="compile a model into an artifact")
+    comp = sub.add_parser("compile", parents=[common], help="compile a model into an artifact")
     comp.add_argument("model", help=model_help)
     comp.add_argument("-o", "--output", required=True, metavar="ARTIFACT")
     comp.add_argument("--target", choices=TARGETS, default=None, help="default: cpu")
     comp.set_defaults(run=_compile)
 
-    insp = sub.add_parser("inspect", help="layers, shapes, passes, kernels and memory")
+    insp = sub.add_parser("inspect", parents=[common], help="layers, shapes, passes, kernels and memory")
     insp.add_argument("model", help=model_help)
     insp.set_defaults(run=_inspect)
 
-    run = sub.add_parser("run", help="run a model on .npy inputs")
+    run = sub.add_parser("run", parents=[common], help="run a model on .npy inputs")
     run.add_argument("model", help=model_help)
     run.add_argument("--input", action="append", required=True, metavar="X.npy",
                      help="one per model input, in order")
@@ -279,10 +301,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=_positive, default=None)
     run.set_defaults(run=_run)
 
-    bench = sub.add_parser("bench", help="latency and throughput on this machine")
+    bench = sub.add_parser("bench", parents=[common], help="latency and throughput on this machine")
     bench.add_argument("model", help=model_help)
-    bench.add_argument("--batch-size", type=_positive, default=1)
-    bench.add_argument("--seconds", type=float, default=3.0, help="how long to measure")
+    bench.add_argument("--batch-size", type=_positive, default=None,
+                       help="default: 1, or a stateful model's fixed batch")
+    bench.add_argument("--seconds", type=float, default=3.0,
+                       help="how long to measure (default 3)")
     bench.add_argument("--target", choices=TARGETS, default=None)
     bench.set_defaults(run=_bench)
     return top

@@ -16,6 +16,7 @@ so `import layerc` never imports keras (an optional extra).
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +65,12 @@ def _keras_model(obj: Any) -> Any:
 def _load(path: Path) -> Any:
     if not path.is_file():
         raise ArtifactError(f"from_keras: {path}: no such file")
-    if path.suffix != ".keras":
+    if path.suffix.lower() != ".keras":
         raise ConfigError(f"from_keras: {path}: expected a Keras 3 '.keras' file; other "
                           f"formats (.h5, SavedModel) are not supported")
+    if not zipfile.is_zipfile(path):
+        raise ArtifactError(f"from_keras: {path}: not a Keras 3 .keras file (not a zip "
+                            f"archive)")
     try:
         import keras
     except ImportError as err:

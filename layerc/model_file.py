@@ -7,14 +7,14 @@ import runpy
 from pathlib import Path
 from typing import Any
 
-from layerc.errors import ConfigError
+from layerc.errors import ConfigError, LayercError
 from layerc.models import Model
 
 
 def load_source(spec: str, target: str | None = None) -> Any:
     """A layerc Model (from file.py[:name] or a .keras file) or a CompiledModel
     (from an artifact)."""
-    if spec.endswith(".keras"):
+    if spec.lower().endswith(".keras"):
         from layerc.keras_import import from_keras
 
         return from_keras(spec)
@@ -37,7 +37,12 @@ def load_model_file(spec: str) -> Model:
                           f"artifact")
     if not path.is_file():
         raise ConfigError(f"{path}: no such file")
-    namespace = runpy.run_path(str(path), run_name="__layerc_model__")
+    try:
+        namespace = runpy.run_path(str(path), run_name="__layerc_model__")
+    except LayercError:
+        raise  # already names the layer and the line
+    except Exception as err:  # noqa: BLE001  (the user's file failed: say so in one line)
+        raise ConfigError(f"{path}: running it failed: {type(err).__name__}: {err}") from err
     if name:
         if name not in namespace:
             raise ConfigError(f"{path}: defines no {name!r}")
@@ -50,7 +55,13 @@ def load_model_file(spec: str) -> Model:
             raise ConfigError(f"{path}: found {len(models)} models; name one as {path}:NAME")
         found = models[0]
     if callable(found) and not isinstance(found, Model):
-        found = found()
+        try:
+            found = found()
+        except LayercError:
+            raise
+        except Exception as err:  # noqa: BLE001
+            raise ConfigError(f"{spec}: calling {name or 'it'}() failed: "
+                              f"{type(err).__name__}: {err}") from err
     if not isinstance(found, Model):
         raise ConfigError(f"{spec}: expected a layerc model or a function returning one, got "
                           f"{type(found).__name__}")

@@ -42,10 +42,11 @@ def _spec(name: str, t: Any) -> dict:
 
 
 def random_inputs(model: Any, batch: int | None = None, seed: int = 0) -> list[np.ndarray]:
-    """Deterministic inputs for a compiled model: `batch` samples (default one;
-    a stateful model's fixed batch), indices within each embedding's vocabulary."""
+    """Deterministic inputs for a compiled model: `batch` samples (default: a
+    stateful model's fixed batch, else one), indices within each embedding's
+    vocabulary."""
     rng = np.random.default_rng(seed)
-    batch = model.state_batch or batch or 1
+    batch = batch or model.state_batch or 1
     xs = []
     for name, t in model.input_specs:
         shape = (batch, *t.sample_shape)
@@ -55,19 +56,6 @@ def random_inputs(model: Any, batch: int | None = None, seed: int = 0) -> list[n
         else:
             xs.append(rng.uniform(-1.0, 1.0, shape).astype(np.float32))
     return xs
-
-
-def _run_fresh(model: Any, xs: list[np.ndarray]) -> list[np.ndarray]:
-    """Outputs from zero state, leaving the model's states as they were."""
-    layers = list(model.program.state_slots)
-    saved = {layer: model.layer_states(layer) for layer in layers}
-    model.reset_states()
-    try:
-        outs = model.predict(xs)
-    finally:
-        for layer, states in saved.items():
-            model.set_layer_states(layer, states)
-    return list(outs) if isinstance(outs, list) else [outs]
 
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:
@@ -88,7 +76,7 @@ def _layerc_version() -> str:
 
 def manifest_for(model: Any, parts: dict[str, bytes]) -> dict:
     xs = random_inputs(model)
-    ys = _run_fresh(model, xs)
+    ys = model.predict_from_zero_state(xs)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -126,6 +114,7 @@ def save(model: Any, path: str | os.PathLike) -> None:
     except OSError as err:
         raise ArtifactError(f"cannot write artifact {path}: {err.strerror or err}") from None
     try:
+        os.fchmod(fd, _file_mode(path))  # mkstemp's 0600 would keep other users out
         with os.fdopen(fd, "wb") as raw:
             with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
                 zf.writestr("manifest.json", manifest)
@@ -134,10 +123,23 @@ def save(model: Any, path: str | os.PathLike) -> None:
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError) and not isinstance(err, ArtifactError):
+            raise ArtifactError(f"cannot write artifact {path}: "
+                                f"{err.strerror or err}") from err
         raise
+
+
+def _file_mode(path: str) -> int:
+    """An existing artifact's permissions, else what the umask gives a new file."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 class _Reader:
@@ -181,6 +183,10 @@ class _Reader:
         hashes = manifest.get("sha256")
         if not isinstance(hashes, dict) or sorted(hashes) != sorted(PARTS):
             raise self.error(f"manifest.json must list the sha256 of {', '.join(PARTS)}")
+        for key, kind in (("target", str), ("inputs", list), ("outputs", list),
+                          ("self_test", dict)):
+            if not isinstance(manifest.get(key), kind):
+                raise self.error(f"manifest.json lacks a valid {key!r}")
         return manifest
 
     def part(self, name: str, manifest: dict) -> bytes:
@@ -220,7 +226,11 @@ def check_self_test(model: Any, manifest: dict, path: str) -> None:
     except (KeyError, TypeError, ValueError) as err:
         raise ArtifactError(f"artifact {path}: malformed self_test in manifest.json "
                             f"({err})") from None
-    got = _run_fresh(model, xs)
+    try:
+        got = model.predict_from_zero_state(xs)
+    except LayercError as err:
+        raise ArtifactError(f"artifact {path}: the self-test input does not fit the model "
+                            f"({err})") from None
     for i, (g, w) in enumerate(zip(got, want)):
         if g.shape != w.shape or not np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True):
             worst = float(np.max(np.abs(g - w))) if g.shape == w.shape else float("nan")
@@ -248,10 +258,11 @@ def load(path: str | os.PathLike, target: str | None = None, verify: bool = True
         raise ArtifactError(f"artifact {path}: malformed pass list in manifest.json "
                             f"({err})") from None
     model = CompiledModel(graph, target or manifest["target"], passes, changes)
-    specs = [_spec(n, t) for n, t in model.input_specs]
-    if specs != manifest.get("inputs"):
-        raise ArtifactError(f"artifact {path}: manifest inputs {manifest.get('inputs')} do "
-                            f"not match graph.json's {specs}")
+    for key, specs in (("inputs", model.input_specs), ("outputs", model.output_specs)):
+        mine = [_spec(n, t) for n, t in specs]
+        if mine != manifest[key]:
+            raise ArtifactError(f"artifact {path}: manifest {key} {manifest[key]} do not "
+                                f"match graph.json's {mine}")
     if verify:
         check_self_test(model, manifest, path)
     return model

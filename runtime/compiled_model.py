@@ -32,7 +32,9 @@ class CompiledModel:
         self._index_bounds = _index_bounds(graph)
         self._sample_shape = tuple(self._inputs[0].type.sample_shape) \
             if len(self._inputs) == 1 and not self._index_bounds else None
-        self._lock = threading.Lock()  # serializes calls of a stateful model
+        # Serializes calls of a stateful model (re-entrant: a run from zero
+        # state holds it around its own predict).
+        self._lock = threading.RLock()
         self.state_batch = self._fixed_batch()
         # The program says where states live: a host array on the CPU, a device
         # buffer behind the same slice reads and writes for CUDA.
@@ -103,6 +105,18 @@ class CompiledModel:
                 self._state[base + i * batch * units: base + (i + 1) * batch * units] = \
                     np.asarray(v, np.float32).reshape(-1)
 
+    def predict_from_zero_state(self, xs: Any) -> list[np.ndarray]:
+        """The outputs of `xs` from zeroed states, leaving the states as they
+        were, as one step: no other call sees the zeros or loses its update."""
+        with self._lock:
+            saved = np.array(self._state, np.float32)
+            self._state[:] = 0.0
+            try:
+                outs = self.predict(xs)
+            finally:
+                self._state[:] = saved
+        return list(outs) if isinstance(outs, list) else [outs]
+
     @property
     def index_bounds(self) -> dict[str, tuple[int, str]]:
         """For inputs read by an Embedding: (vocabulary size, its layer)."""
@@ -142,11 +156,14 @@ class CompiledModel:
         each chunk continues from the final state of sample i of the last."""
         size = self.state_batch
         assert size is not None
-        if batch % size or (batch_size is not None and batch_size != size):
+        if batch % size:
             raise InputError(f"this model has stateful layers built for batches of exactly "
                              f"{size} samples (or a multiple, run {size} at a time); got a "
-                             f"batch of {batch}" + (f" with batch_size={batch_size}"
-                                                    if batch_size is not None else ""))
+                             f"batch of {batch}")
+        if batch_size is not None and batch_size != size:
+            raise InputError(f"this model has stateful layers built for batches of exactly "
+                             f"{size} samples: batch_size must be {size} (or left out), got "
+                             f"{batch_size}")
         outs = [np.empty((batch, *s.shape), np.float32) for s in self.program.outputs]
         with self._lock:
             for start in range(0, batch, size):

@@ -194,3 +194,62 @@ def test_compile_to_an_unwritable_place_keeps_nothing(tmp_path):
     assert run.returncode == 1
     assert run.stderr.startswith("layerc: error: cannot write artifact")
     assert "m.lcz: No such file or directory" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_bench_of_a_stateful_model_runs_its_batch_and_refuses_others(tmp_path):
+    artifact = tmp_path / "gru.lcz"
+    assert layerc("compile", f"{GRU}:build_model", "-o", str(artifact)).returncode == 0
+    run = layerc("bench", str(artifact), "--seconds", "0.2")
+    assert run.returncode == 0, run.stderr
+    assert "batch 2:" in run.stdout  # its fixed batch by default
+    run = layerc("bench", str(artifact), "--seconds", "0.2", "--batch-size", "4")
+    assert run.returncode == 0, run.stderr
+    assert "batch 4:" in run.stdout  # two chunks of 2
+    run = layerc("bench", str(artifact), "--seconds", "0.2", "--batch-size", "5")
+    assert run.returncode == 1 and "batches of exactly 2" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_a_tensor_output_twice_is_written_twice(tmp_path):
+    src = tmp_path / "dup.py"
+    src.write_text("import layerc\nfrom layerc.layers import Dense\n"
+                   "x = layerc.Input((3,), name='x')\nd = Dense(2, name='d')(x)\n"
+                   "model = layerc.Model(x, [d, d])\n")
+    np.save(tmp_path / "x.npy", np.ones((2, 3), np.float32))
+    run = layerc("run", str(src), "--input", str(tmp_path / "x.npy"), "--output",
+                 str(tmp_path / "y.NPZ"))
+    assert run.returncode == 0, run.stderr
+    with np.load(tmp_path / "y.NPZ") as y:
+        assert sorted(y.files) == ["d", "d_1"]
+        np.testing.assert_array_equal(y["d"], y["d_1"])
+
+
+@pytest.mark.parametrize("source, spec, message", [
+    ("model = (\n", "syn.py", "syn.py: running it failed: SyntaxError"),
+    ("raise RuntimeError('boom')\n", "syn.py", "running it failed: RuntimeError: boom"),
+    ("def f(n):\n    pass\n", "syn.py:f", "calling f() failed: TypeError"),
+])
+def test_a_broken_model_file_is_one_line(tmp_path, source, spec, message):
+    (tmp_path / "syn.py").write_text(source)
+    run = layerc("dump", str(tmp_path / spec))
+    assert run.returncode == 1
+    assert message in run.stderr and "Traceback" not in run.stderr
+
+
+def test_garbage_keras_file_and_debug_after_the_command(tmp_path):
+    (tmp_path / "g.KERAS").write_text("garbage")
+    run = layerc("dump", str(tmp_path / "g.KERAS"))
+    assert run.returncode == 1
+    assert "not a Keras 3 .keras file (not a zip archive)" in run.stderr
+    run = layerc("dump", str(tmp_path / "g.KERAS"), "--debug")
+    assert "Traceback" in run.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (("bench", MLP, "--seconds", "-1"), "--seconds must be a positive number"),
+    (("bench", MLP, "--seconds", "nan"), "--seconds must be a positive number"),
+    (("dump", MLP, "--print-after-all", "--format", "json"), "leave out --format"),
+])
+def test_options_that_would_do_nothing_are_refused(args, message):
+    run = layerc(*args)
+    assert run.returncode == 1 and message in run.stderr

@@ -270,3 +270,70 @@ def test_saving_a_stateful_model_keeps_its_states(tmp_path):
     np.testing.assert_array_equal(compiled.layer_states(layer)[0], states[0])
     loaded = layerc.load(tmp_path / "s.lcz")
     assert np.abs(loaded.layer_states(layer)[0]).max() == 0.0
+
+
+def test_saving_while_another_thread_predicts_keeps_the_stream_intact(tmp_path):
+    """The self-test runs from zero state and puts the states back as one step:
+    a stream predicted meanwhile gives what it gives alone."""
+    import threading
+
+    from layerc.layers import GRU, Dense
+
+    layerc.utils.set_random_seed(3)
+    compiled = layerc.compile(layerc.Sequential([
+        GRU(8, stateful=True, batch_input_shape=(1, 1, 4)), Dense(2)]))
+    steps = np.random.default_rng(0).random((3000, 1, 1, 4)).astype(np.float32)
+    alone = [compiled.predict(x) for x in steps]
+    compiled.reset_states()
+    streamed = []
+    worker = threading.Thread(target=lambda: streamed.extend(compiled.predict(x) for x in steps))
+    worker.start()
+    saves = 0
+    while worker.is_alive() or saves == 0:
+        compiled.save(tmp_path / "m.lcz")
+        saves += 1
+    worker.join()
+    assert saves > 1
+    for got, want in zip(streamed, alone):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_artifacts_get_ordinary_file_permissions(mlp_artifact, tmp_path):
+    _, compiled, _ = mlp_artifact
+    old = os.umask(0o022)
+    try:
+        compiled.save(tmp_path / "new.lcz")
+        assert (tmp_path / "new.lcz").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+        (tmp_path / "kept.lcz").write_bytes(b"")
+        os.chmod(tmp_path / "kept.lcz", 0o640)
+        compiled.save(tmp_path / "kept.lcz")
+        assert (tmp_path / "kept.lcz").stat().st_mode & 0o777 == 0o640  # as it was
+    finally:
+        os.umask(old)
+
+
+def test_saving_onto_a_folder_is_an_artifact_error(mlp_artifact, tmp_path):
+    _, compiled, _ = mlp_artifact
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(layerc.ArtifactError, match="cannot write artifact .*folder"):
+        compiled.save(tmp_path / "folder")
+    assert [p.name for p in (tmp_path / "folder").iterdir()] == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda m: m.pop("target"), ("lacks a valid 'target'",)),
+    (lambda m: m["outputs"][0].update(shape=[None, 3]), ("manifest outputs",)),
+    (lambda m: m["self_test"]["inputs"][0].update(shape=[1, 2, 392]),
+     ("self-test input does not fit",)),
+])
+def test_hand_edited_manifests_are_artifact_errors(mlp_artifact, tmp_path, edit, words):
+    path, _, _ = mlp_artifact
+    if "self_test" in words[0] or "self-test" in words[0]:
+        def edit_both(m):
+            edit(m)
+            m["self_test"]["inputs"][0]["values"] = [0.0] * 784
+        changed = _with_manifest(path, tmp_path / "e.lcz", edit_both)
+    else:
+        changed = _with_manifest(path, tmp_path / "e.lcz", edit)
+    _assert_refused(changed, *words)
