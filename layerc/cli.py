@@ -288,7 +288,8 @@ def parser() -> argparse.ArgumentParser:
     comp.add_argument("--target", choices=TARGETS, default=None, help="default: cpu")
     comp.set_defaults(run=_compile)
 
-    insp = sub.add_parser("inspect", parents=[common], help="layers, shapes, passes, kernels and memory")
+    insp = sub.add_parser("inspect", parents=[common],
+                          help="layers, shapes, passes, kernels and memory")
     insp.add_argument("model", help=model_help)
     insp.set_defaults(run=_inspect)
 

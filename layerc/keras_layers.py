@@ -140,9 +140,22 @@ def label(klayer: Any) -> str:
     return f"layer {klayer.name!r} (Keras {type(klayer).__name__})"
 
 
+def config_of(klayer: Any) -> dict[str, Any]:
+    """The Keras layer's config; a layer Keras cannot describe (e.g. one given
+    a lambda in an interactive session) is refused by name."""
+    try:
+        return klayer.get_config()
+    except Exception as err:  # noqa: BLE001  (whatever Keras raises)
+        raise ConfigError(f"from_keras: {label(klayer)}: Keras cannot describe its options "
+                          f"({type(err).__name__}: {err}); options given as Python functions "
+                          f"or lambdas cannot be converted") from None
+
+
 def shown(value: Any) -> str:
     """A config value as the user wrote it: `DTypePolicy('mixed_float16')`
     rather than the whole serialized dict."""
+    if isinstance(value, dict) and set(value) == {"value"} and isinstance(value["value"], tuple):
+        return "a Python function (serialized bytecode)"  # how Keras writes a lambda
     if not isinstance(value, dict) or "class_name" not in value:
         return repr(value)
     config = value.get("config")
@@ -153,7 +166,7 @@ def shown(value: Any) -> str:
 def checked_options(klayer: Any, table: dict[str, Key]) -> dict[str, Any]:
     """The Keras config keys `table` passes on; refuses unknown keys and
     values layerc cannot honour."""
-    config = klayer.get_config()
+    config = config_of(klayer)
     unknown = sorted(set(config) - set(table))
     if unknown:
         key = unknown[0]
@@ -192,7 +205,7 @@ def as_activation(table: dict[str, Key],
     """Keras's ReLU/LeakyReLU/ELU/Softmax layers: a layerc Activation."""
     def convert(klayer: Any) -> Layer:
         options = checked_options(klayer, table)
-        name = activation(klayer.get_config())
+        name = activation(config_of(klayer))
         return build(klayer, L.Activation, {**options, "activation": name})
 
     return convert
@@ -202,7 +215,7 @@ def as_dropout(table: dict[str, Key]) -> Callable[[Any], Layer]:
     """Keras's SpatialDropout, Gaussian and Alpha layers act only in training."""
     def convert(klayer: Any) -> Layer:
         options = checked_options(klayer, table)
-        rate = klayer.get_config().get("rate", 0.0)
+        rate = config_of(klayer).get("rate", 0.0)
         return build(klayer, L.Dropout, {**options, "rate": rate})
 
     return convert

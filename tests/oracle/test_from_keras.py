@@ -12,6 +12,7 @@ layer, its class and the option) and the accepted no-op options.
 
 from __future__ import annotations
 
+import os
 import runpy
 import subprocess
 import sys
@@ -395,8 +396,6 @@ def test_keras_file_round_trip(oracle, rng, tmp_path):
 
 def test_cli_compiles_a_keras_file_into_an_artifact(oracle, rng, tmp_path):
     """`layerc compile m.keras -o m.lcz`, then `layerc run`, as a user would."""
-    import os
-
     k = oracle.keras
     kmodel = sequential(k, (5, 3), k.layers.Conv1D(4, 2, activation="relu"),
                         k.layers.GlobalMaxPooling1D(), k.layers.Dense(2))
@@ -537,3 +536,20 @@ def test_training_only_options_are_accepted(oracle, rng):
         k.layers.Dense(2, kernel_regularizer=reg, bias_regularizer=reg, trainable=False))
     randomize(kmodel, rng)
     convert_and_check(oracle, kmodel, data(rng, (3, 10, 3)), RNN_ATOL)
+
+
+def test_a_lambda_activation_is_refused_in_words(oracle, tmp_path):
+    """Keras serializes a lambda from a file as bytecode, and cannot serialize
+    one typed at a prompt at all; both are refused by name, in a sentence."""
+    k = oracle.keras
+    kmodel = sequential(k, (3,), k.layers.Dense(2, activation=lambda t: t * 2))
+    refused(lambda: from_keras(kmodel), "layer 'dense", "activation=a Python function",
+            "layerc supports one of")
+    typed = ("import keras, layerc\n"
+             "dense = keras.layers.Dense(2, activation=lambda t: t)\n"
+             "layerc.from_keras(keras.Sequential([keras.Input((3,)), dense]))\n")
+    prompt = subprocess.run([sys.executable, "-c", typed], capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "KERAS_BACKEND": "torch"})
+    assert prompt.returncode == 1
+    assert "ConfigError: from_keras: layer 'dense" in prompt.stderr
+    assert "Keras cannot describe its options" in prompt.stderr
