@@ -27,7 +27,8 @@ for path in sys.argv[3:]:
     model = layerc.load(path)
     for batch in (1, 64):
         model.reset_states()
-        y = model.predict(random_inputs(model, batch, seed=batch))
+        xs = random_inputs(model, batch * (model.state_batch or 1), seed=batch)
+        y = model.predict(xs)
         outs += y if isinstance(y, list) else [y]
 light = {name: name in sys.modules for name in ("scipy.linalg", "numba.np.arraymath")}
 np.savez(sys.argv[2], *outs)
