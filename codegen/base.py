@@ -7,8 +7,10 @@ plan row, CUDA a kernel launch) and keeps its own table from `lowering_table`.
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -116,6 +118,34 @@ class BaseEmitter:
         if not self._chunks:
             return np.zeros(self.align, np.float32)
         return np.concatenate(self._chunks)
+
+
+# ----- what a program keeps at run time -----
+MAX_ARENAS = 4  # batch sizes whose arena a thread keeps
+
+
+class ThreadArenas:
+    """Activation arenas, one per thread and batch size, so threads never
+    share scratch; a thread keeps its last few batch sizes. `allocate(size)`
+    makes one (a NumPy array on the CPU, a device array for CUDA)."""
+
+    def __init__(self, allocate: Callable[[int], Any]) -> None:
+        self._allocate = allocate
+        self._local = threading.local()
+
+    def get(self, floats: int, batch: int) -> Any:
+        arenas = self._local.__dict__.setdefault("arenas", {})
+        arena = arenas.get(batch)
+        if arena is None:
+            if len(arenas) >= MAX_ARENAS:
+                arenas.clear()
+            arena = arenas[batch] = self._allocate(max(floats * batch, 1))
+        return arena
+
+
+def program_key(text: str) -> str:
+    """A hash of a program's text (the plan, not the weight values)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # ----- inputs, outputs and the listing's header -----

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from layerc.codegen.base import Slot, io_slots, lower_all, program_text
+from layerc.codegen.base import (Slot, ThreadArenas, io_slots, lower_all, program_key,
+                                 program_text)
 from layerc.codegen.cpu import (lower_core, lower_merge, lower_recurrent,  # noqa: F401
                                 lower_spatial)
 from layerc.codegen.cpu.cache import load_cached
@@ -17,7 +16,6 @@ from layerc.codegen.cpu.interpreter import run_model
 from layerc.codegen.cpu.lower import LOWERINGS
 from layerc.ir import Graph
 
-_MAX_ARENAS = 4  # batch sizes whose arena a thread keeps
 _NO_STATE = np.zeros(1, np.float32)
 
 
@@ -31,22 +29,12 @@ class Program:
     text: str
     state_size: int = 0  # floats per sample of stateful layers' states
     state_slots: dict[str, tuple[int, int, int]] = field(default_factory=dict)
-    _local: threading.local = field(default_factory=threading.local, repr=False)
+    _arenas: ThreadArenas = field(
+        default_factory=lambda: ThreadArenas(lambda n: np.empty(n, np.float32)), repr=False)
 
     @property
     def key(self) -> str:
-        """A hash of the program text (the plan, not the weight values)."""
-        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
-
-    def _arena(self, batch: int) -> np.ndarray:
-        # One arena per thread and batch size: threads never share scratch.
-        arenas = self._local.__dict__.setdefault("arenas", {})
-        arena = arenas.get(batch)
-        if arena is None:
-            if len(arenas) >= _MAX_ARENAS:
-                arenas.clear()
-            arena = arenas[batch] = np.empty(max(self.arena_size * batch, 1), np.float32)
-        return arena
+        return program_key(self.text)
 
     def new_state(self, size: int) -> np.ndarray:
         """Zeroed storage for `size` floats of stateful layers' states."""
@@ -60,7 +48,8 @@ class Program:
         outs = [np.empty((batch, *s.shape), np.float32) for s in self.outputs]
         if state is None:
             state = _NO_STATE
-        args = (self.plan, self.weights, self._arena(batch), state, batch, self._in_offsets,
+        arena = self._arenas.get(self.arena_size, batch)
+        args = (self.plan, self.weights, arena, state, batch, self._in_offsets,
                 tuple(x.reshape(-1) for x in xs), self._out_offsets,
                 tuple(y.reshape(-1) for y in outs))
         if not self._ready:

@@ -8,21 +8,19 @@ on the device between calls.
 
 from __future__ import annotations
 
-import hashlib
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from layerc.codegen.base import Slot, io_slots, lower_all, program_text
+from layerc.codegen.base import (Slot, ThreadArenas, io_slots, lower_all, program_key,
+                                 program_text)
 from layerc.codegen.cuda import (lower_core, lower_merge, lower_recurrent,  # noqa: F401
                                  lower_spatial)
 from layerc.codegen.cuda.emitter import Emitter, Launch
 from layerc.codegen.cuda.lower import LOWERINGS
 from layerc.ir import Graph
 
-_MAX_ARENAS = 4  # batch sizes whose arena a thread keeps
 
 
 class DeviceState:
@@ -64,41 +62,30 @@ class Program:
     state_size: int = 0  # floats per sample of stateful layers' states
     state_slots: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     target: str = "cuda"
-    _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def __post_init__(self) -> None:
         from layerc.codegen.cuda import device, launch
 
         self._cuda = device.load()
+        self._arenas = ThreadArenas(lambda n: self._cuda.device_array(n, np.float32))
         self._launch = launch.run
         self.weights = self._cuda.to_device(self.weights_host)  # uploaded once
         self._no_state = self._cuda.to_device(np.zeros(1, np.float32))
 
     @property
     def key(self) -> str:
-        """A hash of the program text (the plan, not the weight values)."""
-        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+        return program_key(self.text)
 
     def new_state(self, size: int) -> DeviceState:
         """A zeroed device buffer for `size` floats of stateful layers' states."""
         return DeviceState(self._cuda, size)
-
-    def _arena(self, batch: int) -> Any:
-        arenas = self._local.__dict__.setdefault("arenas", {})
-        arena = arenas.get(batch)
-        if arena is None:
-            if len(arenas) >= _MAX_ARENAS:
-                arenas.clear()
-            arena = arenas[batch] = self._cuda.device_array(max(self.arena_size * batch, 1),
-                                                            np.float32)
-        return arena
 
     def run(self, xs: list[np.ndarray], batch: int,
             state: DeviceState | None = None) -> list[np.ndarray]:
         """Runs one batch; `xs` are C-contiguous float32 arrays of shape
         (batch, *slot.shape). `state` (from `new_state`) is read and updated by
         stateful layers on the device. Returns new host arrays."""
-        arena = self._arena(batch)
+        arena = self._arenas.get(self.arena_size, batch)
         for slot, x in zip(self.inputs, xs):
             if x.size:
                 start = slot.offset * batch
