@@ -82,12 +82,7 @@ def _dump(args: argparse.Namespace) -> None:
 
 
 def _compile(args: argparse.Namespace) -> None:
-    from layerc.runtime import CompiledModel
-
-    model = _compiled(args.model, args.target)
-    if args.target and model.target != args.target:  # an artifact for another target
-        model = CompiledModel(model.graph, args.target, model.passes_applied,
-                              model.pass_changes)
+    model = _compiled(args.model, args.target)  # an artifact is loaded for --target
     model.save(args.output)
     size = Path(args.output).stat().st_size
     print(f"{args.output}: {model.graph.name} for {model.target}, {size} bytes, "
@@ -117,9 +112,11 @@ def _inspect(args: argparse.Namespace) -> None:
     from layerc.runtime import CompiledModel
     from layerc.runtime.artifact import random_inputs
 
+    from layerc.compiler import compile
+
     source = load_source(args.model)
     is_artifact = isinstance(source, CompiledModel)
-    model = source if is_artifact else _compiled(args.model)
+    model = source if is_artifact else compile(source)
     graph = model.graph
     kernels = _kernels(model.program.text)
     out = sys.stdout
@@ -222,11 +219,11 @@ def _write_atomically(path: str, write: Any) -> None:
 def _bench(args: argparse.Namespace) -> None:
     from layerc.runtime.artifact import random_inputs
 
+    if not args.seconds > 0:  # also refuses nan
+        raise ConfigError(f"--seconds must be a positive number, got {args.seconds}")
     started = time.perf_counter()
     model = _compiled(args.model, args.target)
     ready = time.perf_counter()
-    if not args.seconds > 0:  # also refuses nan
-        raise ConfigError(f"--seconds must be a positive number, got {args.seconds}")
     xs = random_inputs(model, args.batch_size)
     batch = xs[0].shape[0]
     model.predict(xs)  # the first call allocates the arena (and checks the batch)
