@@ -36,6 +36,11 @@ class TargetError(LayercError, RuntimeError):
     """A compile target that is unknown or unavailable on this machine."""
 
 
+class PassError(LayercError, RuntimeError):
+    """A pass that failed on a graph for a reason that is not the user's
+    (a bug in layerc): names the pass and the node it was rewriting."""
+
+
 def where(layer: str, kind: str = "", source: str = "") -> str:
     """The `name (Kind) at file.py:42` prefix every message starts with."""
     text = layer

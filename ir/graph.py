@@ -9,7 +9,6 @@ through a method here; passes never touch the adjacency dictionaries.
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -138,15 +137,6 @@ class Graph:
         self._nodes[node_id] = new
         for p in inputs:
             self._succ[p.node].add(node_id)
-        return new
-
-    def annotate(self, node_id: str, **extra: Any) -> Node:
-        """Attaches pass annotations (e.g. the kernel variant) to a node."""
-        old = self.node(node_id)
-        merged = dict(old.extra)
-        merged.update(extra)
-        new = dataclasses.replace(old, extra=tuple(sorted(merged.items())))
-        self._nodes[node_id] = new
         return new
 
     def redirect(self, old: Port, new: Port) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from layerc.ir.errors import ShapeError, where
@@ -34,7 +34,6 @@ class Node:
     layer: str = ""  # the user's layer name
     layer_kind: str = ""  # the user's layer class, e.g. "Dense"
     source: str = ""  # the user's file:line
-    extra: tuple[tuple[str, Any], ...] = field(default=())  # pass annotations
 
     @classmethod
     def make(

@@ -31,13 +31,3 @@ class OpKind(str, Enum):
     def __str__(self) -> str:
         return self.value
 
-
-# Element-wise merges of same-shaped tensors; they share rules and kernels.
-ELEMENTWISE_MERGES = (
-    OpKind.ADD,
-    OpKind.SUBTRACT,
-    OpKind.MULTIPLY,
-    OpKind.AVERAGE,
-    OpKind.MAXIMUM,
-    OpKind.MINIMUM,
-)

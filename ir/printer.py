@@ -22,8 +22,6 @@ def format_node(graph: Graph, node: Node, locations: bool = False) -> str:
     if node.weights:
         ws = ", ".join(f"{w}: {_weight_type(graph, w)}" for w in node.weights)
         text += f" [{ws}]"
-    if node.extra:
-        text += " <" + ", ".join(f"{k}={v}" for k, v in node.extra) + ">"
     types = ", ".join(str(t) for t in node.types)
     text += f" : {types}"
     if graph.memory_plan is not None:
@@ -33,6 +31,18 @@ def format_node(graph: Graph, node: Node, locations: bool = False) -> str:
     if locations and node.layer:
         text += f"  # {node.label}"
     return text
+
+
+def node_context(graph: Graph, node: Node) -> str:
+    """`node` (marked `>`) with its producers and users, for error messages."""
+    around = [graph.node(p.node) for p in node.inputs if p.node in graph]
+    around += [node] + graph.users(node.id)
+    seen: list[str] = []
+    for n in around:
+        line = ("> " if n is node else "  ") + format_node(graph, n)
+        if line not in seen:
+            seen.append(line)
+    return "\n".join(seen)
 
 
 def _weight_type(graph: Graph, name: str) -> str:

@@ -1,7 +1,9 @@
-"""The per-op rule table: attrs class, type inference, weight shapes, NumPy reference.
+"""The op registry: everything the stages ask about an op kind, declared once.
 
-A new op kind is one file in `ir/ops/` that calls `register`; nothing else in
-the IR switches on op kinds.
+A new op kind is one file in `ir/ops/` that calls `register` with its rule;
+`ir/ops/__init__.py` imports every file there. Passes, codegen, the runtime
+and `layerc.testing` ask a rule's traits (below) instead of keeping their own
+lists of op kinds.
 """
 
 from __future__ import annotations
@@ -11,30 +13,68 @@ from typing import Any, Callable
 
 import numpy as np
 
+from layerc.ir.errors import IRError
 from layerc.ir.opkind import OpKind
 from layerc.ir.types import TensorType
 
 InferFn = Callable[[Any, tuple[TensorType, ...]], tuple[TensorType, ...]]
 WeightsFn = Callable[[Any, tuple[TensorType, ...]], tuple[tuple[int, ...], ...]]
 ReferenceFn = Callable[[Any, list[np.ndarray], list[np.ndarray]], list[np.ndarray]]
+Shapes = tuple[tuple[int, ...], ...]
 
 
-def _no_weights(attrs: Any, in_types: tuple[TensorType, ...]) -> tuple[tuple[int, ...], ...]:
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The sliding window of a windowed op, one entry per spatial axis."""
+
+    kernel: tuple[int, ...]
+    strides: tuple[int, ...]
+    dilation: tuple[int, ...]
+    padding: str  # valid, same or causal
+
+
+def _none(attrs: Any, *rest: Any) -> tuple:
     return ()
 
 
 @dataclass(frozen=True)
 class OpRule:
-    """Everything the IR knows about one op kind."""
+    """Everything layerc knows about one op kind: how to build and check it
+    (attrs class, arity, `infer`, `weight_shapes`), what it computes
+    (`reference`, the NumPy semantics every backend is tested against), and
+    its traits."""
 
     kind: OpKind
     attrs: type
     infer: InferFn
     reference: ReferenceFn
-    weight_shapes: WeightsFn = _no_weights
+    # The weights' shapes, in the order the node lists them; every layer
+    # builds its weights from this.
+    weight_shapes: WeightsFn = _none
     arity: tuple[int, int | None] = (1, 1)  # min and max number of inputs
-    # Ops whose output may share its input's memory (no data movement).
+    # ----- traits -----
+    # The output shares its input's buffer (no data movement).
     is_view: bool = False
+    # The output holds the input's values, only moved (reshapes, views,
+    # transposes, the identity at inference): an index stays an index.
+    rearranges: bool = False
+    # The attrs have an `activation` the op's own kernel applies to its output
+    # (fuse-activation may set it).
+    epilogue: bool = False
+    # The op sums products of its input values in float32 (a matrix product):
+    # rounding of its inputs shows in its output.
+    sums_products: bool = False
+    # A windowed op's window (convolution, pooling, locally connected); an op
+    # whose attrs have `pads` gets them from specialize-padding.
+    window: Callable[[Any], Window] | None = None
+    # Per-sample shapes of the states a stateful op keeps between calls (the
+    # values live in the runtime; () for an op that keeps none).
+    state_shapes: Callable[[Any], Shapes] = _none
+    # Which inputs and outputs are (batch, steps) masks of 1/0 values.
+    mask_inputs: Callable[[Any], tuple[int, ...]] = _none
+    mask_outputs: Callable[[Any], tuple[int, ...]] = _none
+    # The op reads integer indices on input 0, valid in [0, index_bound(attrs)).
+    index_bound: Callable[[Any], int] | None = None
 
 
 RULES: dict[OpKind, OpRule] = {}
@@ -49,7 +89,11 @@ def register(rule: OpRule) -> OpRule:
 
 def rule_for(kind: OpKind) -> OpRule:
     _load_ops()
-    return RULES[kind]
+    rule = RULES.get(kind)
+    if rule is None:
+        known = ", ".join(sorted(k.value for k in RULES))
+        raise IRError(f"unknown op kind {kind!r}; the IR knows {known}")
+    return rule
 
 
 def _load_ops() -> None:

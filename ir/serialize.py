@@ -42,7 +42,6 @@ def to_json(graph: Graph) -> dict:
             "layer": n.layer,
             "layer_kind": n.layer_kind,
             "source": n.source,
-            "extra": [[k, _plain(v)] for k, v in n.extra],
         })
     return {
         "format": FORMAT,
@@ -67,8 +66,6 @@ def from_json(data: dict, weights: dict[str, np.ndarray]) -> Graph:
                          item["source"], id=item["id"])
         if node.id != item["id"]:
             raise ValueError(f"duplicate node id {item['id']!r} in graph JSON")
-        for k, v in item.get("extra", []):
-            graph.annotate(node.id, **{k: _tupled(v)})
     graph.inputs = list(data["inputs"])
     graph.outputs = [Port(n, i) for n, i in data["outputs"]]
     if data.get("memory_plan") is not None:

@@ -6,24 +6,12 @@ from layerc.ir.errors import IRError, LayercError
 from layerc.ir.graph import Graph
 from layerc.ir.node import Node
 from layerc.ir.opkind import OpKind
-from layerc.ir.printer import format_node
+from layerc.ir.printer import node_context
 from layerc.ir.registry import rule_for
 
 
-def _context(graph: Graph, node: Node) -> str:
-    """The failing node with its producers and users, for the error message."""
-    around = [graph.node(p.node) for p in node.inputs if p.node in graph]
-    around += [node] + graph.users(node.id)
-    seen: list[str] = []
-    for n in around:
-        line = ("> " if n is node else "  ") + format_node(graph, n)
-        if line not in seen:
-            seen.append(line)
-    return "\n".join(seen)
-
-
 def _fail(graph: Graph, node: Node, message: str) -> IRError:
-    return IRError(f"{node.label}: {message}\n{_context(graph, node)}")
+    return IRError(f"{node.label}: {message}\n{node_context(graph, node)}")
 
 
 def verify(graph: Graph) -> None:

@@ -3,7 +3,7 @@
 from layerc import activations, config, initializers, layers, utils
 from layerc.compiler import compile, optimize
 from layerc.errors import (ArtifactError, ConfigError, InputError, IRError, LayercError,
-                           LayerNodeError, ShapeError, TargetError)
+                           LayerNodeError, PassError, ShapeError, TargetError)
 from layerc.layers import Input, InputLayer
 from layerc.models import Model, Sequential
 from layerc.keras_import import from_keras
@@ -19,7 +19,7 @@ def trace(model: Model):  # noqa: ANN201  (an ir.Graph)
 
 __all__ = [
     "ArtifactError", "CompiledModel", "ConfigError", "IRError", "Input", "InputError",
-    "InputLayer", "LayerNodeError", "LayercError", "Model", "Sequential", "ShapeError",
+    "InputLayer", "LayerNodeError", "LayercError", "Model", "PassError", "Sequential", "ShapeError",
     "TargetError", "activations", "compile", "config", "from_keras", "initializers", "layers",
     "load", "optimize", "trace", "utils",
 ]

@@ -63,6 +63,3 @@ def get(identifier: Any, layer: str = "activation") -> str:
                       f"function (an arbitrary Python callable cannot be compiled), "
                       f"got {identifier!r}")
 
-
-def serialize(name: str) -> str:
-    return name

@@ -1,10 +1,10 @@
 """layerc's errors (defined in the IR stage so every stage can raise them)."""
 
 from layerc.ir.errors import (ArtifactError, ConfigError, InputError, IRError, LayercError,
-                              ShapeError, TargetError)
+                              PassError, ShapeError, TargetError)
 
-__all__ = ["ArtifactError", "ConfigError", "IRError", "InputError", "LayercError", "ShapeError",
-           "TargetError"]
+__all__ = ["ArtifactError", "ConfigError", "IRError", "InputError", "LayercError", "PassError",
+           "ShapeError", "TargetError"]
 
 
 class LayerNodeError(LayercError, AttributeError):

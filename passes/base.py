@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
-from layerc.ir import Graph
+from layerc.ir import Graph, Node
 
 
 @dataclass(frozen=True)
@@ -24,3 +26,15 @@ class Pass:
 
     def __repr__(self) -> str:
         return f"<pass {self.name}>"
+
+
+@contextmanager
+def rewriting(node: Node) -> Iterator[None]:
+    """Marks the node a pass is looking at: an error raised inside is reported
+    by the pass manager with the pass's name, this node and the IR around it."""
+    try:
+        yield
+    except Exception as err:
+        if getattr(err, "layerc_node", None) is None:
+            err.layerc_node = node.id  # type: ignore[attr-defined]
+        raise

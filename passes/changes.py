@@ -1,5 +1,5 @@
 """What a pass changed, in words: nodes removed, added and rewritten (with the
-attributes, inputs and annotations that differ), and the memory plan. The pass
+attributes and inputs that differ), and the memory plan. The pass
 manager records it for every pass; `layerc inspect` and artifacts show it."""
 
 from __future__ import annotations
@@ -26,10 +26,6 @@ def _node_changes(old: Node, new: Node) -> str:
     if old.inputs != new.inputs:
         parts.append("reads " + ", ".join(str(p) for p in new.inputs) + " instead of "
                      + ", ".join(str(p) for p in old.inputs))
-    before = dict(old.extra)
-    for k, v in new.extra:
-        if before.get(k, None) != v:
-            parts.append(f"{k}={_value(v)}")
     return f"%{new.id}: " + "; ".join(parts or ["rebuilt"])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from layerc.ir import Graph, OpKind
-from layerc.passes.base import Pass, PassResult
+from layerc.passes.base import Pass, PassResult, rewriting
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,8 @@ class DropDropout(Pass):
             if node.op is not OpKind.DROPOUT:
                 continue
             node = g.node(node.id)  # earlier rewrites may have changed its inputs
-            g.redirect(node.port(), node.inputs[0])
-            g.remove(node.id)
+            with rewriting(node):
+                g.redirect(node.port(), node.inputs[0])
+                g.remove(node.id)
             count += 1
         return PassResult(g, count)

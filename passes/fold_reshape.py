@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from layerc.ir import Graph, Node, OpKind
 from layerc.ir.ops.core import TransposeAttrs, ViewAttrs
-from layerc.passes.base import Pass, PassResult
+from layerc.passes.base import Pass, PassResult, rewriting
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,12 @@ class FoldReshape(Pass):
         count = 0
         for node in g.nodes():
             if node.op is OpKind.RESHAPE or node.op is OpKind.FLATTEN:
-                count += self._to_view(g, g.node(node.id))
+                with rewriting(node):
+                    count += self._to_view(g, g.node(node.id))
         for node in g.nodes():
             if node.op is OpKind.VIEW:
-                count += self._collapse(g, g.node(node.id))
+                with rewriting(node):
+                    count += self._collapse(g, g.node(node.id))
         return PassResult(g, count)
 
     def _to_view(self, g: Graph, node: Node) -> int:

@@ -5,18 +5,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from layerc.ir import Graph, Node, OpKind
-from layerc.passes.base import Pass, PassResult
-
-# Producers whose kernels apply an activation to their output tile. Their attrs
-# have an `activation` field; later layer families add their op kinds here.
-FUSABLE = frozenset({OpKind.DENSE, OpKind.CONV, OpKind.LOCAL})
+from layerc.ir import Graph, Node, OpKind, rule_for
+from layerc.passes.base import Pass, PassResult, rewriting
 
 
 @dataclass(frozen=True)
 class FuseActivation(Pass):
     """Folds activation(producer(x)) into producer(x, activation=...).
-    Requires: the producer is fusable, has no activation yet, and the
+    Requires: the producer's rule has an epilogue (its kernels apply its
+    `activation` to their output), it has no activation yet, and the
     activation is its only reader (nor is the producer a graph output)."""
 
     name = "fuse-activation"
@@ -29,23 +26,24 @@ class FuseActivation(Pass):
             if node.op is not OpKind.ACTIVATION:
                 continue
             node = g.node(node.id)  # earlier rewrites may have changed its inputs
-            why = self.check(g, node)
-            if why:
-                notes.append(f"%{node.id}: not fused: {why}")
-                continue
-            producer = g.node(node.inputs[0].node)
-            attrs = dataclasses.replace(producer.attrs, activation=node.attrs.activation)
-            g.replace(producer.id, producer.op, attrs)
-            g.redirect(node.port(), producer.port())
-            g.remove(node.id)
-            count += 1
+            with rewriting(node):
+                why = self.check(g, node)
+                if why:
+                    notes.append(f"%{node.id}: not fused: {why}")
+                    continue
+                producer = g.node(node.inputs[0].node)
+                attrs = dataclasses.replace(producer.attrs, activation=node.attrs.activation)
+                g.replace(producer.id, producer.op, attrs)
+                g.redirect(node.port(), producer.port())
+                g.remove(node.id)
+                count += 1
         return PassResult(g, count, tuple(notes))
 
     @staticmethod
     def check(g: Graph, node: Node) -> str:
         """Why `node` cannot fuse into its producer, or '' when it can."""
         producer = g.node(node.inputs[0].node)
-        if producer.op not in FUSABLE:
+        if not rule_for(producer.op).epilogue:
             return f"producer %{producer.id} is {producer.op.value}, which has no epilogue"
         if producer.attrs.activation != "linear":
             return f"producer %{producer.id} already applies {producer.attrs.activation}"

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from layerc.ir import Graph, IRError, to_text, verify
+from layerc.ir import Graph, IRError, LayercError, PassError, to_text, verify
+from layerc.ir.printer import node_context
 from layerc.passes.base import Pass, PassResult
 from layerc.passes.changes import describe_changes
 
@@ -79,7 +80,10 @@ class PassManager:
             verify(graph)
         for index, pass_ in enumerate(self.passes):
             began = time.perf_counter()
-            result = pass_.run(graph)
+            try:
+                result = pass_.run(graph)
+            except Exception as err:
+                raise pass_failure(pass_, graph, err) from err
             seconds = time.perf_counter() - began
             if check:
                 try:
@@ -93,3 +97,24 @@ class PassManager:
                 instrument.after(index, pass_, result, seconds)
             graph = result.graph
         return graph
+
+
+def pass_failure(pass_: Pass, graph: Graph, err: Exception) -> Exception:
+    """`err` raised inside `pass_`, reported with the pass's name and the node
+    it was rewriting (see `passes.base.rewriting`) with the IR around it. A
+    LayercError keeps its class (the user may catch it); anything else is a
+    PassError, a bug of layerc's, with the original chained."""
+    node_id = getattr(err, "layerc_node", None)
+    where = context = ""
+    if node_id is not None and node_id in graph:
+        node = graph.node(node_id)
+        where = f" rewriting %{node.id} ({node.label})"
+        context = "\n" + node_context(graph, node)
+    what = str(err) if isinstance(err, LayercError) else f"{type(err).__name__}: {err}"
+    message = f"pass {pass_.name} failed{where}: {what}{context}"
+    if isinstance(err, LayercError):
+        try:
+            return type(err)(message)
+        except TypeError:  # an error class with another constructor
+            pass
+    return PassError(message)

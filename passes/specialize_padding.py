@@ -1,7 +1,8 @@
 """specialize-padding: explicit pads and a kernel variant for every window op.
 
-Convolution and pooling nodes get `pads` (before, after per spatial axis, from
-the 'valid' / 'same' / 'causal' rule) and convolutions a `variant`:
+Every op whose rule declares a window and whose attrs have `pads` (convolution
+and pooling) gets them: (before, after) per spatial axis, from the 'valid' /
+'same' / 'causal' rule. Attrs that also have `variant` (convolution) get one:
 'gemm' for a 1x1, stride-1, unpadded convolution (a plain matrix product, no
 patch copy); 'direct' for a channels-last convolution whose window holds at
 most DIRECT_MAX_TAPS values (kernel size times input channels, as in a first
@@ -17,28 +18,32 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from layerc.ir import Graph, Node, OpKind
-from layerc.ir.ops.spatial import split, window_output
-from layerc.passes.base import Pass, PassResult
-
+from layerc.ir import Graph, rule_for
+from layerc.ir.ops.spatial import split, window_pads
+from layerc.ir.registry import Window
+from layerc.passes.base import Pass, PassResult, rewriting
 
 DIRECT_MAX_TAPS = 32
 
 
-def conv_variant(node: Node, channels: int, pads: tuple[tuple[int, int], ...]) -> str:
-    a = node.attrs
-    pointwise = all(k == 1 for k in a.kernel) and all(s == 1 for s in a.strides)
+def conv_variant(window: Window, data_format: str, channels: int,
+                 pads: tuple[tuple[int, int], ...]) -> str:
+    pointwise = all(k == 1 for k in window.kernel) and all(s == 1 for s in window.strides)
     if pointwise and all(p == (0, 0) for p in pads):
         return "gemm"
-    taps = math.prod(a.kernel) * channels
-    if a.data_format == "channels_last" and taps <= DIRECT_MAX_TAPS:
+    taps = math.prod(window.kernel) * channels
+    if data_format == "channels_last" and taps <= DIRECT_MAX_TAPS:
         return "direct"
     return "im2col"
 
 
+def _has(attrs: object, name: str) -> bool:
+    return any(f.name == name for f in dataclasses.fields(attrs))  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class SpecializePadding(Pass):
-    """Fills `pads` (and `variant`) of conv and pool nodes.
+    """Fills `pads` (and `variant`) of window ops.
     Requires: known spatial sizes (always true of a verified graph)."""
 
     name = "specialize-padding"
@@ -47,19 +52,20 @@ class SpecializePadding(Pass):
         g = graph.copy()
         count = 0
         for node in g.nodes():
-            if node.op not in (OpKind.CONV, OpKind.POOL):
+            window = rule_for(node.op).window
+            if window is None or not _has(node.attrs, "pads"):
                 continue
-            a = node.attrs
-            kernel = a.kernel if node.op is OpKind.CONV else a.pool
-            dilation = a.dilation if node.op is OpKind.CONV else (1,) * len(kernel)
-            _, pads, _ = window_output(g.type_of(node.inputs[0]), a.data_format, kernel,
-                                       a.strides, dilation, a.padding, "window")
-            changes: dict[str, object] = {"pads": pads}
-            if node.op is OpKind.CONV:
-                _, channels = split(g.type_of(node.inputs[0]), a.data_format, len(kernel))
-                changes["variant"] = conv_variant(node, channels, pads)
-            attrs = dataclasses.replace(a, **changes)
-            if attrs != a:
-                g.replace(node.id, node.op, attrs)
-                count += 1
+            with rewriting(node):
+                a = node.attrs
+                x = g.type_of(node.inputs[0])
+                w = window(a)
+                pads = window_pads(x, a.data_format, w)
+                changes: dict[str, object] = {"pads": pads}
+                if _has(a, "variant"):
+                    _, channels = split(x, a.data_format, len(w.kernel))
+                    changes["variant"] = conv_variant(w, a.data_format, channels, pads)
+                attrs = dataclasses.replace(a, **changes)
+                if attrs != a:
+                    g.replace(node.id, node.op, attrs)
+                    count += 1
         return PassResult(g, count)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from layerc.codegen import build
-from layerc.ir import ConfigError, Graph, InputError, OpKind, ShapeError, TensorType
+from layerc.ir import ConfigError, Graph, InputError, OpKind, ShapeError, TensorType, rule_for
 
 
 def _describe(shape: tuple[int | None, ...]) -> str:
@@ -221,18 +221,20 @@ class CompiledModel:
 
 
 def _index_bounds(graph: Graph) -> dict[str, tuple[int, str]]:
-    """For each graph input read (directly or through views) by an embedding,
-    the smallest vocabulary size among those embeddings and its label."""
+    """For each graph input whose values reach an op that reads indices
+    (directly or through ops that only move values: views, reshapes), the
+    smallest bound among those ops and its label."""
     bounds: dict[str, tuple[int, str]] = {}
     for node in graph.nodes():
-        if node.op is not OpKind.EMBEDDING:
+        bound = rule_for(node.op).index_bound
+        if bound is None:
             continue
         source = graph.node(node.inputs[0].node)
-        while source.op in (OpKind.VIEW, OpKind.RESHAPE, OpKind.DROPOUT, OpKind.FLATTEN):
+        while rule_for(source.op).rearranges:
             source = graph.node(source.inputs[0].node)
         if source.op is not OpKind.INPUT:
             continue  # computed indices: the kernel writes NaN rows when out of range
-        size = node.attrs.input_dim
+        size = bound(node.attrs)
         if source.id not in bounds or size < bounds[source.id][0]:
             bounds[source.id] = (size, node.label)
     return bounds

@@ -11,7 +11,7 @@ from layerc.ir import activations
 from layerc.ir.errors import ShapeError
 from layerc.ir.opkind import OpKind
 from layerc.ir.ops.spatial import join, window_output
-from layerc.ir.registry import OpRule, register
+from layerc.ir.registry import OpRule, Window, register
 from layerc.ir.types import TensorType
 
 
@@ -82,4 +82,9 @@ def _ref_conv(a: ConvAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[
     return [activations.apply(a.activation, from_channels_last(y, a.data_format))]
 
 
-register(OpRule(OpKind.CONV, ConvAttrs, _infer_conv, _ref_conv, _conv_weights))
+def _window(a: ConvAttrs) -> Window:
+    return Window(a.kernel, a.strides, a.dilation, a.padding)
+
+
+register(OpRule(OpKind.CONV, ConvAttrs, _infer_conv, _ref_conv, _conv_weights, epilogue=True,
+                sums_products=True, window=_window))

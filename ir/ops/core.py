@@ -67,7 +67,8 @@ def _ref_dense(a: DenseAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> lis
     return [activations.apply(a.activation, y)]
 
 
-register(OpRule(OpKind.DENSE, DenseAttrs, _infer_dense, _ref_dense, _dense_weights))
+register(OpRule(OpKind.DENSE, DenseAttrs, _infer_dense, _ref_dense, _dense_weights,
+                epilogue=True, sums_products=True))
 
 
 # ----- activation -----
@@ -92,7 +93,8 @@ class DropoutAttrs:
     seed: int | None = None
 
 
-register(OpRule(OpKind.DROPOUT, DropoutAttrs, _same_type, lambda a, xs, ws: [xs[0]]))
+register(OpRule(OpKind.DROPOUT, DropoutAttrs, _same_type, lambda a, xs, ws: [xs[0]],
+                rearranges=True))
 
 
 # ----- flatten -----
@@ -116,7 +118,7 @@ def _ref_flatten(a: FlattenAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) ->
     return [np.ascontiguousarray(x).reshape(x.shape[0], -1)]
 
 
-register(OpRule(OpKind.FLATTEN, FlattenAttrs, _infer_flatten, _ref_flatten))
+register(OpRule(OpKind.FLATTEN, FlattenAttrs, _infer_flatten, _ref_flatten, rearranges=True))
 
 
 # ----- reshape -----
@@ -149,7 +151,7 @@ def _ref_reshape(a: ReshapeAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) ->
     return [xs[0].reshape(xs[0].shape[0], *a.target_shape)]
 
 
-register(OpRule(OpKind.RESHAPE, ReshapeAttrs, _infer_reshape, _ref_reshape))
+register(OpRule(OpKind.RESHAPE, ReshapeAttrs, _infer_reshape, _ref_reshape, rearranges=True))
 
 
 # ----- view: a zero-copy reshape of a contiguous buffer -----
@@ -167,7 +169,8 @@ def _infer_view(a: ViewAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, 
 
 
 register(OpRule(OpKind.VIEW, ViewAttrs, _infer_view,
-                lambda a, xs, ws: [xs[0].reshape(xs[0].shape[0], *a.shape)], is_view=True))
+                lambda a, xs, ws: [xs[0].reshape(xs[0].shape[0], *a.shape)], is_view=True,
+                rearranges=True))
 
 
 # ----- transpose of the sample axes -----
@@ -184,4 +187,5 @@ def _infer_transpose(a: TransposeAttrs, ins: tuple[TensorType, ...]) -> tuple[Te
 
 
 register(OpRule(OpKind.TRANSPOSE, TransposeAttrs, _infer_transpose,
-                lambda a, xs, ws: [np.ascontiguousarray(np.transpose(xs[0], a.perm))]))
+                lambda a, xs, ws: [np.ascontiguousarray(np.transpose(xs[0], a.perm))],
+                rearranges=True))

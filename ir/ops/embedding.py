@@ -41,4 +41,5 @@ def _ref_embedding(a: EmbeddingAttrs, xs: list[np.ndarray],
 
 
 register(OpRule(OpKind.EMBEDDING, EmbeddingAttrs, _infer_embedding, _ref_embedding,
-                _embedding_weights))
+                _embedding_weights, mask_outputs=lambda a: (1,) if a.mask_zero else (),
+                index_bound=lambda a: a.input_dim))

@@ -21,7 +21,7 @@ from layerc.ir import activations
 from layerc.ir.opkind import OpKind
 from layerc.ir.ops.conv import from_channels_last, to_channels_last
 from layerc.ir.ops.spatial import join, window_output
-from layerc.ir.registry import OpRule, register
+from layerc.ir.registry import OpRule, Window, register
 from layerc.ir.types import TensorType
 
 
@@ -35,27 +35,33 @@ class LocalAttrs:
     activation: str = "linear"
 
 
-def _window(a: LocalAttrs, x: TensorType) -> tuple[tuple[int, ...], int]:
-    sizes, _, channels = window_output(x, a.data_format, a.kernel, a.strides,
-                                       (1,) * len(a.kernel), "valid", "kernel")
+def _window(a: LocalAttrs) -> Window:
+    return Window(a.kernel, a.strides, (1,) * len(a.kernel), "valid")
+
+
+def _grid(a: LocalAttrs, x: TensorType) -> tuple[tuple[int, ...], int]:
+    """The output grid's sizes and the input channels."""
+    w = _window(a)
+    sizes, _, channels = window_output(x, a.data_format, w.kernel, w.strides, w.dilation,
+                                       w.padding, "kernel")
     return sizes, channels
 
 
 def _infer_local(a: LocalAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
-    sizes, _ = _window(a, ins[0])
+    sizes, _ = _grid(a, ins[0])
     return (join(sizes, a.filters, a.data_format),)
 
 
 def _local_weights(a: LocalAttrs, ins: tuple[TensorType, ...]) -> tuple[tuple[int, ...], ...]:
-    sizes, channels = _window(a, ins[0])
+    sizes, channels = _grid(a, ins[0])
     kernel = (math.prod(sizes), math.prod(a.kernel) * channels, a.filters)
     return (kernel, (*sizes, a.filters)) if a.use_bias else (kernel,)
 
 
 def _ref_local(a: LocalAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[np.ndarray]:
     x = to_channels_last(xs[0].astype(np.float64), a.data_format)
-    sizes, _ = _window(dataclasses.replace(a, data_format="channels_last"),
-                       TensorType((None, *x.shape[1:])))
+    sizes, _ = _grid(dataclasses.replace(a, data_format="channels_last"),
+                     TensorType((None, *x.shape[1:])))
     y = np.zeros((x.shape[0], *sizes, a.filters))
     for p, position in enumerate(itertools.product(*(range(n) for n in sizes))):
         window = (slice(None),) + tuple(slice(i * s, i * s + k) for i, s, k in
@@ -68,4 +74,5 @@ def _ref_local(a: LocalAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> lis
     return [activations.apply(a.activation, from_channels_last(y, a.data_format))]
 
 
-register(OpRule(OpKind.LOCAL, LocalAttrs, _infer_local, _ref_local, _local_weights))
+register(OpRule(OpKind.LOCAL, LocalAttrs, _infer_local, _ref_local, _local_weights, epilogue=True,
+                sums_products=True, window=_window))

@@ -12,7 +12,7 @@ from layerc.ir.opkind import OpKind
 from layerc.ir.ops.conv import (check_pads, from_channels_last, to_channels_last,
                                 window_slices)
 from layerc.ir.ops.spatial import join, split, window_output
-from layerc.ir.registry import OpRule, register
+from layerc.ir.registry import OpRule, Window, register
 from layerc.ir.types import TensorType
 
 MODES = ("max", "avg")
@@ -59,7 +59,11 @@ def _ref_pool(a: PoolAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[
     return [from_channels_last(y.astype(np.float32), a.data_format)]
 
 
-register(OpRule(OpKind.POOL, PoolAttrs, _infer_pool, _ref_pool))
+def _window(a: PoolAttrs) -> Window:
+    return Window(a.pool, a.strides, _ones(len(a.pool)), a.padding)
+
+
+register(OpRule(OpKind.POOL, PoolAttrs, _infer_pool, _ref_pool, window=_window))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,4 +101,5 @@ def _ref_global(a: GlobalPoolAttrs, xs: list[np.ndarray],
     return [reduce(x, axis=axes, keepdims=a.keepdims).astype(np.float32)]
 
 
-register(OpRule(OpKind.GLOBAL_POOL, GlobalPoolAttrs, _infer_global, _ref_global, arity=(1, 2)))
+register(OpRule(OpKind.GLOBAL_POOL, GlobalPoolAttrs, _infer_global, _ref_global, arity=(1, 2),
+                mask_inputs=lambda a: (1,) if a.has_mask else ()))

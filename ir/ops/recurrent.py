@@ -143,5 +143,10 @@ def _ref_rnn(a: RecurrentAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> l
     return [r.astype(np.float32) for r in results]
 
 
+def _state_shapes(a: RecurrentAttrs) -> tuple[tuple[int, ...], ...]:
+    return ((a.units,),) * state_count(a) if a.stateful else ()
+
+
 register(OpRule(OpKind.RECURRENT, RecurrentAttrs, _infer_rnn, _ref_rnn, _rnn_weights,
-                arity=(1, 4)))
+                arity=(1, 4), sums_products=True, state_shapes=_state_shapes,
+                mask_inputs=lambda a: (1,) if a.has_mask else ()))

@@ -9,6 +9,7 @@ start whatever the stride.
 from __future__ import annotations
 
 from layerc.ir.errors import ShapeError
+from layerc.ir.registry import Window
 from layerc.ir.types import TensorType
 
 PADDINGS = ("valid", "same", "causal")
@@ -68,3 +69,13 @@ def window_output(x: TensorType, data_format: str, kernel: tuple[int, ...],
                              f"{n} ({x}, padding={padding!r})")
         sizes.append(out_size(n, k, s, d, p))
     return tuple(sizes), pads, channels
+
+
+def window_pads(x: TensorType, data_format: str, window: Window
+                ) -> tuple[tuple[int, int], ...]:
+    """The (before, after) pads per spatial axis of a window op over input x:
+    what specialize-padding writes into `pads`, and what code generation uses
+    when that pass did not run."""
+    _, pads, _ = window_output(x, data_format, window.kernel, window.strides, window.dilation,
+                               window.padding, "window")
+    return pads

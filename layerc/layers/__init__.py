@@ -1,37 +1,26 @@
-"""layerc.layers: every layer, plus `serialize`/`deserialize` by class name."""
+"""layerc.layers: every layer, plus `serialize`/`deserialize` by class name.
+
+Each family module lists its public names in `__all__`; they are all
+importable from here, and every public layer class registers itself in
+`LAYERS` when it is defined (so a new layer is one class in its family's file).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from layerc.errors import ConfigError
-from layerc.layers import convolutional, core, embeddings, local, merge, pooling, recurrent
-from layerc.layers.base import Layer, SymbolicTensor
-from layerc.layers.convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
-from layerc.layers.core import Activation, Dense, Dropout, Flatten, Reshape
-from layerc.layers.embeddings import Embedding
-from layerc.layers.input_layer import Input, InputLayer
-from layerc.layers.merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
-                                 Subtract, add, average, concatenate, maximum, minimum,
-                                 multiply, subtract)
-from layerc.layers.local import LocallyConnected1D, LocallyConnected2D
-from layerc.layers.recurrent import GRU, LSTM, Recurrent, SimpleRNN
-from layerc.layers.pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D,
-                                   GlobalAveragePooling1D, GlobalAveragePooling2D,
-                                   GlobalAvgPool1D, GlobalAvgPool2D, GlobalMaxPool1D,
-                                   GlobalMaxPool2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
-                                   MaxPool1D, MaxPool2D, MaxPooling1D, MaxPooling2D)
-
-LAYERS: dict[str, type[Layer]] = {
-    cls.__name__: cls for cls in (
-        InputLayer, Dense, Activation, Dropout, Flatten, Reshape,
-        Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate,
-        Conv1D, Conv2D, Convolution1D, Convolution2D,
-        MaxPooling1D, AveragePooling1D, MaxPooling2D, AveragePooling2D,
-        GlobalMaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling2D, GlobalAveragePooling2D,
-        LocallyConnected1D, LocallyConnected2D, Embedding, SimpleRNN, GRU, LSTM,
-    )
-}
+from layerc.layers import (convolutional, core, embeddings, input_layer, local, merge, pooling,
+                           recurrent)
+from layerc.layers.base import LAYERS, Layer, SymbolicTensor
+from layerc.layers.convolutional import *  # noqa: F403
+from layerc.layers.core import *  # noqa: F403
+from layerc.layers.embeddings import *  # noqa: F403
+from layerc.layers.input_layer import *  # noqa: F403
+from layerc.layers.local import *  # noqa: F403
+from layerc.layers.merge import *  # noqa: F403
+from layerc.layers.pooling import *  # noqa: F403
+from layerc.layers.recurrent import *  # noqa: F403
 
 
 def serialize(layer: Layer) -> dict[str, Any]:
@@ -46,16 +35,13 @@ def deserialize(data: dict[str, Any]) -> Layer:
     return cls.from_config(dict(data.get("config", {})))
 
 
-__all__ = [
-    "AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D", "Conv1D", "Conv2D",
-    "Convolution1D", "Convolution2D", "Embedding", "embeddings", "GlobalAveragePooling1D",
-    "GlobalAveragePooling2D",
-    "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
-    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "LocallyConnected1D", "LocallyConnected2D",
-    "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D", "convolutional", "local",
-    "pooling", "GRU", "LSTM", "Recurrent", "SimpleRNN", "recurrent",
-    "Activation", "Add", "Average", "Concatenate", "Dense", "Dropout", "Flatten", "Input",
-    "InputLayer", "LAYERS", "Layer", "Maximum", "Minimum", "Multiply", "Reshape", "Subtract",
-    "SymbolicTensor", "add", "average", "concatenate", "core", "deserialize", "maximum",
-    "merge", "minimum", "multiply", "serialize", "subtract",
-]
+__all__ = ["LAYERS", "Layer", "SymbolicTensor", "convolutional", "core", "deserialize",
+           "embeddings", "local", "merge", "pooling", "recurrent", "serialize"]
+__all__ += convolutional.__all__
+__all__ += core.__all__
+__all__ += embeddings.__all__
+__all__ += input_layer.__all__
+__all__ += local.__all__
+__all__ += merge.__all__
+__all__ += pooling.__all__
+__all__ += recurrent.__all__

@@ -24,6 +24,10 @@ from layerc.ir.ops.core import InputAttrs
 
 _name_counts: dict[str, int] = defaultdict(int)
 
+LAYERS: dict[str, type["Layer"]] = {}
+"""Every public layer class by name (for `deserialize` and `from_config`);
+a class registers itself when it is defined (see `Layer.__init_subclass__`)."""
+
 
 def to_snake_case(name: str) -> str:
     name = re.sub(r"\W+", "", name)
@@ -162,6 +166,14 @@ class Layer:
     # output_mask), or "drop" it. A layer that makes a mask sets Builder.out_mask.
     mask_mode = "drop"
 
+    def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
+        """Layer classes of layerc.layers register in LAYERS by name, except
+        private ones (`_Conv`) and abstract ones (`register=False`)."""
+        super().__init_subclass__(**kwargs)
+        if register and cls.__module__.startswith("layerc.layers.") \
+                and not cls.__name__.startswith("_"):
+            LAYERS[cls.__name__] = cls
+
     def __init__(self, *, name: str | None = None, trainable: bool = True,
                  dtype: Any = None, input_shape: Sequence[int | None] | None = None,
                  batch_input_shape: Sequence[int | None] | None = None,
@@ -216,6 +228,24 @@ class Layer:
     # ----- weights -----
     def add_weight(self, role: str, shape: tuple[int, ...], initializer: Any) -> None:
         self._weights[role] = initializers.get(initializer, self.label())(shape)
+
+    def add_weights_for(self, op: OpKind, attrs: Any, in_types: tuple[TensorType, ...],
+                        roles: Sequence[tuple[str, Any]]) -> None:
+        """Creates the weights op's rule asks for on inputs of `in_types`, in
+        the rule's order, each named and initialized by `roles` (role,
+        initializer). Inputs the rule refuses create none: the call reports
+        them with the layer's name when it emits the op."""
+        rule = rule_for(op)
+        try:
+            rule.infer(attrs, in_types)
+            shapes = rule.weight_shapes(attrs, in_types)
+        except ShapeError:
+            return
+        if len(shapes) != len(roles):
+            raise ConfigError(f"{self.label()}: {op} takes {len(shapes)} weights, the layer "
+                              f"names {len(roles)}")
+        for (role, initializer), shape in zip(roles, shapes):
+            self.add_weight(role, shape, initializer)
 
     def build(self, in_types: tuple[TensorType, ...]) -> None:
         """Creates the weights for inputs of these types. Layers without weights

@@ -6,12 +6,11 @@ from typing import Any
 
 from layerc import activations, initializers
 from layerc.config import standardize_data_format
-from layerc.errors import ConfigError, ShapeError
+from layerc.errors import ConfigError
 from layerc.ir import OpKind, Port, TensorType
 from layerc.ir.ops.conv import ConvAttrs
-from layerc.ir.ops.spatial import split
 from layerc.layers.base import Builder, Layer
-from layerc.layers.core import TRAINING_ONLY, emit_activation, positive_int
+from layerc.layers.core import TRAINING_ONLY, emit_activation, kernel_and_bias, positive_int
 from layerc.layers.spatial_options import KERAS1_RENAMES, int_tuple, keras1_aliases
 from layerc.layers.spatial_options import padding as parse_padding
 
@@ -51,21 +50,20 @@ class _Conv(Layer):
             kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
             bias_constraint)))
 
+    def _attrs(self) -> ConvAttrs:
+        return ConvAttrs(self.filters, self.kernel_size, self.strides, self.padding,
+                         self.dilation_rate, self.data_format, self.use_bias)
+
+    def _roles(self) -> list[tuple[str, Any]]:
+        return kernel_and_bias(self.use_bias, self.kernel_initializer, self.bias_initializer)
+
     def build(self, in_types: tuple[TensorType, ...]) -> None:
-        try:
-            _, channels = split(in_types[0], self.data_format, self.rank)
-        except ShapeError:
-            return  # the op rule reports the bad input shape with the layer's name
-        self.add_weight("kernel", (*self.kernel_size, channels, self.filters),
-                        self.kernel_initializer)
-        if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer)
+        self.add_weights_for(OpKind.CONV, self._attrs(), in_types, self._roles())
 
     def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
-        attrs = ConvAttrs(self.filters, self.kernel_size, self.strides, self.padding,
-                          self.dilation_rate, self.data_format, self.use_bias)
-        weights = ("kernel", "bias") if self.use_bias else ("kernel",)
-        return [emit_activation(b, b.add(OpKind.CONV, inputs, attrs, weights), self.activation)]
+        weights = tuple(role for role, _ in self._roles())
+        y = b.add(OpKind.CONV, inputs, self._attrs(), weights)
+        return [emit_activation(b, y, self.activation)]
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "filters": self.filters,
@@ -120,3 +118,4 @@ class Convolution2D(Conv2D):
             kwargs["kernel_size"] = kernel_size
         super().__init__(**kwargs)
 
+__all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]

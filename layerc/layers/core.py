@@ -23,6 +23,11 @@ def positive_int(layer: Layer, option: str, value: Any) -> int:
     return value
 
 
+def kernel_and_bias(use_bias: bool, kernel: Any, bias: Any) -> list[tuple[str, Any]]:
+    """The weight roles (and initializers) of a layer with a kernel and maybe a bias."""
+    return [("kernel", kernel), ("bias", bias)] if use_bias else [("kernel", kernel)]
+
+
 def emit_activation(b: Builder, x: Port, activation: str) -> Port:
     """The activation op a layer applies after its main op (fused later)."""
     if activation == "linear":
@@ -50,16 +55,15 @@ class Dense(Layer):
             kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
             bias_constraint)))
 
+    def _roles(self) -> list[tuple[str, Any]]:
+        return kernel_and_bias(self.use_bias, self.kernel_initializer, self.bias_initializer)
+
     def build(self, in_types: tuple[TensorType, ...]) -> None:
-        in_dim = in_types[0].shape[-1]
-        if in_dim is None:
-            return  # the op rule reports the unknown last axis
-        self.add_weight("kernel", (in_dim, self.units), self.kernel_initializer)
-        if self.use_bias:
-            self.add_weight("bias", (self.units,), self.bias_initializer)
+        self.add_weights_for(OpKind.DENSE, DenseAttrs(self.units, self.use_bias), in_types,
+                             self._roles())
 
     def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
-        weights = ("kernel", "bias") if self.use_bias else ("kernel",)
+        weights = tuple(role for role, _ in self._roles())
         y = b.add(OpKind.DENSE, inputs, DenseAttrs(self.units, self.use_bias), weights)
         return [emit_activation(b, y, self.activation)]
 
@@ -142,3 +146,5 @@ class Reshape(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "target_shape": self.target_shape}
+
+__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Reshape"]

@@ -44,15 +44,17 @@ class Embedding(Layer):
         self._initial = weights
 
     def build(self, in_types: tuple[TensorType, ...]) -> None:
-        self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                        self.embeddings_initializer)
+        self.add_weights_for(OpKind.EMBEDDING, self._attrs(), in_types,
+                             [("embeddings", self.embeddings_initializer)])
         if self._initial is not None:
             self.built = True
             self.set_weights(self._initial)
 
+    def _attrs(self) -> EmbeddingAttrs:
+        return EmbeddingAttrs(self.input_dim, self.output_dim, self.mask_zero)
+
     def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
-        attrs = EmbeddingAttrs(self.input_dim, self.output_dim, self.mask_zero)
-        values = b.add(OpKind.EMBEDDING, inputs, attrs, ("embeddings",))
+        values = b.add(OpKind.EMBEDDING, inputs, self._attrs(), ("embeddings",))
         if self.mask_zero:
             b.out_mask = Port(values.node, 1)
         return [values]
@@ -66,3 +68,5 @@ class Embedding(Layer):
             config["input_length"] = self.input_length
             config.pop("batch_input_shape", None)
         return config
+
+__all__ = ["Embedding"]

@@ -69,3 +69,5 @@ def Input(shape: Sequence[int | None] | None = None, batch_size: int | None = No
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name,
                        batch_shape=batch_shape)
     return layer._nodes[0].outputs[0]
+
+__all__ = ["Input", "InputLayer"]

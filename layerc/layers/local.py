@@ -7,11 +7,11 @@ from typing import Any
 
 from layerc import activations, initializers
 from layerc.config import standardize_data_format
-from layerc.errors import ConfigError, ShapeError
-from layerc.ir import OpKind, Port, TensorType, rule_for
+from layerc.errors import ConfigError
+from layerc.ir import OpKind, Port, TensorType
 from layerc.ir.ops.local import LocalAttrs
 from layerc.layers.base import Builder, Layer
-from layerc.layers.core import TRAINING_ONLY, emit_activation, positive_int
+from layerc.layers.core import TRAINING_ONLY, emit_activation, kernel_and_bias, positive_int
 from layerc.layers.spatial_options import int_tuple
 
 
@@ -50,17 +50,14 @@ class _Local(Layer):
         return LocalAttrs(self.filters, self.kernel_size, self.strides, self.data_format,
                           self.use_bias)
 
+    def _roles(self) -> list[tuple[str, Any]]:
+        return kernel_and_bias(self.use_bias, self.kernel_initializer, self.bias_initializer)
+
     def build(self, in_types: tuple[TensorType, ...]) -> None:
-        try:
-            shapes = rule_for(OpKind.LOCAL).weight_shapes(self._attrs(), in_types)
-        except ShapeError:
-            return  # the op rule reports the bad input shape with the layer's name
-        self.add_weight("kernel", shapes[0], self.kernel_initializer)
-        if self.use_bias:
-            self.add_weight("bias", shapes[1], self.bias_initializer)
+        self.add_weights_for(OpKind.LOCAL, self._attrs(), in_types, self._roles())
 
     def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
-        weights = ("kernel", "bias") if self.use_bias else ("kernel",)
+        weights = tuple(role for role, _ in self._roles())
         y = b.add(OpKind.LOCAL, inputs, self._attrs(), weights)
         return [emit_activation(b, y, self.activation)]
 
@@ -80,3 +77,5 @@ class LocallyConnected1D(_Local):
 
 class LocallyConnected2D(_Local):
     rank = 2
+
+__all__ = ["LocallyConnected1D", "LocallyConnected2D"]

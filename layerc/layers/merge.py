@@ -96,3 +96,6 @@ def minimum(inputs: list, **kwargs: Any) -> Any:
 
 def concatenate(inputs: list, axis: int = -1, **kwargs: Any) -> Any:
     return Concatenate(axis=axis, **kwargs)(inputs)
+
+__all__ = ["Add", "Average", "Concatenate", "Maximum", "Minimum", "Multiply", "Subtract",
+           "add", "average", "concatenate", "maximum", "minimum", "multiply", "subtract"]

@@ -10,7 +10,7 @@ import numpy as np
 from layerc import activations, initializers
 from layerc.errors import ConfigError, ShapeError
 from layerc.ir import OpKind, Port, TensorType
-from layerc.ir.ops.recurrent import GATES, STATES, RecurrentAttrs
+from layerc.ir.ops.recurrent import STATES, RecurrentAttrs
 from layerc.layers.base import Builder, Layer, SymbolicTensor
 from layerc.layers.core import positive_int
 
@@ -19,7 +19,7 @@ _TRAINING_ONLY = ("kernel_regularizer", "recurrent_regularizer", "bias_regulariz
                   "bias_constraint")
 
 
-class Recurrent(Layer):
+class Recurrent(Layer, register=False):
     """The abstract base of the recurrent layers; use SimpleRNN, GRU or LSTM."""
 
     cell = ""
@@ -68,16 +68,16 @@ class Recurrent(Layer):
         self._runtimes: list[weakref.ref] = []  # compiled models holding our states
 
     # ----- weights -----
+    def _roles(self) -> list[tuple[str, Any]]:
+        roles = [("kernel", self.kernel_initializer),
+                 ("recurrent_kernel", self.recurrent_initializer)]
+        return roles + ([("bias", self.bias_initializer)] if self.use_bias else [])
+
     def build(self, in_types: tuple[TensorType, ...]) -> None:
-        x = in_types[0]
-        if x.rank != 3 or x.shape[2] is None:
-            return  # the op rule reports it with the layer's name
-        g = GATES[self.cell] * self.units
-        self.add_weight("kernel", (x.shape[2], g), self.kernel_initializer)
-        self.add_weight("recurrent_kernel", (self.units, g), self.recurrent_initializer)
-        if self.use_bias:
-            shape = (2, g) if self.cell == "gru" and self.reset_after else (g,)
-            self.add_weight("bias", shape, self.bias_initializer)
+        # The call's inputs here: the sequence, then any initial states (the
+        # mask joins later, and changes no weight).
+        attrs = self._attrs(has_mask=False, has_initial_state=len(in_types) > 1)
+        self.add_weights_for(OpKind.RECURRENT, attrs, in_types, self._roles())
 
     def _attrs(self, has_mask: bool, has_initial_state: bool) -> RecurrentAttrs:
         return RecurrentAttrs(self.cell, self.units, self.activation, self.recurrent_activation,
@@ -105,7 +105,7 @@ class Recurrent(Layer):
 
     def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
         has_states = len(inputs) > 1
-        weights = ("kernel", "recurrent_kernel") + (("bias",) if self.use_bias else ())
+        weights = tuple(role for role, _ in self._roles())
         reads = [inputs[0]] + ([b.mask] if b.mask is not None else []) + inputs[1:]
         attrs = self._attrs(b.mask is not None, has_states)
         first = b.add(OpKind.RECURRENT, reads, attrs, weights)
@@ -190,3 +190,5 @@ class LSTM(Recurrent):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "recurrent_activation": self.recurrent_activation,
                 "unit_forget_bias": self.unit_forget_bias}
+
+__all__ = ["GRU", "LSTM", "Recurrent", "SimpleRNN"]
