@@ -1,49 +1,29 @@
-"""What every backend's code generation shares: the lowering table, the
-emitter's arena bookkeeping, the input/output slots and the window geometry.
+"""What every backend's code generation shares: the lowering tables, the
+emitter's arena bookkeeping, the `Program` protocol the runtime relies on and
+the part of a program every target has (slots, listing, states).
 
 A backend subclasses `BaseEmitter` with how it records one step (the CPU a
-plan row, CUDA a kernel launch) and keeps its own table from `lowering_table`.
+plan row, CUDA a kernel launch) and keeps its own table from `lowering_table`,
+which starts with the lowerings every target shares (see `codegen/lowering.py`,
+the target-independent half of every lowering); the backend registers only
+the lowerings where it picks its own kernels.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 
+from layerc.codegen.schema import Schema
 from layerc.ir import Graph, Node, OpKind, Port, TargetError
-from layerc.ir.ops.spatial import split, window_output
 
-
-# ----- the lowering table -----
-def lowering_table(target: str) -> tuple[dict[OpKind, Callable[..., None]],
-                                         Callable[..., Callable]]:
-    """A backend's table (op kind -> lowering) and its `@lowers(*kinds)`."""
-    table: dict[OpKind, Callable[..., None]] = {}
-
-    def lowers(*kinds: OpKind) -> Callable:
-        def register(fn: Callable[..., None]) -> Callable[..., None]:
-            for kind in kinds:
-                if kind in table:
-                    raise ValueError(f"two {target} lowerings for {kind}")
-                table[kind] = fn
-            return fn
-        return register
-    return table, lowers
-
-
-def lower_all(graph: Graph, emitter: "BaseEmitter", table: Mapping[OpKind, Callable],
-              target: str) -> None:
-    """Runs the lowering of every node in order."""
-    for node in graph.nodes():
-        lowering = table.get(node.op)
-        if lowering is None:
-            raise TargetError(f"{node.label}: the {target} backend cannot run op "
-                              f"{node.op.value}")
-        lowering(emitter, node)
+Operands = dict[str, int]
+Lowering = Callable[..., None]  # (emitter, node) -> None
+Steps = list[tuple[str, Operands]]  # (kernel name, operands) in order
 
 
 # ----- the emitter -----
@@ -51,13 +31,12 @@ class BaseEmitter:
     """Per-sample arena offsets of tensors, scratch and stateful layers' states,
     the packed weight arena, and the program's text listing."""
 
-    def __init__(self, graph: Graph, align: int, show: Callable[[str, int], str]) -> None:
+    def __init__(self, graph: Graph, align: int) -> None:
         if graph.memory_plan is None:
             raise TargetError(f"graph {graph.name} has no memory plan; run the plan-memory "
                               f"pass before code generation")
         self.graph = graph
         self.align = align  # floats
-        self._show = show
         self._offsets = dict(graph.memory_plan.offsets)
         self.lines: list[str] = []
         self._chunks: list[np.ndarray] = []
@@ -71,6 +50,11 @@ class BaseEmitter:
         # that the runtime keeps between calls.
         self.state_slots: dict[str, tuple[int, int, int]] = {}  # layer: (offset, count, units)
         self.state_size = 0
+
+    def step(self, kernel: str, node: Node, **operands: int) -> None:
+        """Records one step of the named kernel with its operands (the shared
+        lowerings emit through this; each backend maps names to its kernels)."""
+        raise NotImplementedError
 
     def offset(self, port: Port) -> int:
         """The per-sample arena offset of a tensor."""
@@ -108,11 +92,10 @@ class BaseEmitter:
         self.state_size += count * units
         return at
 
-    def listing(self, name: str, node: Node, operands: Mapping[str, int]) -> None:
-        """One line of the text listing: `name operands ; %node` (what the
-        cache key hashes and `layerc inspect` reads)."""
-        args = " ".join(f"{k}={self._show(k, v)}" for k, v in operands.items())
-        self.lines.append(f"{name:<12} {args:<70} ; %{node.id}")
+    def listing(self, schema: Schema, node: Node, operands: Mapping[str, int]) -> None:
+        """One line of the text listing, `name field=value ... ; %node`, the
+        fields in the schema's order (what `layerc inspect` shows)."""
+        self.lines.append(schema.line(operands, node.id))
 
     def weights(self) -> np.ndarray:
         if not self._chunks:
@@ -120,7 +103,154 @@ class BaseEmitter:
         return np.concatenate(self._chunks)
 
 
-# ----- what a program keeps at run time -----
+# ----- the lowering tables -----
+SHARED: dict[OpKind, Lowering] = {}
+"""Lowerings every target shares: their steps name kernels each target has."""
+
+
+def shared(*kinds: OpKind) -> Callable[[Callable[[BaseEmitter, Node], Steps]],
+                                       Callable[[BaseEmitter, Node], Steps]]:
+    """Registers `steps(emitter, node)` as the lowering of `kinds` on every
+    target: each step it returns is emitted as it is."""
+    def register(steps: Callable[[BaseEmitter, Node], Steps]
+                 ) -> Callable[[BaseEmitter, Node], Steps]:
+        def lower(e: BaseEmitter, node: Node) -> None:
+            for kernel, operands in steps(e, node):
+                e.step(kernel, node, **operands)
+
+        lower.__name__ = lower.__qualname__ = f"lower_{steps.__name__}"
+        lower.__doc__ = steps.__doc__
+        for kind in kinds:
+            if kind in SHARED:
+                raise ValueError(f"two shared lowerings for {kind}")
+            SHARED[kind] = lower
+        return steps
+    return register
+
+
+def lowering_table(target: str) -> tuple[dict[OpKind, Lowering], Callable[..., Callable]]:
+    """A backend's table (op kind -> lowering), starting with the shared
+    lowerings, and its `@lowers(*kinds)`, which replaces a shared lowering by
+    the backend's own (once per kind)."""
+    from layerc.codegen import lowering  # noqa: F401  (registers the shared lowerings)
+
+    table: dict[OpKind, Lowering] = dict(SHARED)
+
+    def lowers(*kinds: OpKind) -> Callable:
+        def register(fn: Lowering) -> Lowering:
+            for kind in kinds:
+                if kind in table and table[kind] is not SHARED.get(kind):
+                    raise ValueError(f"two {target} lowerings for {kind}")
+                table[kind] = fn
+            return fn
+        return register
+    return table, lowers
+
+
+def lower_all(graph: Graph, emitter: BaseEmitter, table: Mapping[OpKind, Lowering],
+              target: str) -> None:
+    """Runs the lowering of every node in order."""
+    for node in graph.nodes():
+        lowering = table.get(node.op)
+        if lowering is None:
+            raise TargetError(f"{node.label}: the {target} backend cannot run op "
+                              f"{node.op.value}")
+        lowering(emitter, node)
+
+
+# ----- what the runtime relies on -----
+@dataclass(frozen=True)
+class Slot:
+    """Where one model input or output lives in the arena."""
+
+    name: str
+    offset: int  # per sample
+    shape: tuple[int, ...]  # without the batch axis
+    dtype: str
+    size: int  # elements per sample
+
+
+class Program(Protocol):
+    """A compiled model on one target, as `CompiledModel` uses it."""
+
+    target: str
+    inputs: tuple[Slot, ...]
+    outputs: tuple[Slot, ...]
+    text: str  # the deterministic listing: a header, one line per step, the states
+    state_size: int  # floats per sample of stateful layers' states
+    state_slots: dict[str, tuple[int, int, int]]  # layer: (offset, count, units)
+
+    @property
+    def key(self) -> str:
+        """A hash of `text`: equal programs have equal keys."""
+        ...
+
+    def new_state(self, size: int) -> Any:
+        """Zeroed storage for `size` floats of states, sliceable like an array."""
+        ...
+
+    def run(self, xs: list[np.ndarray], batch: int, state: Any = None) -> list[np.ndarray]:
+        """Runs one batch of C-contiguous float32 inputs; `state` (from
+        `new_state`) is read and updated by stateful layers. New arrays out."""
+        ...
+
+
+@dataclass(eq=False)
+class Lowered:
+    """The part of a program every target has; a backend's program extends it
+    with its steps and weights."""
+
+    inputs: tuple[Slot, ...]
+    outputs: tuple[Slot, ...]
+    text: str
+    arena_size: int  # floats per sample: planned tensors and scratch
+    state_size: int  # floats per sample of stateful layers' states
+    state_slots: dict[str, tuple[int, int, int]]  # layer: (offset, count, units)
+
+    @property
+    def key(self) -> str:
+        """A hash of `text` (the steps, not the weight values): equal programs
+        have equal keys."""
+        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+    def parts(self) -> dict[str, Any]:
+        """This record's fields, to build a backend's program from."""
+        return {f.name: getattr(self, f.name) for f in fields(Lowered)}
+
+
+def lower_program(graph: Graph, e: BaseEmitter, table: Mapping[OpKind, Lowering],
+                  target: str, title: str) -> Lowered:
+    """Lowers every node of a memory-planned graph with `table` into `e`; the
+    listing's header starts with `title`."""
+    lower_all(graph, e, table, target)
+    inputs, outputs = io_slots(graph, e)
+    plan = graph.memory_plan
+    assert plan is not None  # the emitter checked
+    arena = plan.arena_size + e.scratch_size
+    header = [f"; {title} {graph.name}: arena {arena} floats per sample "
+              f"({plan.arena_size} planned + {e.scratch_size} scratch; naive {plan.naive_size})"]
+    header += [f"; input  {s.name} @{s.offset} {s.shape}" for s in inputs]
+    header += [f"; output {s.name} @{s.offset} {s.shape}" for s in outputs]
+    text = "\n".join(header + e.lines) + "\n"
+    text += "".join(f"; state  {name} @{off} {count}x{units}\n"
+                    for name, (off, count, units) in e.state_slots.items())
+    return Lowered(inputs, outputs, text, arena, e.state_size, dict(e.state_slots))
+
+
+def io_slots(graph: Graph, e: BaseEmitter) -> tuple[tuple[Slot, ...], tuple[Slot, ...]]:
+    """The input and output slots of a lowered graph."""
+    def slot(port: Port, name: str) -> Slot:
+        t = graph.type_of(port)
+        return Slot(name, e.offset(port), tuple(t.sample_shape), t.dtype,  # type: ignore
+                    t.sample_size)
+
+    inputs = tuple(slot(graph.node(i).port(), i) for i in graph.inputs)
+    for s in inputs:
+        if graph.node(s.name).op is not OpKind.INPUT:
+            raise TargetError(f"graph input {s.name} is not an input node")
+    return inputs, tuple(slot(p, str(p)[1:]) for p in graph.outputs)
+
+
 MAX_ARENAS = 4  # batch sizes whose arena a thread keeps
 
 
@@ -141,77 +271,3 @@ class ThreadArenas:
                 arenas.clear()
             arena = arenas[batch] = self._allocate(max(floats * batch, 1))
         return arena
-
-
-def program_key(text: str) -> str:
-    """A hash of a program's text (the plan, not the weight values)."""
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-# ----- inputs, outputs and the listing's header -----
-@dataclass(frozen=True)
-class Slot:
-    """Where one model input or output lives in the arena."""
-
-    name: str
-    offset: int  # per sample
-    shape: tuple[int, ...]  # without the batch axis
-    dtype: str
-    size: int  # elements per sample
-
-
-def io_slots(graph: Graph, e: BaseEmitter) -> tuple[tuple[Slot, ...], tuple[Slot, ...]]:
-    """The input and output slots of a lowered graph."""
-    def slot(port: Port, name: str) -> Slot:
-        t = graph.type_of(port)
-        return Slot(name, e.offset(port), tuple(t.sample_shape), t.dtype,  # type: ignore
-                    t.sample_size)
-
-    inputs = tuple(slot(graph.node(i).port(), i) for i in graph.inputs)
-    for s in inputs:
-        if graph.node(s.name).op is not OpKind.INPUT:
-            raise TargetError(f"graph input {s.name} is not an input node")
-    return inputs, tuple(slot(p, str(p)[1:]) for p in graph.outputs)
-
-
-def program_text(kind: str, graph: Graph, e: BaseEmitter, inputs: tuple[Slot, ...],
-                 outputs: tuple[Slot, ...]) -> str:
-    """The program's deterministic listing: a header, one line per step, states."""
-    plan = graph.memory_plan
-    assert plan is not None  # the emitter checked
-    arena = plan.arena_size + e.scratch_size
-    header = [f"; {kind} {graph.name}: arena {arena} floats per sample "
-              f"({plan.arena_size} planned + {e.scratch_size} scratch; naive {plan.naive_size})"]
-    header += [f"; input  {s.name} @{s.offset} {s.shape}" for s in inputs]
-    header += [f"; output {s.name} @{s.offset} {s.shape}" for s in outputs]
-    text = "\n".join(header + e.lines) + "\n"
-    return text + "".join(f"; state  {name} @{off} {count}x{units}\n"
-                          for name, (off, count, units) in e.state_slots.items())
-
-
-# ----- window ops seen in 2-D -----
-def as_2d(sizes: tuple[int, ...]) -> tuple[int, int]:
-    """A 1-D window op is a 2-D one of height 1."""
-    return (1, sizes[0]) if len(sizes) == 1 else (sizes[0], sizes[1])
-
-
-def window_maps(graph: Graph, node: Node, rank: int) -> tuple[int, int, int, int, int, int]:
-    """(h, w, c, oh, ow, f) of a window op seen in 2-D."""
-    fmt = node.attrs.data_format
-    sizes, c = split(graph.type_of(node.inputs[0]), fmt, rank)
-    out_sizes, f = split(node.type, fmt, rank)
-    (h, w), (oh, ow) = as_2d(sizes), as_2d(out_sizes)
-    return h, w, c, oh, ow, f
-
-
-def window_pads(graph: Graph, node: Node) -> tuple[int, int]:
-    """(top, left) pads: from specialize-padding, or derived here when that pass
-    did not run (the bottom/right pads need no code: they only bound loops)."""
-    a = node.attrs
-    pads = a.pads
-    if pads is None:
-        kernel = a.kernel if node.op is OpKind.CONV else a.pool
-        dilation = a.dilation if node.op is OpKind.CONV else (1,) * len(kernel)
-        _, pads, _ = window_output(graph.type_of(node.inputs[0]), a.data_format, kernel,
-                                   a.strides, dilation, a.padding, "window")
-    return (0, pads[0][0]) if len(pads) == 1 else (pads[0][0], pads[1][0])

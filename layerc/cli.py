@@ -15,9 +15,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from layerc.codegen import TARGETS
 from layerc.errors import ConfigError, InputError, LayercError
-
-TARGETS = ("cpu", "cuda")
 
 
 def _compiled(spec: str, target: str | None = None) -> Any:
@@ -282,7 +281,7 @@ def parser() -> argparse.ArgumentParser:
     comp = sub.add_parser("compile", parents=[common], help="compile a model into an artifact")
     comp.add_argument("model", help=model_help)
     comp.add_argument("-o", "--output", required=True, metavar="ARTIFACT")
-    comp.add_argument("--target", choices=TARGETS, default=None, help="default: cpu")
+    comp.add_argument("--target", choices=tuple(TARGETS), default=None, help="default: cpu")
     comp.set_defaults(run=_compile)
 
     insp = sub.add_parser("inspect", parents=[common],
@@ -305,7 +304,7 @@ def parser() -> argparse.ArgumentParser:
                        help="default: 1, or a stateful model's fixed batch")
     bench.add_argument("--seconds", type=float, default=3.0,
                        help="how long to measure (default 3)")
-    bench.add_argument("--target", choices=TARGETS, default=None)
+    bench.add_argument("--target", choices=tuple(TARGETS), default=None)
     bench.set_defaults(run=_bench)
     return top
 

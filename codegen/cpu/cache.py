@@ -2,11 +2,14 @@
 
 Numba keys a cached function on its own file's content only, so a cached
 `run_plan` would keep running old copies of kernels edited in another file
-(NUMBA_NOTES.md). This locator keys every function of the kernel library on a
-hash of the whole library's sources instead, and keeps the cache in
+(NUMBA_NOTES.md), and the kernels read constants (opcode columns, activation
+codes, window fields) computed in other modules. This locator keys every
+function of the kernel library on a hash of all the sources those can come
+from (the `codegen` and `ir` packages), and keeps the cache in
 `$LAYERC_CACHE_DIR/cpu-<hash>` (default `~/.cache/layerc`), so checkouts of
-different versions never overwrite each other's entries. Import this module
-before any kernel is decorated.
+different versions never overwrite each other's entries. Modules generated
+from the library (the interpreter's dispatch) live in that folder too. Import
+this module before any kernel is decorated.
 """
 
 from __future__ import annotations
@@ -16,12 +19,15 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import tempfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from numba.core.caching import CacheImpl, _CacheLocator
 
 LIBRARY = Path(__file__).resolve().parent
+ROOT = LIBRARY.parents[1]  # holds codegen/ and ir/ (in the source tree and when installed)
 
 
 def cache_root() -> Path:
@@ -30,19 +36,24 @@ def cache_root() -> Path:
 
 def _library_hash() -> str:
     digest = hashlib.sha256()
-    for path in sorted(LIBRARY.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+    for package in ("codegen", "ir"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            digest.update(path.relative_to(ROOT).as_posix().encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
 SOURCE_HASH = _library_hash()
 
 
+def library_path() -> Path:
+    return cache_root() / f"cpu-{SOURCE_HASH}"
+
+
 class LibraryCacheLocator(_CacheLocator):
     def __init__(self, py_func: Any, py_file: str) -> None:
         self._lineno = py_func.__code__.co_firstlineno
-        self._path = str(cache_root() / f"cpu-{SOURCE_HASH}")
+        self._path = str(library_path())
 
     def get_cache_path(self) -> str:
         return self._path
@@ -55,7 +66,8 @@ class LibraryCacheLocator(_CacheLocator):
 
     @classmethod
     def from_function(cls, py_func: Any, py_file: str) -> "LibraryCacheLocator | None":
-        if Path(py_file).resolve().parent != LIBRARY:
+        folder = Path(py_file).resolve().parent
+        if folder != library_path().resolve() and LIBRARY not in (folder, *folder.parents):
             return None
         locator = cls(py_func, py_file)
         try:
@@ -63,6 +75,37 @@ class LibraryCacheLocator(_CacheLocator):
         except OSError:
             return None  # unwritable: fall back to Numba's own locators
         return locator
+
+
+def generated_module(name: str, source: str) -> ModuleType:
+    """Imports `source`, generated from the library, as module `name` from a
+    file in the library's cache folder (so Numba caches what it compiles; a
+    module that is not a real file in sys.modules cannot be cached). The file
+    is written atomically, and only when it is missing or differs; an
+    unwritable cache folder gets a private temporary one."""
+    try:
+        folder = library_path()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = _write(folder / f"{name.rsplit('.', 1)[-1]}.py", source)
+    except OSError:
+        path = _write(Path(tempfile.mkdtemp(prefix="layerc-")) / "generated.py", source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write(path: Path, source: str) -> Path:
+    if path.is_file() and path.read_text() == source:
+        return path
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(source)
+    os.chmod(tmp, 0o644)  # mkstemp's 0600 would keep other users of a shared cache out
+    os.replace(tmp, path)
+    return path
 
 
 if LibraryCacheLocator not in CacheImpl._locator_classes:

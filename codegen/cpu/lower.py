@@ -1,4 +1,5 @@
-"""The table of CPU lowerings: one function per op kind, emitting plan rows."""
+"""The table of CPU lowerings: one function per op kind, emitting plan rows
+(the op families in `codegen/cpu/ops/` register theirs with `@lowers`)."""
 
 from __future__ import annotations
 

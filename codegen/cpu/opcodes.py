@@ -1,53 +1,77 @@
-"""Instruction and activation codes shared by the CPU lowerings and interpreter.
+"""The CPU plan's opcodes, each with the named operand fields it declares once.
 
-A plan is an int64 array with one row per instruction: the opcode, then
-operands.  Arena offsets are per sample (scaled by the batch at run time);
-weight offsets index the flat weight arena.
+A plan is an int64 array with a row per instruction: the opcode in column
+OPCODE, then the operands in the order the opcode's schema declares them.
+Arena offsets are per sample (a step scales them by the batch); weight
+offsets index the flat weight arena. A family of ops declares its opcodes in
+its own file of `codegen/cpu/ops/` with `opcode(...)`, reads a row's operands
+by name through `op.cols` (a namedtuple of column numbers, which Numba folds
+into constants) in the njit step function it registers with `@runs(op)`, and
+writes them by name in its lowering; the interpreter dispatches on opcodes.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, TypeVar
+
+from layerc.codegen.schema import Schema
+
 WIDTH = 24  # columns per instruction row
+OPCODE = 0  # the column of the opcode
 
-# opcodes
-DENSE = 1  # x, w, b (-1: none), y, rows per sample, k, n, act
-ACT = 2  # x, y, values per sample, row length, act
-COPY = 3  # x, y, values per sample
-BINARY = 4  # a, b, y, values per sample, binop
-SCALE = 5  # x, y, values per sample, weight offset of the scale factor
-CONCAT = 6  # x, y, outer per sample, inner, dst stride, dst start
-TRANSPOSE_CS = 7  # x, y, channels, spatial: (C, S) -> (S, C) per sample
-# The window ops see 2-D maps (a 1-D op has height 1) and share the operand
-# layout x, w, b, y, scratch, h, w, c, oh, ow, f, kh, kw, sh, sw, ...
-CONV = 8  # ..., dh, dw, pt, pl, channels_first, variant, act
-POOL = 9  # x, y, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, channels_first, is_max
-GLOBAL_POOL = 10  # x, y, spatial, c, channels_first, is_max, mask (-1: none)
-LOCAL = 11  # x, w, b, y, scratch, h, w, c, oh, ow, f, kh, kw, sh, sw, channels_first, act
-GATHER = 12  # x (indices), w (table), y, indices per sample, row length, vocabulary,
-#             mask output (-1: none; 0 where the index is 0)
-# x, wk, wr, b, y, scratch, mask, init (0 zeros, 1 arena, 2 state), h0, c0, return
-# state, hT, cT, state slot (-1: not stateful), steps, features, units, cell, act,
-# recurrent act, reset_after, return_sequences, go_backwards
-RECURRENT = 13
+F = TypeVar("F")
 
-OPNAMES = {DENSE: "dense", ACT: "act", COPY: "copy", BINARY: "binary", SCALE: "scale",
-           CONCAT: "concat", TRANSPOSE_CS: "transpose_cs", CONV: "conv", POOL: "pool",
-           GLOBAL_POOL: "global_pool", LOCAL: "local", GATHER: "gather",
-           RECURRENT: "recurrent"}
 
-# convolution variants (the specialize-padding pass chooses)
-V_IM2COL, V_GEMM, V_DIRECT = 0, 1, 2
-VARIANTS = {"im2col": V_IM2COL, "gemm": V_GEMM, "direct": V_DIRECT}
-VARIANT_NAMES = {code: name for name, code in VARIANTS.items()}
+@dataclass(frozen=True)
+class Opcode:
+    code: int
+    schema: Schema
+    cols: Any  # a namedtuple: each field's column in a row
 
-# binary ops
-B_ADD, B_SUB, B_MUL, B_MAX, B_MIN = 0, 1, 2, 3, 4
-BINOP_NAMES = {B_ADD: "add", B_SUB: "sub", B_MUL: "mul", B_MAX: "max", B_MIN: "min"}
+    @property
+    def name(self) -> str:
+        return self.schema.name
 
-# activations (same names as layerc.ir.activations)
-ACTIVATIONS = (
-    "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid",
-    "hard_sigmoid", "tanh", "softmax", "log_softmax", "softplus", "softsign", "silu",
-    "hard_silu", "exponential", "mish",
-)
-ACT_CODE = {name: i for i, name in enumerate(ACTIVATIONS)}
+    def row(self, operands: Mapping[str, int], where: str) -> list[int]:
+        """The plan row of these operands, checked against the schema."""
+        self.schema.check(operands, where)
+        values = [int(operands[f]) for f in self.schema.fields]
+        return [self.code, *values] + [0] * (WIDTH - 1 - len(values))
+
+
+OPCODES: dict[int, Opcode] = {}
+STEPS: dict[int, Callable[..., None]] = {}  # opcode -> the njit function that runs its rows
+
+
+def opcode(name: str, fields: str) -> Opcode:
+    """Declares an opcode and its operand fields (`"x y size"`); codes follow
+    the order of declaration, which the sorted import of the op files fixes."""
+    schema = Schema.of(name, fields)
+    if 1 + len(schema.fields) > WIDTH:
+        raise ValueError(f"opcode {name} has {len(schema.fields)} operands; a row holds "
+                         f"{WIDTH - 1}")
+    if any(op.name == name for op in OPCODES.values()):
+        raise ValueError(f"opcode {name} is declared twice")
+    op = Opcode(len(OPCODES) + 1, schema, schema.columns(OPCODE + 1))
+    OPCODES[op.code] = op
+    return op
+
+
+def named(name: str) -> Opcode:
+    """The opcode a shared lowering's step names (codegen/lowering.py)."""
+    for op in OPCODES.values():
+        if op.name == name:
+            return op
+    raise KeyError(f"the CPU backend has no opcode {name!r}")
+
+
+def runs(op: Opcode) -> Callable[[F], F]:
+    """Registers the njit function that executes `op`'s rows:
+    `step(r, weights, arena, state, batch)` with r the row."""
+    def register(step: F) -> F:
+        if op.code in STEPS:
+            raise ValueError(f"opcode {op.name} has two steps")
+        STEPS[op.code] = step  # type: ignore[assignment]
+        return step
+    return register

@@ -6,10 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from layerc.codegen.base import (Slot, ThreadArenas, io_slots, lower_all, program_key,
-                                 program_text)
-from layerc.codegen.cpu import (lower_core, lower_merge, lower_recurrent,  # noqa: F401
-                                lower_spatial)
+from layerc.codegen.base import Lowered, ThreadArenas, lower_program
 from layerc.codegen.cpu.cache import load_cached
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.interpreter import run_model
@@ -20,21 +17,14 @@ _NO_STATE = np.zeros(1, np.float32)
 
 
 @dataclass(eq=False)
-class Program:
+class Program(Lowered):
+    """The CPU's `codegen.base.Program`: the plan and the packed weights."""
+
     plan: np.ndarray
     weights: np.ndarray
-    arena_size: int  # floats per sample
-    inputs: tuple[Slot, ...]
-    outputs: tuple[Slot, ...]
-    text: str
-    state_size: int = 0  # floats per sample of stateful layers' states
-    state_slots: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    target: str = "cpu"
     _arenas: ThreadArenas = field(
         default_factory=lambda: ThreadArenas(lambda n: np.empty(n, np.float32)), repr=False)
-
-    @property
-    def key(self) -> str:
-        return program_key(self.text)
 
     def new_state(self, size: int) -> np.ndarray:
         """Zeroed storage for `size` floats of stateful layers' states."""
@@ -67,9 +57,5 @@ class Program:
 def build_program(graph: Graph) -> Program:
     """Lowers every node of a memory-planned graph to plan rows."""
     e = Emitter(graph)
-    lower_all(graph, e, LOWERINGS, "CPU")
-    inputs, outputs = io_slots(graph, e)
-    text = program_text("program", graph, e, inputs, outputs)
-    arena = graph.memory_plan.arena_size + e.scratch_size  # type: ignore[union-attr]
-    return Program(e.plan(), e.weights(), arena, inputs, outputs, text, e.state_size,
-                   dict(e.state_slots))
+    lowered = lower_program(graph, e, LOWERINGS, "CPU", "program")
+    return Program(**lowered.parts(), plan=e.plan(), weights=e.weights())

@@ -1,9 +1,10 @@
 """The CUDA emitter: collects kernel launches, the weight arena and a listing.
 
-A launch is data: a kernel name and named int operands, arena offsets counted
-per sample (the launcher scales them by the batch). The listing is the
-program's source text: deterministic, one line per launch, in the CPU plan's
-`name operands ; %node` form so `layerc inspect` reads both.
+A launch is data: a kernel name and its named int operands, checked against
+the kernel's schema (declared with `kernel`), arena offsets counted per
+sample (the launcher scales them by the batch). The listing is the program's source text:
+deterministic, one line per launch, in the CPU plan's `name operands ; %node`
+form so `layerc inspect` reads both.
 """
 
 from __future__ import annotations
@@ -11,10 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from layerc.codegen.base import BaseEmitter
-from layerc.codegen.cuda.codes import ACTIVATIONS, BINOP_NAMES
+from layerc.codegen.schema import Schema
 from layerc.ir import Graph, Node
 
 ALIGN = 32  # floats: 128-byte aligned weight blocks
+
+KERNELS: dict[str, Schema] = {}  # every kernel's operand fields, by name
+
+
+def kernel(name: str, fields: str) -> Schema:
+    """Declares the operand fields of kernel `name` (`"x y size"`), which its
+    lowerings must write and its launcher reads."""
+    if name in KERNELS:
+        raise ValueError(f"kernel {name} is declared twice")
+    KERNELS[name] = schema = Schema.of(name, fields)
+    return schema
 
 
 @dataclass(frozen=True)
@@ -29,17 +41,16 @@ class Launch:
 
 class Emitter(BaseEmitter):
     def __init__(self, graph: Graph) -> None:
-        super().__init__(graph, ALIGN, _show)
+        super().__init__(graph, ALIGN)
         self.launches: list[Launch] = []
 
-    def launch(self, kernel: str, node: Node, **operands: int) -> None:
-        self.launches.append(Launch(kernel, node.id, tuple(operands.items())))
+    def launch(self, kernel: Schema, node: Node, **operands: int) -> None:
+        """Appends a launch of `kernel` with its operands by name (all of
+        them, and no others: the kernel's schema checks)."""
+        kernel.check(operands, node.label)
+        self.launches.append(Launch(kernel.name, node.id,
+                                    tuple((f, int(operands[f])) for f in kernel.fields)))
         self.listing(kernel, node, operands)
 
-
-def _show(key: str, value: int) -> str:
-    if key in ("act", "rec_act"):
-        return ACTIVATIONS[value]
-    if key == "binop":
-        return BINOP_NAMES[value]
-    return str(value)
+    def step(self, kernel: str, node: Node, **operands: int) -> None:
+        self.launch(KERNELS[kernel], node, **operands)

@@ -8,19 +8,15 @@ on the device between calls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from layerc.codegen.base import (Slot, ThreadArenas, io_slots, lower_all, program_key,
-                                 program_text)
-from layerc.codegen.cuda import (lower_core, lower_merge, lower_recurrent,  # noqa: F401
-                                 lower_spatial)
+from layerc.codegen.base import Lowered, ThreadArenas, lower_program
 from layerc.codegen.cuda.emitter import Emitter, Launch
 from layerc.codegen.cuda.lower import LOWERINGS
 from layerc.ir import Graph
-
 
 
 class DeviceState:
@@ -52,15 +48,12 @@ class DeviceState:
 
 
 @dataclass(eq=False)
-class Program:
+class Program(Lowered):
+    """CUDA's `codegen.base.Program`: the launches and the weights, uploaded
+    to the device when the program is built."""
+
     launches: tuple[Launch, ...]
     weights_host: np.ndarray
-    arena_size: int  # floats per sample
-    inputs: tuple[Slot, ...]
-    outputs: tuple[Slot, ...]
-    text: str
-    state_size: int = 0  # floats per sample of stateful layers' states
-    state_slots: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     target: str = "cuda"
 
     def __post_init__(self) -> None:
@@ -71,10 +64,6 @@ class Program:
         self._launch = launch.run
         self.weights = self._cuda.to_device(self.weights_host)  # uploaded once
         self._no_state = self._cuda.to_device(np.zeros(1, np.float32))
-
-    @property
-    def key(self) -> str:
-        return program_key(self.text)
 
     def new_state(self, size: int) -> DeviceState:
         """A zeroed device buffer for `size` floats of stateful layers' states."""
@@ -108,10 +97,8 @@ def build_program(graph: Graph) -> Program:
     from layerc.codegen.cuda import device
 
     device.load()  # fail early and clearly when CUDA cannot run here
+    from layerc.codegen.cuda import ops  # noqa: F401  (registers every lowering and launcher)
+
     e = Emitter(graph)
-    lower_all(graph, e, LOWERINGS, "CUDA")
-    inputs, outputs = io_slots(graph, e)
-    text = program_text("cuda program", graph, e, inputs, outputs)
-    arena = graph.memory_plan.arena_size + e.scratch_size  # type: ignore[union-attr]
-    return Program(tuple(e.launches), e.weights(), arena, inputs, outputs, text, e.state_size,
-                   dict(e.state_slots))
+    lowered = lower_program(graph, e, LOWERINGS, "CUDA", "cuda program")
+    return Program(**lowered.parts(), launches=tuple(e.launches), weights_host=e.weights())

@@ -9,6 +9,7 @@ compiles them as the device would. Needs numba.cuda without the simulator;
 from __future__ import annotations
 
 import inspect
+import pkgutil
 import sys
 from typing import Any
 
@@ -17,12 +18,13 @@ ARRAYS = frozenset({"x", "w", "y", "a", "b", "wt", "state"})
 
 
 def kernels() -> dict[str, Any]:
-    """Every kernel of the backend, by name."""
-    from layerc.codegen.cuda import kernels as core
-    from layerc.codegen.cuda import kernels_rnn, kernels_spatial
+    """Every kernel of the backend (the op families' and the shared ones), by name."""
+    from layerc.codegen.cuda import kernels as shared
+    from layerc.codegen.cuda import ops
 
+    families = [sys.modules[f"{ops.__name__}.{m.name}"] for m in pkgutil.iter_modules(ops.__path__)]
     found = {}
-    for module in (core, kernels_spatial, kernels_rnn):
+    for module in (shared, *families):
         for name, value in vars(module).items():
             if hasattr(value, "py_func") and not getattr(value, "targetoptions", {}).get(
                     "device", False) and value.__module__ == module.__name__:

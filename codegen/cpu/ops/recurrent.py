@@ -1,4 +1,5 @@
-"""The CPU kernel for recurrent layers (SimpleRNN, GRU, LSTM).
+"""CPU: the recurrent layers (SimpleRNN, GRU, LSTM): opcode, kernels, step
+and lowering, and the runtime state slot a stateful layer declares.
 
 The input projection of every step is one GEMM up front; each step then does
 one small GEMM with the recurrent kernel and the gate math in a fused loop.
@@ -10,16 +11,23 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from layerc.codegen.cpu.kernels import (FAST, JIT, LINEAR, LOG_SOFTMAX, SIGMOID, SOFTMAX, TANH,
-                                       _scalar, _softmax_row)
+from layerc.codegen import lowering
+from layerc.codegen.codes import ACT, CELL, GATE_COUNT, INIT
+from layerc.codegen.cpu.emitter import Emitter
+from layerc.codegen.cpu.kernels import FAST_JIT, JIT, scalar, softmax_row
+from layerc.codegen.cpu.lower import lowers
+from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.ir import Node, OpKind
 
-FAST_JIT = dict(JIT, fastmath=FAST)
+# init: zeros, the initial states at h0 (and c0) in the arena, or the stateful
+# layer's slot `state` (-1: not stateful); ht, ct: the final states (return_state).
+RECURRENT = opcode("recurrent", "x wk wr b y scratch mask init h0 c0 ret_state ht ct state "
+                                "steps features units cell act rec_act reset_after seq "
+                                "backwards")
+_R = RECURRENT.cols
 
-SIMPLE_RNN, GRU, LSTM = 0, 1, 2
-CELLS = {"simple_rnn": SIMPLE_RNN, "gru": GRU, "lstm": LSTM}
-GATE_COUNT = (1, 3, 4)  # by cell code
 
-
+# ----- kernels -----
 # Eigen's rational tanh for float32 (max error about 2.5e-7), clamped where it
 # saturates; it vectorizes where math.tanh is a scalar libm call per element.
 _CLAMP = 7.90531110763549805
@@ -50,17 +58,17 @@ def _tanh(x):
 def gate(v, act):
     """An activation over one gate block, in place; tanh and sigmoid (the
     defaults) vectorize, the others take the exact scalar path."""
-    if act == TANH:
+    if act == ACT.tanh:
         for j in range(v.size):
             v[j] = _tanh(v[j])
-    elif act == SIGMOID:
+    elif act == ACT.sigmoid:
         for j in range(v.size):
             v[j] = 0.5 + 0.5 * _tanh(0.5 * v[j])
-    elif act == SOFTMAX or act == LOG_SOFTMAX:  # across the block: one sample's units
-        _softmax_row(v, v, act == LOG_SOFTMAX)
-    elif act != LINEAR:
+    elif act == ACT.softmax or act == ACT.log_softmax:  # across the block: one sample's units
+        softmax_row(v, v, act == ACT.log_softmax)
+    elif act != ACT.linear:
         for j in range(v.size):
-            v[j] = _scalar(np.float64(v[j]), act)
+            v[j] = scalar(np.float64(v[j]), act)
 
 
 @njit(**JIT)
@@ -84,7 +92,7 @@ def recurrent(x, mask, has_mask, h, c, wk, wr, bias, has_bias, y, scratch, batch
         for r in range(batch * steps):
             xw[r] += bias[:g]
     previous[:, :] = 0.0
-    split = cell == GRU and not reset_after
+    split = cell == CELL.gru and not reset_after
     for s in range(steps):
         t = steps - 1 - s if go_backwards else s
         if split:
@@ -98,7 +106,7 @@ def recurrent(x, mask, has_mask, h, c, wk, wr, bias, has_bias, y, scratch, batch
             hw[:, 2 * u:] = np.dot(work, wr[u * 2 * u:].reshape((u, u)))
         else:
             np.dot(h, wr.reshape((u, g)), hw)
-            if cell == GRU and has_bias:
+            if cell == CELL.gru and has_bias:
                 for b in range(batch):
                     hw[b] += bias[g: 2 * g]
         for b in range(batch):
@@ -109,11 +117,11 @@ def recurrent(x, mask, has_mask, h, c, wk, wr, bias, has_bias, y, scratch, batch
             xr = xw[b * steps + t]
             z = hw[b]  # the pre-activations, then the gates, in place
             hb = h[b]
-            if cell == SIMPLE_RNN:
+            if cell == CELL.simple_rnn:
                 z += xr
                 gate(z, act)
                 hb[:] = z
-            elif cell == LSTM:
+            elif cell == CELL.lstm:
                 z += xr
                 gate(z[:u], rec_act)  # gate by gate: softmax normalizes within one
                 gate(z[u: 2 * u], rec_act)
@@ -160,13 +168,13 @@ def run(arena, weights, state, batch, x, wk, wr, b, y, scratch, mask, init, h0, 
     own = batch * (steps * g + g + 2 * u)
     h = arena[scratch + own: scratch + own + batch * u].reshape((batch, u))
     c = arena[scratch + own + batch * u: scratch + own + 2 * batch * u].reshape((batch, u))
-    if init == 1:
+    if init == INIT.arena:
         h[:, :] = arena[h0: h0 + batch * u].reshape((batch, u))
-        if cell == LSTM:
+        if cell == CELL.lstm:
             c[:, :] = arena[c0: c0 + batch * u].reshape((batch, u))
-    elif init == 2:
+    elif init == INIT.state:
         h[:, :] = state[state_at: state_at + batch * u].reshape((batch, u))
-        if cell == LSTM:
+        if cell == CELL.lstm:
             c[:, :] = state[state_at + batch * u: state_at + 2 * batch * u].reshape((batch, u))
     else:
         h[:, :] = 0.0
@@ -178,9 +186,45 @@ def run(arena, weights, state, batch, x, wk, wr, b, y, scratch, mask, init, h0, 
               rec_act, reset_after, return_sequences, go_backwards)
     if ret_state:
         arena[ht: ht + batch * u] = h.reshape(batch * u)
-        if cell == LSTM:
+        if cell == CELL.lstm:
             arena[ct: ct + batch * u] = c.reshape(batch * u)
     if state_at >= 0:
         state[state_at: state_at + batch * u] = h.reshape(batch * u)
-        if cell == LSTM:
+        if cell == CELL.lstm:
             state[state_at + batch * u: state_at + 2 * batch * u] = c.reshape(batch * u)
+
+
+# ----- the step -----
+@runs(RECURRENT)
+@njit(**JIT)
+def run_recurrent(r, weights, arena, state, batch):
+    features, units, cell = r[_R.features], r[_R.units], r[_R.cell]
+    g = GATE_COUNT[cell] * units
+    b = r[_R.b]
+    bias_size = 0 if b < 0 else (2 * g if cell == CELL.gru and r[_R.reset_after] == 1 else g)
+    mask, slot = r[_R.mask], r[_R.state]
+    run(arena, weights, state, batch, r[_R.x] * batch,
+        weights[r[_R.wk]: r[_R.wk] + features * g], weights[r[_R.wr]: r[_R.wr] + units * g],
+        weights[max(b, 0): max(b, 0) + bias_size], r[_R.y] * batch, r[_R.scratch] * batch,
+        mask * batch if mask >= 0 else -1, r[_R.init], r[_R.h0] * batch, r[_R.c0] * batch,
+        r[_R.ret_state] == 1, r[_R.ht] * batch, r[_R.ct] * batch,
+        slot * batch if slot >= 0 else -1, r[_R.steps], features, units, cell, r[_R.act],
+        r[_R.rec_act], r[_R.reset_after] == 1, r[_R.seq] == 1, r[_R.backwards] == 1)
+
+
+# ----- the lowering -----
+@lowers(OpKind.RECURRENT)
+def lower_recurrent(e: Emitter, node: Node) -> None:
+    a = node.attrs
+    operands = lowering.recurrent_operands(e, node)
+    u = a.units
+    g = GATE_COUNT[operands["cell"]] * u
+    # GRU without reset_after multiplies r * h before the candidate's product,
+    # so its recurrent kernel is stored as two contiguous blocks.
+    pack = (lambda w: np.concatenate([np.ascontiguousarray(w[:, : 2 * u]).ravel(),
+                                      np.ascontiguousarray(w[:, 2 * u:]).ravel()])) \
+        if a.cell == "gru" and not a.reset_after else None
+    scratch = e.scratch(operands["steps"] * g + g + 4 * u)  # the kernel's own, then h and c
+    e.instr(RECURRENT, node, **operands, x=e.offset(node.inputs[0]),
+            wk=e.weight(node.weights[0]), wr=e.weight(node.weights[1], pack=pack),
+            b=e.weight(node.weights[2]) if a.use_bias else -1, scratch=scratch)

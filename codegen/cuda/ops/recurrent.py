@@ -1,4 +1,7 @@
-"""The CUDA sequence kernel of SimpleRNN, GRU and LSTM.
+"""CUDA: the recurrent layers (SimpleRNN, GRU, LSTM): the sequence kernel, its
+launcher, and the lowering (two launches per layer: the input projection of
+every step as one tiled GEMM into scratch, with the input bias, then the
+sequence kernel), with the runtime state slot a stateful layer declares.
 
 A block per sample runs the whole sequence; its threads own units (a thread
 strides over units when there are more units than threads), and a thread
@@ -14,8 +17,27 @@ the states and repeats the previous output, as Keras does.
 
 from __future__ import annotations
 
-from layerc.codegen.cuda.codes import GRU, INIT_ARENA, INIT_STATE, LSTM, SIMPLE_RNN
+from typing import Any
+
+from layerc.codegen import lowering
+from layerc.codegen.codes import ACT, CELL, GATE_COUNT, INIT
+from layerc.codegen.cuda import launch
+from layerc.codegen.cuda.emitter import Emitter
 from layerc.codegen.cuda.kernels import ONE, ZERO, cuda, row_act
+from layerc.codegen.cuda.emitter import kernel
+from layerc.codegen.cuda.launch import launcher
+from layerc.codegen.cuda.lower import lowers
+from layerc.codegen.cuda.ops.core import DENSE
+from layerc.ir import Node, OpKind
+
+# xw: the input projection (scratch); brec: the recurrent bias of GRU with
+# reset_after (-1: none); work: per-sample working floats (WORK_UNITS * units).
+RECURRENT = kernel("recurrent", "xw wr brec y mask init h0 c0 ret_state ht ct state work "
+                                "steps features units cell act rec_act reset_after seq "
+                                "backwards")
+# Per-sample working floats of the sequence kernel, in units: pre-activations
+# of up to 4 gates, a candidate / r*h buffer, h and c.
+WORK_UNITS = 7
 
 
 @cuda.jit
@@ -26,7 +48,7 @@ def recurrent(a, wt, state, batch, xw, wr, brec, yo, mask, init, h0, c0, ret_sta
         return
     tid = cuda.threadIdx.x
     nt = cuda.blockDim.x
-    gates = 1 if cell == SIMPLE_RNN else (3 if cell == GRU else 4)
+    gates = 1 if cell == CELL.simple_rnn else (3 if cell == CELL.gru else 4)
     g = gates * u
     p = work + b * 7 * u  # P: 4u, Q: u, H: u, C: u
     q = p + 4 * u
@@ -35,13 +57,13 @@ def recurrent(a, wt, state, batch, xw, wr, brec, yo, mask, init, h0, c0, ret_sta
     for j in range(tid, u, nt):
         hv = ZERO
         cv = ZERO
-        if init == INIT_ARENA:
+        if init == INIT.arena:
             hv = a[h0 + b * u + j]
-            if cell == LSTM:
+            if cell == CELL.lstm:
                 cv = a[c0 + b * u + j]
-        elif init == INIT_STATE:
+        elif init == INIT.state:
             hv = state[so + b * u + j]
-            if cell == LSTM:
+            if cell == CELL.lstm:
                 cv = state[so + batch * u + b * u + j]
         a[hb + j] = hv
         a[cb + j] = cv
@@ -54,7 +76,7 @@ def recurrent(a, wt, state, batch, xw, wr, brec, yo, mask, init, h0, c0, ret_sta
             seen = True
             # Phase A: recurrent products h @ wr for every gate of this thread's
             # units (GRU without reset_after: z and r only; h's gate waits for r).
-            direct = gates if cell != GRU or reset_after else 2
+            direct = gates if cell != CELL.gru or reset_after else 2
             for j in range(tid, u, nt):
                 for gi in range(direct):
                     col = gi * u + j
@@ -63,18 +85,18 @@ def recurrent(a, wt, state, batch, xw, wr, brec, yo, mask, init, h0, c0, ret_sta
                         acc += a[hb + i] * wt[wr + i * g + col]
                     if brec >= 0:
                         acc += wt[brec + col]
-                    if cell == GRU and reset_after and gi == 2:
+                    if cell == CELL.gru and reset_after and gi == 2:
                         a[p + col] = acc  # hw_h: r multiplies it after the barrier
                     else:
                         a[p + col] = acc + a[xb + col]
             cuda.syncthreads()
-            if cell == SIMPLE_RNN:
+            if cell == CELL.simple_rnn:
                 for j in range(tid, u, nt):
                     a[q + j] = row_act(a, p, j, u, act)
                 cuda.syncthreads()
                 for j in range(tid, u, nt):
                     a[hb + j] = a[q + j]
-            elif cell == LSTM:
+            elif cell == CELL.lstm:
                 for j in range(tid, u, nt):
                     ig = row_act(a, p, j, u, rec_act)
                     fg = row_act(a, p + u, j, u, rec_act)
@@ -121,9 +143,38 @@ def recurrent(a, wt, state, batch, xw, wr, brec, yo, mask, init, h0, c0, ret_sta
     for j in range(tid, u, nt):
         if ret_state:
             a[ht + b * u + j] = a[hb + j]
-            if cell == LSTM:
+            if cell == CELL.lstm:
                 a[ct + b * u + j] = a[cb + j]
         if so >= 0:
             state[so + b * u + j] = a[hb + j]
-            if cell == LSTM:
+            if cell == CELL.lstm:
                 state[so + batch * u + b * u + j] = a[cb + j]
+
+
+@launcher(RECURRENT)
+def _recurrent(o: dict[str, int], arena: Any, weights: Any, state: Any, batch: int) -> None:
+    if batch == 0:
+        return
+    u = o["units"]
+    scaled = {name: o[name] * batch for name in ("xw", "y", "h0", "c0", "ht", "ct", "work")}
+    recurrent[batch, min(u, launch.RNN_THREADS)](
+        arena, weights, state, batch, scaled["xw"], o["wr"], o["brec"], scaled["y"],
+        o["mask"] * batch if o["mask"] >= 0 else -1, o["init"], scaled["h0"], scaled["c0"],
+        o["ret_state"], scaled["ht"], scaled["ct"], o["state"] * batch if o["state"] >= 0
+        else -1, scaled["work"], o["steps"], u, o["cell"], o["act"], o["rec_act"],
+        o["reset_after"], o["seq"], o["backwards"])
+
+
+@lowers(OpKind.RECURRENT)
+def lower_recurrent(e: Emitter, node: Node) -> None:
+    a = node.attrs
+    operands = lowering.recurrent_operands(e, node)
+    steps, u = operands["steps"], operands["units"]
+    g = GATE_COUNT[operands["cell"]] * u
+    scratch = e.scratch(steps * g + WORK_UNITS * u)
+    bias = e.weight(node.weights[2]) if a.use_bias else -1
+    e.launch(DENSE, node, x=e.offset(node.inputs[0]), w=e.weight(node.weights[0]), b=bias,
+             y=scratch, rows=steps, k=operands["features"], n=g, act=ACT.linear)
+    split_bias = a.cell == "gru" and a.reset_after and a.use_bias
+    e.launch(RECURRENT, node, **operands, xw=scratch, wr=e.weight(node.weights[1]),
+             brec=bias + g if split_bias else -1, work=scratch + steps * g)

@@ -1,22 +1,31 @@
-"""CPU kernels for window ops: convolution (im2col + BLAS), pooling, global
-pooling and locally-connected layers.
+"""CPU: convolution (1-D as 2-D of height 1, both data formats): the opcode,
+the kernels (im2col + BLAS, a plain GEMM for 1x1, a direct loop for short
+windows), the step and the lowering.
 
-Every kernel sees 2-D feature maps: a 1-D op is the same op with height 1.
-Arrays are flat float32 views of the arenas; shapes arrive as ints.  Channels
-last is (B, H, W, C); channels first (B, C, H, W).
+Arrays are flat float32 views of the arenas; shapes arrive as ints. Channels
+last is (B, H, W, C); channels first (B, C, H, W). The variant comes from the
+specialize-padding pass; a conv without one takes im2col, which handles every
+case.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
-from layerc.codegen.cpu.kernels import FAST, JIT, LINEAR, RELU, activate
-from layerc.codegen.cpu.opcodes import V_DIRECT, V_GEMM
+from layerc.codegen import lowering
+from layerc.codegen.codes import ACT, VARIANT, VARIANTS
+from layerc.codegen.cpu.emitter import Emitter
+from layerc.codegen.cpu.kernels import FAST, JIT, activate
+from layerc.codegen.cpu.lower import lowers
+from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.ir import Node, OpKind
+
+CONV = opcode("conv", f"x w b y scratch {lowering.WINDOW_FIELDS} variant act")
+_C = CONV.cols
 
 
+# ----- kernels -----
 @njit(**JIT)
 def im2col_last(x, col, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl):
     """Patches of a channels-last batch as rows (b, oh, ow) x (kh, kw, c).
@@ -79,7 +88,7 @@ def im2col_first(x, col, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl):
 def bias_act(y, bias, has_bias, channels_first, rows, f, plane, last, act):
     """Adds a per-filter bias and applies the activation over rows of the
     output's last axis (`last` values each); bias + relu is one pass."""
-    if has_bias and not channels_first and act == RELU:
+    if has_bias and not channels_first and act == ACT.relu:
         for r in range(rows):
             row = y[r * f: (r + 1) * f]
             for ch in range(f):
@@ -97,7 +106,7 @@ def bias_act(y, bias, has_bias, channels_first, rows, f, plane, last, act):
                 row = y[r * f: (r + 1) * f]
                 for ch in range(f):
                     row[ch] += bias[ch]
-    if act != LINEAR:
+    if act != ACT.linear:
         flat = y.reshape((y.size // last, last))
         activate(flat, flat, act)
 
@@ -137,7 +146,7 @@ def conv_direct_last(x, wm, bias, has_bias, y, batch, h, w, c, oh, ow, f, kh, kw
                             for o in range(f):
                                 sums[j, o] += v * weights[o]
             out = y[(b * oh + i) * ow * f: (b * oh + i + 1) * ow * f].reshape((ow, f))
-            if act == RELU:
+            if act == ACT.relu:
                 for j in range(ow):
                     for o in range(f):
                         v = sums[j, o]
@@ -154,11 +163,11 @@ def conv(x, wm, bias, has_bias, y, scratch, batch, h, w, c, oh, ow, f, kh, kw, s
     sample (F, K) x (K, OH*OW) with wm (F, K)."""
     k = kh * kw * c
     ohw = oh * ow
-    gemm = variant == V_GEMM
-    if not channels_first and variant == V_DIRECT:
+    gemm = variant == VARIANT.gemm
+    if not channels_first and variant == VARIANT.direct:
         conv_direct_last(x, wm, bias, has_bias, y, batch, h, w, c, oh, ow, f, kh, kw, sh, sw,
                          dh, dw, pt, pl, act)
-        if act != LINEAR and act != RELU:
+        if act != ACT.linear and act != ACT.relu:
             flat = y.reshape((y.size // f, f))
             activate(flat, flat, act)
         return
@@ -184,120 +193,38 @@ def conv(x, wm, bias, has_bias, y, scratch, batch, h, w, c, oh, ow, f, kh, kw, s
     bias_act(y, bias, has_bias, True, batch, f, ohw, ow, act)
 
 
+
+
+# ----- the step -----
+@runs(CONV)
 @njit(**JIT)
-def pool(x, y, batch, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, channels_first, is_max):
-    """Max pooling (padding never wins) or average pooling over in-bounds cells."""
-    for b in range(batch):
-        for i in range(oh):
-            y0 = i * sh - pt
-            ys, ye = max(y0, 0), min(y0 + kh, h)
-            for j in range(ow):
-                z0 = j * sw - pl
-                zs, ze = max(z0, 0), min(z0 + kw, w)
-                count = (ye - ys) * (ze - zs)
-                if channels_first:
-                    for ch in range(c):
-                        plane = x[(b * c + ch) * h * w: (b * c + ch + 1) * h * w]
-                        acc = -np.inf if is_max else 0.0
-                        for yy in range(ys, ye):
-                            for zz in range(zs, ze):
-                                v = plane[yy * w + zz]
-                                if is_max:
-                                    if v > acc or math.isnan(v):
-                                        acc = v
-                                else:
-                                    acc += v
-                        y[((b * c + ch) * oh + i) * ow + j] = acc if is_max else acc / count
-                else:
-                    out = y[((b * oh + i) * ow + j) * c: ((b * oh + i) * ow + j + 1) * c]
-                    out[:] = -np.inf if is_max else 0.0
-                    for yy in range(ys, ye):
-                        for zz in range(zs, ze):
-                            src = x[((b * h + yy) * w + zz) * c: ((b * h + yy) * w + zz + 1) * c]
-                            if is_max:
-                                for ch in range(c):
-                                    v = src[ch]
-                                    if v > out[ch] or math.isnan(v):
-                                        out[ch] = v
-                            else:
-                                out += src
-                    if not is_max:
-                        out /= count
-
-
-@njit(**JIT)
-def global_pool(x, y, batch, spatial, c, channels_first, is_max, mask):
-    """Max or average over all positions; with a mask (batch, spatial) of 1/0,
-    the average runs over the unmasked positions only, as Keras's does."""
-    masked = mask.size > 0
-    for b in range(batch):
-        out = y[b * c: (b + 1) * c]
-        weights = mask[b * spatial: (b + 1) * spatial] if masked else mask
-        count = 0.0
-        for s in range(spatial):
-            count += weights[s] if masked else 1.0
-        if channels_first:
-            for ch in range(c):
-                cells = x[(b * c + ch) * spatial: (b * c + ch + 1) * spatial]
-                if is_max:
-                    acc = -np.inf
-                    for v in cells:
-                        if v > acc or math.isnan(v):
-                            acc = v
-                    out[ch] = acc
-                else:
-                    acc = 0.0
-                    for s in range(spatial):
-                        acc += cells[s] * weights[s] if masked else cells[s]
-                    out[ch] = acc / count
-        else:
-            out[:] = -np.inf if is_max else 0.0
-            for s in range(spatial):
-                src = x[(b * spatial + s) * c: (b * spatial + s + 1) * c]
-                if is_max:
-                    for ch in range(c):
-                        v = src[ch]
-                        if v > out[ch] or math.isnan(v):
-                            out[ch] = v
-                elif masked:
-                    out += src * weights[s]
-                else:
-                    out += src
-            if not is_max:
-                out /= count
-
-
-@njit(**JIT)
-def local(x, wk, bias, has_bias, y, scratch, batch, h, w, c, oh, ow, f, kh, kw, sh, sw,
-          channels_first, act):
-    """Locally connected: per output position, patches (B, K) x its own (K, F)."""
+def run_conv(r, weights, arena, state, batch):
+    h, w, c, oh, ow, f = r[_C.h], r[_C.w_], r[_C.c], r[_C.oh], r[_C.ow], r[_C.f]
+    kh, kw = r[_C.kh], r[_C.kw]
     k = kh * kw * c
-    positions = oh * ow
-    col = scratch[: batch * k].reshape((batch, k))
-    part = scratch[batch * k: batch * (k + f)].reshape((batch, f))
-    for i in range(oh):
-        for j in range(ow):
-            p = i * ow + j
-            for b in range(batch):
-                for r in range(kh):
-                    for q in range(kw):
-                        cell = col[b, (r * kw + q) * c: (r * kw + q + 1) * c]
-                        yy, zz = i * sh + r, j * sw + q
-                        if channels_first:
-                            for ch in range(c):
-                                cell[ch] = x[((b * c + ch) * h + yy) * w + zz]
-                        else:
-                            start = ((b * h + yy) * w + zz) * c
-                            cell[:] = x[start: start + c]
-            np.dot(col, wk[p * k * f: (p + 1) * k * f].reshape((k, f)), part)
-            for b in range(batch):
-                for ch in range(f):
-                    v = part[b, ch] + (bias[p * f + ch] if has_bias else 0.0)
-                    if channels_first:
-                        y[(b * f + ch) * positions + p] = v
-                    else:
-                        y[(b * positions + p) * f + ch] = v
-    if act != LINEAR:
-        last = ow if channels_first else f
-        flat = y.reshape((y.size // last, last))
-        activate(flat, flat, act)
+    b = max(r[_C.b], 0)
+    conv(arena[r[_C.x] * batch: (r[_C.x] + h * w * c) * batch],
+         weights[r[_C.w]: r[_C.w] + k * f], weights[b: b + f], r[_C.b] >= 0,
+         arena[r[_C.y] * batch: (r[_C.y] + oh * ow * f) * batch], arena[r[_C.scratch] * batch:],
+         batch, h, w, c, oh, ow, f, kh, kw, r[_C.sh], r[_C.sw], r[_C.dh], r[_C.dw], r[_C.pt],
+         r[_C.pl], r[_C.first] == 1, r[_C.variant], r[_C.act])
+
+
+# ----- the lowering -----
+@lowers(OpKind.CONV)
+def lower_conv(e: Emitter, node: Node) -> None:
+    g = lowering.window_operands(e, node)
+    first = g["first"] == 1
+    kh, kw, c, f = g["kh"], g["kw"], g["c"], g["f"]
+    k = kh * kw * c
+    # channels last: (K, F) as Keras stores it; channels first: (F, K) with K
+    # ordered (c, kh, kw) to match the patch rows of one sample.
+    pack = (lambda v: np.ascontiguousarray(
+        v.reshape(kh, kw, c, f).transpose(3, 2, 0, 1).reshape(f, k))) if first else None
+    kernel = e.weight(node.weights[0], pack=pack)
+    variant = VARIANTS.index(node.attrs.variant) if node.attrs.variant else VARIANT.im2col
+    if first and variant == VARIANT.direct:
+        variant = VARIANT.im2col  # the direct loop is written for channels last
+    scratch = e.scratch(g["oh"] * g["ow"] * k) if variant == VARIANT.im2col else 0
+    e.instr(CONV, node, **lowering.weighted_window_operands(e, node, kernel), scratch=scratch,
+            variant=variant)

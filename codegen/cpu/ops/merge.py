@@ -1,0 +1,80 @@
+"""CPU: the merge ops (element-wise merges as chains of binary steps, then a
+scale for Average; concatenation as one copy per input): opcodes, kernels and
+steps (the lowerings are shared: codegen/lowering.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from layerc.codegen.codes import BINOP
+from layerc.codegen.cpu.kernels import JIT
+from layerc.codegen.cpu.opcodes import opcode, runs
+
+BINARY = opcode("binary", "a b y size binop")
+SCALE = opcode("scale", "x y size factor")  # factor: the weight offset of the scale factor
+CONCAT = opcode("concat", "x y outer inner stride start")
+_B, _S, _C = BINARY.cols, SCALE.cols, CONCAT.cols
+
+
+# ----- kernels -----
+@njit(**JIT)
+def binary(a: np.ndarray, b: np.ndarray, y: np.ndarray, op: int) -> None:
+    n = y.shape[0]
+    if op == BINOP.add:
+        for i in range(n):
+            y[i] = a[i] + b[i]
+    elif op == BINOP.sub:
+        for i in range(n):
+            y[i] = a[i] - b[i]
+    elif op == BINOP.mul:
+        for i in range(n):
+            y[i] = a[i] * b[i]
+    elif op == BINOP.max:  # NaN in either input gives NaN, as numpy.maximum does
+        for i in range(n):
+            u, v = a[i], b[i]
+            y[i] = u if (u > v or math.isnan(u)) else v
+    elif op == BINOP.min:
+        for i in range(n):
+            u, v = a[i], b[i]
+            y[i] = u if (u < v or math.isnan(u)) else v
+
+
+@njit(**JIT)
+def concat_part(x: np.ndarray, y: np.ndarray, outer: int, inner: int, stride: int,
+                start: int) -> None:
+    """Copies x viewed as (outer, inner) into columns [start, start+inner) of y
+    viewed as (outer, stride)."""
+    for o in range(outer):
+        y[o * stride + start: o * stride + start + inner] = x[o * inner: (o + 1) * inner]
+
+
+# ----- steps -----
+@runs(BINARY)
+@njit(**JIT)
+def run_binary(r, weights, arena, state, batch):
+    size = r[_B.size] * batch
+    binary(arena[r[_B.a] * batch: r[_B.a] * batch + size],
+           arena[r[_B.b] * batch: r[_B.b] * batch + size],
+           arena[r[_B.y] * batch: r[_B.y] * batch + size], r[_B.binop])
+
+
+@runs(SCALE)
+@njit(**JIT)
+def run_scale(r, weights, arena, state, batch):
+    size, factor = r[_S.size] * batch, weights[r[_S.factor]]
+    x = arena[r[_S.x] * batch: r[_S.x] * batch + size]
+    y = arena[r[_S.y] * batch: r[_S.y] * batch + size]
+    for j in range(size):
+        y[j] = x[j] * factor
+
+
+@runs(CONCAT)
+@njit(**JIT)
+def run_concat(r, weights, arena, state, batch):
+    outer, inner, stride = r[_C.outer] * batch, r[_C.inner], r[_C.stride]
+    concat_part(arena[r[_C.x] * batch: r[_C.x] * batch + outer * inner],
+                arena[r[_C.y] * batch: r[_C.y] * batch + outer * stride],
+                outer, inner, stride, r[_C.start])

@@ -1,0 +1,125 @@
+"""CPU: windowed pooling (max, or average over the cells inside the input)
+and global pooling (with the mask of a masked 1-D average): opcodes, kernels,
+steps (the lowerings are shared: codegen/lowering.py). Windows are 2-D (a
+1-D op has height 1)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from layerc.codegen.lowering import WINDOW_FIELDS
+from layerc.codegen.cpu.kernels import JIT
+from layerc.codegen.cpu.opcodes import opcode, runs
+
+POOL = opcode("pool", f"x y {WINDOW_FIELDS} max")
+GLOBAL_POOL = opcode("global_pool", "x y spatial c first max mask")  # mask: -1 when none
+_P, _G = POOL.cols, GLOBAL_POOL.cols
+
+
+# ----- kernels -----
+@njit(**JIT)
+def pool(x, y, batch, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, channels_first, is_max):
+    """Max pooling (padding never wins) or average pooling over in-bounds cells."""
+    for b in range(batch):
+        for i in range(oh):
+            y0 = i * sh - pt
+            ys, ye = max(y0, 0), min(y0 + kh, h)
+            for j in range(ow):
+                z0 = j * sw - pl
+                zs, ze = max(z0, 0), min(z0 + kw, w)
+                count = (ye - ys) * (ze - zs)
+                if channels_first:
+                    for ch in range(c):
+                        plane = x[(b * c + ch) * h * w: (b * c + ch + 1) * h * w]
+                        acc = -np.inf if is_max else 0.0
+                        for yy in range(ys, ye):
+                            for zz in range(zs, ze):
+                                v = plane[yy * w + zz]
+                                if is_max:
+                                    if v > acc or math.isnan(v):
+                                        acc = v
+                                else:
+                                    acc += v
+                        y[((b * c + ch) * oh + i) * ow + j] = acc if is_max else acc / count
+                else:
+                    out = y[((b * oh + i) * ow + j) * c: ((b * oh + i) * ow + j + 1) * c]
+                    out[:] = -np.inf if is_max else 0.0
+                    for yy in range(ys, ye):
+                        for zz in range(zs, ze):
+                            src = x[((b * h + yy) * w + zz) * c: ((b * h + yy) * w + zz + 1) * c]
+                            if is_max:
+                                for ch in range(c):
+                                    v = src[ch]
+                                    if v > out[ch] or math.isnan(v):
+                                        out[ch] = v
+                            else:
+                                out += src
+                    if not is_max:
+                        out /= count
+
+
+@njit(**JIT)
+def global_pool(x, y, batch, spatial, c, channels_first, is_max, mask):
+    """Max or average over all positions; with a mask (batch, spatial) of 1/0,
+    the average runs over the unmasked positions only, as Keras's does."""
+    masked = mask.size > 0
+    for b in range(batch):
+        out = y[b * c: (b + 1) * c]
+        weights = mask[b * spatial: (b + 1) * spatial] if masked else mask
+        count = 0.0
+        for s in range(spatial):
+            count += weights[s] if masked else 1.0
+        if channels_first:
+            for ch in range(c):
+                cells = x[(b * c + ch) * spatial: (b * c + ch + 1) * spatial]
+                if is_max:
+                    acc = -np.inf
+                    for v in cells:
+                        if v > acc or math.isnan(v):
+                            acc = v
+                    out[ch] = acc
+                else:
+                    acc = 0.0
+                    for s in range(spatial):
+                        acc += cells[s] * weights[s] if masked else cells[s]
+                    out[ch] = acc / count
+        else:
+            out[:] = -np.inf if is_max else 0.0
+            for s in range(spatial):
+                src = x[(b * spatial + s) * c: (b * spatial + s + 1) * c]
+                if is_max:
+                    for ch in range(c):
+                        v = src[ch]
+                        if v > out[ch] or math.isnan(v):
+                            out[ch] = v
+                elif masked:
+                    out += src * weights[s]
+                else:
+                    out += src
+            if not is_max:
+                out /= count
+
+
+
+# ----- steps -----
+@runs(POOL)
+@njit(**JIT)
+def run_pool(r, weights, arena, state, batch):
+    h, w, c, oh, ow = r[_P.h], r[_P.w_], r[_P.c], r[_P.oh], r[_P.ow]
+    pool(arena[r[_P.x] * batch: (r[_P.x] + h * w * c) * batch],
+         arena[r[_P.y] * batch: (r[_P.y] + oh * ow * c) * batch], batch, h, w, c, oh, ow,
+         r[_P.kh], r[_P.kw], r[_P.sh], r[_P.sw], r[_P.pt], r[_P.pl], r[_P.first] == 1,
+         r[_P.max] == 1)
+
+
+@runs(GLOBAL_POOL)
+@njit(**JIT)
+def run_global_pool(r, weights, arena, state, batch):
+    spatial, c, m = r[_G.spatial], r[_G.c], r[_G.mask]
+    mask = arena[m * batch: (m + spatial) * batch] if m >= 0 else arena[:0]
+    global_pool(arena[r[_G.x] * batch: (r[_G.x] + spatial * c) * batch],
+                arena[r[_G.y] * batch: (r[_G.y] + c) * batch], batch, spatial, c,
+                r[_G.first] == 1, r[_G.max] == 1, mask)

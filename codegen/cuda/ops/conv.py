@@ -1,0 +1,75 @@
+"""CUDA: convolution (1-D as 2-D of height 1, both data formats): a direct
+kernel, a thread per output value, so every stride, dilation and pad takes
+the same path; its launcher and lowering (shared with the locally-connected
+kernel)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from layerc.codegen import lowering
+from layerc.codegen.cuda.kernels import ZERO, act_scalar, cuda, position
+from layerc.codegen.cuda.emitter import Emitter, kernel
+from layerc.codegen.cuda.launch import grid, launcher
+from layerc.codegen.cuda.lower import lowers
+from layerc.codegen.schema import Schema
+from layerc.codegen.cuda.ops.core import fused, row_epilogue
+from layerc.ir import Node, OpKind
+
+CONV = kernel("conv", f"x w b y {lowering.WINDOW_FIELDS} act")
+
+
+@cuda.jit
+def conv(x, xo, w, wo, bo, y, yo, batch, h, wd, c, oh, ow, f, kh, kw, sh, sw, dh, dw, pt, pl,
+         first, act):
+    """A direct convolution with explicit top/left pads (cells outside the
+    input count as zeros) and a fused bias + element-wise activation."""
+    for i in range(cuda.grid(1), batch * oh * ow * f, cuda.gridsize(1)):
+        b, oy, ox, fo = position(i, oh, ow, f, first)
+        acc = ZERO
+        for r in range(kh):
+            yy = oy * sh - pt + r * dh
+            if yy < 0 or yy >= h:
+                continue
+            for q in range(kw):
+                zz = ox * sw - pl + q * dw
+                if zz < 0 or zz >= wd:
+                    continue
+                wbase = wo + (r * kw + q) * c * f + fo
+                for ch in range(c):
+                    if first:
+                        v = x[xo + ((b * c + ch) * h + yy) * wd + zz]
+                    else:
+                        v = x[xo + ((b * h + yy) * wd + zz) * c + ch]
+                    acc += v * w[wbase + ch * f]
+        if bo >= 0:
+            acc += w[bo + fo]
+        y[yo + i] = act_scalar(acc, act)
+
+
+@launcher(CONV)
+def _conv(o: dict[str, int], arena: Any, weights: Any, state: Any, batch: int) -> None:
+    total = batch * o["oh"] * o["ow"] * o["f"]
+    if total:
+        conv[grid(total)](
+            arena, o["x"] * batch, weights, o["w"], o["b"], arena, o["y"] * batch, batch,
+            o["h"], o["w_"], o["c"], o["oh"], o["ow"], o["f"], o["kh"], o["kw"], o["sh"],
+            o["sw"], o["dh"], o["dw"], o["pt"], o["pl"], o["first"], o["act"])
+
+
+def lower_window(kind: Schema) -> Callable[[Emitter, Node], None]:
+    """The lowering of a weighted window op (conv, local) through kernel
+    `kind`: the kernel stays as Keras stores it, in both formats (neighbouring
+    threads compute neighbouring filters and read adjacent weights), and a
+    softmax activation runs after, over the output's last axis."""
+    def lower(e: Emitter, node: Node) -> None:
+        operands = lowering.weighted_window_operands(e, node, e.weight(node.weights[0]))
+        act = operands.pop("act")
+        e.launch(kind, node, **operands, act=fused(act))
+        g = operands
+        row_epilogue(e, node, g["y"], g["oh"] * g["ow"] * g["f"],
+                     g["ow"] if g["first"] else g["f"], act)
+    return lower
+
+
+lowers(OpKind.CONV)(lower_window(CONV))

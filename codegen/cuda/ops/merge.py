@@ -1,0 +1,79 @@
+"""CUDA: the merge ops (element-wise merges as chains of binary kernels, then
+a scale for Average; concatenation as one copy per input): kernels and
+launchers (the lowerings are shared: codegen/lowering.py)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from layerc.codegen.codes import BINOP
+from layerc.codegen.cuda.kernels import NAN, cuda, float32
+from layerc.codegen.cuda.emitter import kernel
+from layerc.codegen.cuda.launch import grid, launcher
+
+BINARY = kernel("binary", "a b y size binop")
+SCALE = kernel("scale", "x y size factor")  # factor: the weight offset of the scale factor
+CONCAT = kernel("concat", "x y outer inner stride start")
+
+
+# ----- kernels -----
+@cuda.jit
+def binary(a, ao, b, bo, y, yo, size, op):
+    for i in range(cuda.grid(1), size, cuda.gridsize(1)):
+        u = a[ao + i]
+        v = b[bo + i]
+        if op == BINOP.add:
+            r = u + v
+        elif op == BINOP.sub:
+            r = u - v
+        elif op == BINOP.mul:
+            r = u * v
+        elif op == BINOP.max:  # NaN in either input gives NaN, as numpy.maximum does
+            r = u if (u > v or math.isnan(u)) else v
+        elif op == BINOP.min:
+            r = u if (u < v or math.isnan(u)) else v
+        else:
+            r = NAN
+        y[yo + i] = r
+
+
+@cuda.jit
+def scale(x, xo, w, wo, y, yo, size):
+    factor = w[wo]
+    for i in range(cuda.grid(1), size, cuda.gridsize(1)):
+        y[yo + i] = x[xo + i] * factor
+
+
+@cuda.jit
+def concat(x, xo, y, yo, total, inner, stride, start):
+    """x viewed as (outer, inner) into columns [start, start + inner) of y
+    viewed as (outer, stride); `total` = outer * inner."""
+    for i in range(cuda.grid(1), total, cuda.gridsize(1)):
+        o = i // inner
+        y[yo + o * stride + start + i - o * inner] = x[xo + i]
+
+
+# ----- launchers -----
+@launcher(BINARY)
+def _binary(o: dict[str, int], arena: Any, weights: Any, state: Any, batch: int) -> None:
+    size = o["size"] * batch
+    if size:
+        binary[grid(size)](arena, o["a"] * batch, arena, o["b"] * batch, arena,
+                           o["y"] * batch, size, o["binop"])
+
+
+@launcher(SCALE)
+def _scale(o: dict[str, int], arena: Any, weights: Any, state: Any, batch: int) -> None:
+    size = o["size"] * batch
+    if size:
+        scale[grid(size)](arena, o["x"] * batch, weights, o["factor"], arena, o["y"] * batch,
+                          size)
+
+
+@launcher(CONCAT)
+def _concat(o: dict[str, int], arena: Any, weights: Any, state: Any, batch: int) -> None:
+    total = o["outer"] * batch * o["inner"]
+    if total:
+        concat[grid(total)](arena, o["x"] * batch, arena, o["y"] * batch, total, o["inner"],
+                            o["stride"], o["start"])

@@ -1,0 +1,232 @@
+"""The target-independent half of every lowering, written once.
+
+The operands an op's kernels take are derived from its IR node here (shapes,
+pads, strides, arena offsets, weight offsets, state slots), under the field
+names every target's kernels declare. An op that lowers the same way on every
+target gets its whole lowering here (`@shared`: steps that name the kernels);
+the backends register their own lowerings (`codegen/<target>/ops/`) only
+where they choose kernels, pack weights or add epilogues, and call the
+operand functions below.
+"""
+
+from __future__ import annotations
+
+import math
+
+from layerc.codegen.base import BaseEmitter, Operands, Steps, shared
+from layerc.codegen.codes import ACTIVATIONS, BINOPS, CELLS, INITS
+from layerc.ir import Node, OpKind, TargetError, rule_for
+from layerc.ir.ops.recurrent import state_count
+from layerc.ir.ops.spatial import split, window_pads
+
+
+def act(name: str) -> int:
+    """An activation's code."""
+    return ACTIVATIONS.index(name)
+
+
+def io_operands(e: BaseEmitter, node: Node) -> Operands:
+    """x: the first input's offset; y: the first output's."""
+    return {"x": e.offset(node.inputs[0]), "y": e.offset(node.port())}
+
+
+# ----- core ops -----
+def dense_operands(e: BaseEmitter, node: Node) -> Operands:
+    """A Dense over the last axis: `rows` per sample of `k` values into `n`;
+    `b` the bias's weight offset (-1: none). The kernel's layout is the
+    target's choice."""
+    x = e.graph.type_of(node.inputs[0])
+    a = node.attrs
+    return {**io_operands(e, node), "rows": math.prod(x.shape[1:-1]),  # type: ignore
+            "k": x.shape[-1], "n": a.units,  # type: ignore[dict-item]
+            "b": e.weight(node.weights[1]) if a.use_bias else -1, "act": act(a.activation)}
+
+
+def row_operands(e: BaseEmitter, node: Node) -> Operands:
+    """An activation over rows of the last axis: `size` values per sample,
+    rows of `row`."""
+    t = node.type
+    return {**io_operands(e, node), "size": t.sample_size, "row": t.shape[-1],  # type: ignore
+            "act": act(node.attrs.activation)}
+
+
+@shared(OpKind.INPUT, OpKind.VIEW)
+def nothing(e: BaseEmitter, node: Node) -> Steps:
+    """Inputs are copied in by the runtime; views share their source's buffer."""
+    return []
+
+
+@shared(OpKind.ACTIVATION)
+def activation(e: BaseEmitter, node: Node) -> Steps:
+    return [("act", row_operands(e, node))]
+
+
+@shared(OpKind.DROPOUT, OpKind.RESHAPE)
+def copy(e: BaseEmitter, node: Node) -> Steps:
+    """Unfolded identity and reshape ops (when their passes are turned off)."""
+    return [("copy", {**io_operands(e, node), "size": node.type.sample_size})]
+
+
+@shared(OpKind.FLATTEN, OpKind.TRANSPOSE)
+def flatten(e: BaseEmitter, node: Node) -> Steps:
+    """A copy, or for a flatten of channels-first maps (and a transpose) the
+    channel axis moved last: (C, S) -> (S, C) per sample."""
+    x = e.graph.type_of(node.inputs[0])
+    if node.op is OpKind.TRANSPOSE and node.attrs.perm != (0, *range(2, x.rank), 1):
+        raise TargetError(f"{node.label}: layerc's backends only move the channel axis last; "
+                          f"permutation {node.attrs.perm} is not supported")
+    if node.op is OpKind.FLATTEN and (node.attrs.data_format == "channels_last" or x.rank <= 2):
+        return copy(e, node)
+    channels = x.shape[1]
+    return [("transpose_cs", {**io_operands(e, node), "channels": channels,  # type: ignore
+                              "spatial": x.sample_size // channels})]  # type: ignore
+
+
+@shared(OpKind.EMBEDDING)
+def gather(e: BaseEmitter, node: Node) -> Steps:
+    """Rows of an embedding table, and the mask output (-1: none)."""
+    a = node.attrs
+    masks = rule_for(node.op).mask_outputs(a)
+    return [("gather", {**io_operands(e, node), "w": e.weight(node.weights[0]),
+                        "count": e.graph.type_of(node.inputs[0]).sample_size,
+                        "dim": a.output_dim, "vocabulary": a.input_dim,
+                        "mask": e.offset(node.port(masks[0])) if masks else -1})]
+
+
+# ----- merges -----
+# The binary op each element-wise merge chains (an average adds, then scales).
+MERGE_BINOPS = {OpKind.ADD: "add", OpKind.AVERAGE: "add", OpKind.SUBTRACT: "sub",
+                OpKind.MULTIPLY: "mul", OpKind.MAXIMUM: "max", OpKind.MINIMUM: "min"}
+
+
+@shared(*MERGE_BINOPS)
+def merge(e: BaseEmitter, node: Node) -> Steps:
+    """An n-ary element-wise merge as a chain of binary steps accumulating
+    into the output (each element is read before it is written, so the output
+    may share an input's buffer), then, for an average, a scale by 1/n."""
+    y, size = e.offset(node.port()), node.type.sample_size
+    binop = BINOPS.index(MERGE_BINOPS[node.op])
+    steps: Steps = []
+    acc = e.offset(node.inputs[0])
+    for p in node.inputs[1:]:
+        steps.append(("binary", {"a": acc, "b": e.offset(p), "y": y, "size": size,
+                                 "binop": binop}))
+        acc = y
+    if node.op is OpKind.AVERAGE:
+        steps.append(("scale", {"x": y, "y": y, "size": size,
+                                "factor": e.constant(1.0 / len(node.inputs))}))
+    return steps
+
+
+@shared(OpKind.CONCATENATE)
+def concatenate(e: BaseEmitter, node: Node) -> Steps:
+    """One copy per input into its columns of the output."""
+    axis = node.attrs.axis
+    out = node.type
+    outer = math.prod(out.shape[1:axis])  # type: ignore[arg-type]
+    after = math.prod(out.shape[axis + 1:])  # type: ignore[arg-type]
+    stride = out.shape[axis] * after  # type: ignore[operator]
+    steps: Steps = []
+    start = 0
+    for p in node.inputs:
+        inner = e.graph.type_of(p).shape[axis] * after  # type: ignore[operator]
+        steps.append(("concat", {"x": e.offset(p), "y": e.offset(node.port()), "outer": outer,
+                                 "inner": inner, "stride": stride, "start": start}))
+        start += inner
+    return steps
+
+
+# ----- window ops -----
+# The geometry operands of every window op (convolution, pooling, locally connected).
+WINDOW_FIELDS = "h w_ c oh ow f kh kw sh sw dh dw pt pl first"
+
+
+def as_2d(sizes: tuple[int, ...]) -> tuple[int, int]:
+    """A 1-D window op is a 2-D one of height 1."""
+    return (1, sizes[0]) if len(sizes) == 1 else (sizes[0], sizes[1])
+
+
+def window_operands(e: BaseEmitter, node: Node) -> Operands:
+    """x, y and the WINDOW_FIELDS of a window op seen in 2-D: input h x w_ x c,
+    output oh x ow x f, window kh x kw, strides, dilation, top/left pads (from
+    specialize-padding, else from the IR's window rule; the bottom/right pads
+    only bound loops) and whether the data format is channels first."""
+    a = node.attrs
+    window = rule_for(node.op).window
+    if window is None:
+        raise TargetError(f"{node.label}: {node.op.value} has no window")
+    w = window(a)
+    x = e.graph.type_of(node.inputs[0])
+    sizes, c = split(x, a.data_format, len(w.kernel))
+    out_sizes, f = split(node.type, a.data_format, len(w.kernel))
+    pads = getattr(a, "pads", None) or window_pads(x, a.data_format, w)
+    (h, wd), (oh, ow) = as_2d(sizes), as_2d(out_sizes)
+    (kh, kw), (sh, sw), (dh, dw) = as_2d(w.kernel), as_2d(w.strides), as_2d(w.dilation)
+    pt, pl = (0, pads[0][0]) if len(pads) == 1 else (pads[0][0], pads[1][0])
+    return {**io_operands(e, node), "h": h, "w_": wd, "c": c, "oh": oh, "ow": ow, "f": f,
+            "kh": kh, "kw": kw, "sh": sh, "sw": sw, "dh": dh, "dw": dw, "pt": pt, "pl": pl,
+            "first": int(a.data_format == "channels_first")}
+
+
+def weighted_window_operands(e: BaseEmitter, node: Node,
+                             kernel: int) -> Operands:
+    """A convolution's or locally-connected layer's window operands with its
+    weights: `w` the kernel's offset (packed as the target chose), `b` the
+    bias's (-1: none), `act` its activation."""
+    a = node.attrs
+    return {**window_operands(e, node), "w": kernel,
+            "b": e.weight(node.weights[1]) if a.use_bias else -1, "act": act(a.activation)}
+
+
+def mask_offset(e: BaseEmitter, node: Node) -> int:
+    """The arena offset of an op's mask input, or -1 when it reads none."""
+    masks = rule_for(node.op).mask_inputs(node.attrs)
+    return e.offset(node.inputs[masks[0]]) if masks else -1
+
+
+@shared(OpKind.POOL)
+def pool(e: BaseEmitter, node: Node) -> Steps:
+    return [("pool", {**window_operands(e, node), "max": int(node.attrs.mode == "max")})]
+
+
+@shared(OpKind.GLOBAL_POOL)
+def global_pool(e: BaseEmitter, node: Node) -> Steps:
+    """Max or average over every position; a masked average over the unmasked."""
+    a = node.attrs
+    sizes, c = split(e.graph.type_of(node.inputs[0]), a.data_format, a.rank)
+    return [("global_pool", {**io_operands(e, node), "spatial": math.prod(sizes), "c": c,
+                             "first": int(a.data_format == "channels_first"),
+                             "max": int(a.mode == "max"), "mask": mask_offset(e, node)})]
+
+
+# ----- recurrent layers -----
+def state_slot(e: BaseEmitter, node: Node) -> int:
+    """The state slot of a stateful op (its states' per-sample offset), or -1."""
+    shapes = rule_for(node.op).state_shapes(node.attrs)
+    if not shapes:
+        return -1
+    return e.state(node.layer or node.id, len(shapes), math.prod(shapes[0]))
+
+
+def recurrent_operands(e: BaseEmitter, node: Node) -> Operands:
+    """A recurrent layer's sequence: where its states start (`init`: zeros,
+    the initial states h0/c0 in the arena, or a stateful layer's slot
+    `state`), where the final states go (ht/ct, with return_state), its sizes
+    and its cell's options."""
+    a = node.attrs
+    x = e.graph.type_of(node.inputs[0])
+    two = state_count(a) == 2
+    states = node.inputs[1 + a.has_mask:]
+    slot = state_slot(e, node)
+    init = "state" if slot >= 0 else ("arena" if a.has_initial_state else "zeros")
+    return {"y": e.offset(node.port()), "mask": mask_offset(e, node),
+            "init": INITS.index(init),
+            "h0": e.offset(states[0]) if a.has_initial_state else 0,
+            "c0": e.offset(states[1]) if a.has_initial_state and two else 0,
+            "ret_state": int(a.return_state),
+            "ht": e.offset(node.port(1)) if a.return_state else 0,
+            "ct": e.offset(node.port(2)) if a.return_state and two else 0, "state": slot,
+            "steps": x.shape[1], "features": x.shape[2], "units": a.units,  # type: ignore
+            "cell": CELLS.index(a.cell), "act": act(a.activation),
+            "rec_act": act(a.recurrent_activation), "reset_after": int(a.reset_after),
+            "seq": int(a.return_sequences), "backwards": int(a.go_backwards)}
