@@ -48,7 +48,8 @@ luck, not the compiler. Values below that bound are not enough where an
 float32 rounding, a few ulps of its terms, becomes the relative error of the exp,
 and such convnets exceeded the tolerance a few times in 10,000 draws. So models
 whose `probe_sensitivity` (the output change, in tolerances, when the inputs of
-every Dense, Conv and LocallyConnected get a few ulps of seeded noise) exceeds
+every op that sums products (Dense, Conv, LocallyConnected, the recurrent
+layers: the op rule's `sums_products`) get a few ulps of seeded noise) exceeds
 `max_sensitivity` are rejected too (about 2% of convnets and of functional
 graphs, hardly any layer stacks). With both bounds, the worst error seen over
 30,000 drawn convnets stayed under a quarter of the tolerance, and over

@@ -25,16 +25,6 @@ SENSITIVITY_NOISE = 2.0**-22
 """The relative noise `probe_sensitivity` puts on every value a summing op reads
 (two float32 ulps)."""
 
-_SUMMING_OPS = frozenset({OpKind.DENSE, OpKind.CONV, OpKind.LOCAL})
-
-
-def _sums_products(op: OpKind) -> bool:
-    """Whether `op` sums products of its inputs (Dense, Conv, LocallyConnected), so
-    that a backend summing in another order may round differently."""
-    # becomes rule_for(op).sums_products
-    return op in _SUMMING_OPS
-
-
 def _graph(model: Model | Graph) -> Graph:
     return model if isinstance(model, Graph) else model.to_graph()
 
@@ -88,7 +78,7 @@ def probe_sensitivity(model: Model | Graph, batch: int = 32, atol: float = 1e-5,
     """How far rounding alone may move the model's outputs, in units of the
     tolerance `atol + rtol * |reference|`: the reference interpreter runs on a
     probe batch (random inputs over INPUT_RANGE and samples at its two ends) once
-    as is and once with every value a Dense, Conv or LocallyConnected reads scaled
+    as is and once with every value an op that sums products reads scaled
     by a seeded random 1 + u * SENSITIVITY_NOISE, |u| <= 1 (what a backend summing
     in float32 may differ by), and this is the largest output change; inf when a
     value is not finite. The batch is large so the probe meets the inputs that
@@ -110,7 +100,7 @@ def probe_sensitivity(model: Model | Graph, batch: int = 32, atol: float = 1e-5,
             if node.op is OpKind.INPUT:
                 continue
             xs = [values[p] for p in node.inputs]
-            if _sums_products(node.op):
+            if rule_for(node.op).sums_products:
                 xs = [nudged(x) for x in xs]
             outs = rule_for(node.op).reference(node.attrs, xs,
                                                [graph.weights[w] for w in node.weights])
