@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ demo: install
 test: $(PY)
 	$(PIP) install -q -e '.[test]'
 	LAYERC_VERIFY=1 KERAS_BACKEND=torch $(PY) -m pytest
+
+lint: $(PY)
+	$(PIP) install -q -e '.[dev,test]'
+	$(VENV)/bin/ruff check layerc ir passes codegen runtime scripts
+	$(PY) scripts/typecheck.py
 
 bench: $(PY)
 	$(PIP) install -q -e '.[bench]'

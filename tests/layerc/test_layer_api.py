@@ -1,5 +1,7 @@
 """The layer object API of the spec: weights, config, nodes, names, counts."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -7,6 +9,7 @@ import layerc
 from layerc import ConfigError, LayerNodeError, ShapeError
 from layerc.layers import (LAYERS, Activation, Add, Average, Concatenate, Dense, Dropout,
                            Flatten, Maximum, Minimum, Multiply, Reshape, Subtract)
+from layerc.layers.base import to_snake_case
 
 
 def built_dense(units=3, in_dim=4, **kw):
@@ -167,26 +170,30 @@ def test_duplicate_names_in_a_model_are_refused():
         layerc.Model(x, y)
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: Dense(0), "units must be a positive int"),
-    (lambda: Dense(-3), "units must be a positive int"),
-    (lambda: Dense(2.5), "units must be a positive int"),
-    (lambda: Dense(3, activation="nope"), "unknown activation 'nope'"),
-    (lambda: Dense(3, activation=lambda x: x), "cannot be compiled"),
-    (lambda: Dense(3, kernel_initializer="nope"), "unknown initializer"),
-    (lambda: Dense(3, lora_rank=4), "lora_rank"),
-    (lambda: Dense(3, frobnicate=1), "unknown option"),
-    (lambda: Dense(3, dtype="float16"), "float32"),
-    (lambda: Reshape((-1, -1)), "more than one -1"),
-    (lambda: Reshape((0, 2)), "positive"),
-    (lambda: Dropout(1.5), "rate"),
-    (lambda: Flatten(data_format="nchw"), "data_format"),
-    (lambda: Activation("nope"), "unknown activation"),
+@pytest.mark.parametrize("make, kind, match", [
+    (lambda: Dense(0), "Dense", "units must be a positive int"),
+    (lambda: Dense(-3), "Dense", "units must be a positive int"),
+    (lambda: Dense(2.5), "Dense", "units must be a positive int"),
+    (lambda: Dense(3, activation="nope"), "Dense", "unknown activation 'nope'"),
+    (lambda: Dense(3, activation=lambda x: x), "Dense", "cannot be compiled"),
+    (lambda: Dense(3, kernel_initializer="nope"), "Dense", "unknown initializer"),
+    (lambda: Dense(3, lora_rank=4), "Dense", "lora_rank"),
+    (lambda: Dense(3, frobnicate=1), "Dense", "unknown option"),
+    (lambda: Dense(3, dtype="float16"), "Dense", "float32"),
+    (lambda: Reshape((-1, -1)), "Reshape", "more than one -1"),
+    (lambda: Reshape((0, 2)), "Reshape", "positive"),
+    (lambda: Dropout(1.5), "Dropout", "rate"),
+    (lambda: Flatten(data_format="nchw"), "Flatten", "data_format"),
+    (lambda: Activation("nope"), "Activation", "unknown activation"),
 ])
-def test_invalid_configs_name_the_layer(make, match):
+def test_invalid_configs_name_the_layer(make, kind, match):
+    """The error names the layer (its automatic name and class) and the line
+    of this file that made it."""
     with pytest.raises(ConfigError, match=match) as info:
         make()
-    assert "test_layer_api.py:" in str(info.value) or "(" in str(info.value)
+    name = re.escape(to_snake_case(kind))
+    assert re.search(rf"\b{name}(_\d+)? \({kind}\) at test_layer_api\.py:\d+", str(info.value)), \
+        str(info.value)
 
 
 def test_reshape_of_the_wrong_size_names_the_layer_and_line():

@@ -29,11 +29,16 @@ def test_example_3_reshape():
 
 
 def test_get_config_from_config_example():
-    layer = Dense(32)
+    """from_config rebuilds a layer whose config equals the original's, every
+    option included (a non-default value of each, so a dropped one shows)."""
+    layer = Dense(32, activation="relu", use_bias=False, kernel_initializer="he_normal",
+                  name="example_dense")
     config = layer.get_config()
     reconstructed = Dense.from_config(config)
-    assert reconstructed.get_config() == {**config, "name": config["name"]}
-    assert reconstructed.units == 32
+    assert reconstructed.get_config() == config
+    assert config["name"] == "example_dense" and config["activation"] == "relu"
+    assert config["use_bias"] is False
+    assert reconstructed is not layer and reconstructed.units == 32
 
 
 def test_example_2_keras1_convolution2d_channels_first():
