@@ -7,7 +7,7 @@ when a program is built for it (the CUDA one imports numba.cuda).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from layerc.codegen.base import Program
 from layerc.ir import Graph, TargetError

@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Mapping, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -177,6 +178,7 @@ class Program(Protocol):
     inputs: tuple[Slot, ...]
     outputs: tuple[Slot, ...]
     text: str  # the deterministic listing: a header, one line per step, the states
+    arena_size: int  # floats per sample of the activation arena (tensors and scratch)
     state_size: int  # floats per sample of stateful layers' states
     state_slots: dict[str, tuple[int, int, int]]  # layer: (offset, count, units)
 

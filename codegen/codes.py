@@ -17,7 +17,7 @@ from layerc.ir.ops.recurrent import GATES
 
 def _codes(kind: str, names: tuple[str, ...]) -> Any:
     """A namedtuple whose field `name` is that name's code (its index)."""
-    return namedtuple(kind, names)(*range(len(names)))  # type: ignore[misc]
+    return namedtuple(kind, names)(*range(len(names)))
 
 
 ACTIVATIONS = tuple(_ACTIVATION_TABLE)

@@ -125,11 +125,11 @@ def concatenate(e: BaseEmitter, node: Node) -> Steps:
     out = node.type
     outer = math.prod(out.shape[1:axis])  # type: ignore[arg-type]
     after = math.prod(out.shape[axis + 1:])  # type: ignore[arg-type]
-    stride = out.shape[axis] * after  # type: ignore[operator]
+    stride = out.shape[axis] * after
     steps: Steps = []
     start = 0
     for p in node.inputs:
-        inner = e.graph.type_of(p).shape[axis] * after  # type: ignore[operator]
+        inner = e.graph.type_of(p).shape[axis] * after
         steps.append(("concat", {"x": e.offset(p), "y": e.offset(node.port()), "outer": outer,
                                  "inner": inner, "stride": stride, "start": start}))
         start += inner
@@ -226,7 +226,7 @@ def recurrent_operands(e: BaseEmitter, node: Node) -> Operands:
             "ret_state": int(a.return_state),
             "ht": e.offset(node.port(1)) if a.return_state else 0,
             "ct": e.offset(node.port(2)) if a.return_state and two else 0, "state": slot,
-            "steps": x.shape[1], "features": x.shape[2], "units": a.units,  # type: ignore
+            "steps": x.shape[1], "features": x.shape[2], "units": a.units,
             "cell": CELLS.index(a.cell), "act": act(a.activation),
             "rec_act": act(a.recurrent_activation), "reset_after": int(a.reset_after),
             "seq": int(a.return_sequences), "backwards": int(a.go_backwards)}

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 from dataclasses import dataclass
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from layerc.codegen.codes import NAMES
 from layerc.ir import TargetError
@@ -23,7 +24,7 @@ class Schema:
     fields: tuple[str, ...]
 
     @classmethod
-    def of(cls, name: str, fields: str) -> "Schema":
+    def of(cls, name: str, fields: str) -> Schema:
         """A schema from the fields written as one string: `"x y size"`."""
         names = tuple(fields.split())
         if len(set(names)) != len(names):
@@ -40,7 +41,7 @@ class Schema:
 
     def columns(self, first: int) -> Any:
         """A namedtuple of the fields' column numbers, from `first` on."""
-        return namedtuple(f"{self.name}_columns", self.fields)(  # type: ignore[misc]
+        return namedtuple(f"{self.name}_columns", self.fields)(
             *range(first, first + len(self.fields)))
 
     def line(self, operands: Mapping[str, int], node: str) -> str:

@@ -17,6 +17,7 @@ from layerc.ir.verify import verify
 
 __all__ = [
     "ArtifactError", "ConfigError", "Graph", "IRError", "InputError", "LayercError",
-    "MemoryPlan", "Node", "OpKind", "OpRule", "PassError", "Port", "RULES", "ShapeError", "TargetError",
-    "TensorType", "Window", "from_json", "interpret", "rule_for", "to_dot", "to_json", "to_text", "verify",
+    "MemoryPlan", "Node", "OpKind", "OpRule", "PassError", "Port", "RULES", "ShapeError",
+    "TargetError", "TensorType", "Window", "from_json", "interpret", "rule_for", "to_dot",
+    "to_json", "to_text", "verify",
 ]

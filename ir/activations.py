@@ -7,7 +7,7 @@ last axis.  Inputs are computed in float64 and the caller casts back.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -77,7 +77,7 @@ ROW_WISE = frozenset({"softmax", "log_softmax"})
 
 def canonical(name: str | None) -> str | None:
     """The canonical name of an activation, or None if layerc lacks it."""
-    name = ALIASES.get(name, name)  # type: ignore[arg-type]
+    name = ALIASES.get(name, name)
     return name if name in ACTIVATIONS else None
 
 

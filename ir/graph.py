@@ -10,7 +10,8 @@ through a method here; passes never touch the adjacency dictionaries.
 from __future__ import annotations
 
 import heapq
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -174,7 +175,7 @@ class Graph:
         used = {w for n in self.nodes() for w in n.weights}
         self.weights = {k: v for k, v in self.weights.items() if k in used}
 
-    def copy(self) -> "Graph":
+    def copy(self) -> Graph:
         """A new graph sharing the (immutable) nodes and weight arrays."""
         g = Graph(self.name)
         g._nodes = dict(self._nodes)
@@ -203,7 +204,7 @@ class Graph:
         return user in self._succ.get(producer, ())
 
     @property
-    def nx_graph(self) -> "nx.DiGraph":
+    def nx_graph(self) -> nx.DiGraph:
         """The DAG as a new networkx DiGraph (nodes carry `node=`), for graph
         algorithms; edits to it do not reach this graph."""
         import networkx as nx

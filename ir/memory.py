@@ -31,6 +31,6 @@ class MemoryPlan:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> "MemoryPlan":
+    def from_json(cls, data: dict) -> MemoryPlan:
         offsets = tuple((Port(n, i), off) for n, i, off in data["offsets"])
         return cls(offsets, data["arena_size"], data["naive_size"])

@@ -15,7 +15,7 @@ class Port(NamedTuple):
     """One output of one node."""
 
     node: str
-    index: int = 0
+    index: int = 0  # type: ignore[assignment]  # a field named like tuple.index
 
     def __str__(self) -> str:
         return f"%{self.node}" if self.index == 0 else f"%{self.node}#{self.index}"
@@ -47,7 +47,7 @@ class Node:
         layer: str = "",
         layer_kind: str = "",
         source: str = "",
-    ) -> "Node":
+    ) -> Node:
         rule = rule_for(op)
         if not isinstance(attrs, rule.attrs):
             raise TypeError(f"{op} takes {rule.attrs.__name__}, got {type(attrs).__name__}")

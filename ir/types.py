@@ -45,5 +45,5 @@ class TensorType:
         return {"shape": list(self.shape), "dtype": self.dtype}
 
     @classmethod
-    def from_json(cls, data: dict) -> "TensorType":
+    def from_json(cls, data: dict) -> TensorType:
         return cls(tuple(data["shape"]), data["dtype"])

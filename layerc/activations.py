@@ -7,7 +7,8 @@ or its name, as a layer's `activation` compiles to the fused kernel.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -46,7 +46,7 @@ class Initializer:
         return {}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Initializer":
+    def from_config(cls, config: dict[str, Any]) -> Initializer:
         return cls(**config)
 
 
@@ -185,7 +185,7 @@ class Identity(Initializer):
         return {"gain": self.gain}
 
 
-_BY_NAME: dict[str, type] = {
+_BY_NAME: dict[str, type[Initializer]] = {
     "zeros": Zeros, "ones": Ones, "constant": Constant,
     "uniform": RandomUniform, "random_uniform": RandomUniform,
     "normal": RandomNormal, "random_normal": RandomNormal,

@@ -13,7 +13,8 @@ value and what is supported: nothing is silently ignored.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from layerc import layers as L
 from layerc.errors import ConfigError

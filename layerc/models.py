@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -205,7 +206,7 @@ class Model:
     def reset_states(self) -> None:
         for layer in self.layers:
             if getattr(layer, "stateful", False):
-                layer.reset_states()
+                layer.reset_states()  # type: ignore[attr-defined]  # a Recurrent
         if self._compiled is not None:
             self._compiled.reset_states()
 
@@ -240,7 +241,7 @@ class Model:
         }
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Model":
+    def from_config(cls, config: dict[str, Any]) -> Model:
         """Rebuilds the layers, then replays their calls as inputs become ready."""
         built = {e["name"]: layers_mod.deserialize(e) for e in config["layers"]}
         tensors: dict[tuple[str, int, int], SymbolicTensor] = {}
@@ -354,7 +355,7 @@ class Sequential(Model):
         return {"name": self.name, "trainable": self.trainable, "layers": entries}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Sequential":
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for entry in config["layers"]:
             model.add(layers_mod.deserialize(entry))

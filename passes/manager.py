@@ -10,7 +10,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 from layerc.ir import Graph, IRError, LayercError, PassError, to_text, verify
 from layerc.ir.printer import node_context

@@ -60,7 +60,7 @@ def random_inputs(model: Any, batch: int | None = None, seed: int = 0) -> list[n
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub
     return buffer.getvalue()
 
 

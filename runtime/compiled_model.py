@@ -77,7 +77,7 @@ class CompiledModel:
         return [self._state[base + i * batch * units: base + (i + 1) * batch * units]
                 .reshape(batch, units).copy() for i in range(count)]
 
-    def adopt_states(self, other: "CompiledModel") -> None:
+    def adopt_states(self, other: CompiledModel) -> None:
         """Takes over the states of another compiled version of the same model
         (after new weights), when its stateful layers are laid out alike."""
         if other.program.state_slots == self.program.state_slots and \

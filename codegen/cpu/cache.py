@@ -65,7 +65,7 @@ class LibraryCacheLocator(_CacheLocator):
         return str(self._lineno)
 
     @classmethod
-    def from_function(cls, py_func: Any, py_file: str) -> "LibraryCacheLocator | None":
+    def from_function(cls, py_func: Any, py_file: str) -> LibraryCacheLocator | None:
         folder = Path(py_file).resolve().parent
         if folder != library_path().resolve() and LIBRARY not in (folder, *folder.parents):
             return None
@@ -168,11 +168,11 @@ def load_cached(dispatcher: Any, args: tuple) -> None:
         if signature in dispatcher.overloads:
             return
         saved = cpu.CPUContext.refresh
-        cpu.CPUContext.refresh = _nrt_only
+        cpu.CPUContext.refresh = _nrt_only  # type: ignore[method-assign]
         try:
             result = dispatcher._cache.load_overload(signature, dispatcher.targetctx)
         finally:
-            cpu.CPUContext.refresh = saved
+            cpu.CPUContext.refresh = saved  # type: ignore[method-assign]
         if result is None:
             return
         dispatcher._cache_hits[signature] += 1

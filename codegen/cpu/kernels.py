@@ -12,6 +12,7 @@ their codes (`codes.ACT`).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba
 import numpy as np
@@ -25,12 +26,12 @@ from layerc.codegen.cpu import cache  # noqa: F401  (before any @njit: the cache
 # does not. Asking for the thread count starts it.
 numba.get_num_threads()
 
-JIT = dict(cache=True, nogil=True, error_model="numpy")
+JIT: dict[str, Any] = dict(cache=True, nogil=True, error_model="numpy")
 # Reassociation lets LLVM vectorize reductions (NUMBA_NOTES: 12x); no nnan/ninf,
 # so NaN still propagates.
 FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
-FAST_JIT = dict(JIT, fastmath=FAST)
-PARALLEL_JIT = dict(JIT, parallel=True, fastmath=FAST)
+FAST_JIT: dict[str, Any] = dict(JIT, fastmath=FAST)
+PARALLEL_JIT: dict[str, Any] = dict(JIT, parallel=True, fastmath=FAST)
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946

@@ -13,7 +13,8 @@ writes them by name in its lowering; the interpreter dispatches on opcodes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from layerc.codegen.schema import Schema
 

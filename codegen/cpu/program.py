@@ -26,6 +26,11 @@ class Program(Lowered):
     _arenas: ThreadArenas = field(
         default_factory=lambda: ThreadArenas(lambda n: np.empty(n, np.float32)), repr=False)
 
+    def __post_init__(self) -> None:
+        self._ready = False  # run_model loaded for this program's inputs and outputs
+        self._in_offsets = np.array([s.offset for s in self.inputs], np.int64)
+        self._out_offsets = np.array([s.offset for s in self.outputs], np.int64)
+
     def new_state(self, size: int) -> np.ndarray:
         """Zeroed storage for `size` floats of stateful layers' states."""
         return np.zeros(size, np.float32)
@@ -47,12 +52,6 @@ class Program(Lowered):
             self._ready = True
         run_model(*args)
         return outs
-
-    def __post_init__(self) -> None:
-        self._ready = False  # run_model loaded for this program's inputs and outputs
-        self._in_offsets = np.array([s.offset for s in self.inputs], np.int64)
-        self._out_offsets = np.array([s.offset for s in self.outputs], np.int64)
-
 
 def build_program(graph: Graph) -> Program:
     """Lowers every node of a memory-planned graph to plan rows."""

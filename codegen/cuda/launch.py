@@ -10,7 +10,8 @@ Numba compiles each kernel on its first launch, once per process.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from layerc.codegen.cuda.emitter import Launch
 from layerc.codegen.cuda.kernels import THREADS

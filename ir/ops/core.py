@@ -56,8 +56,8 @@ def _infer_dense(a: DenseAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType
 
 
 def _dense_weights(a: DenseAttrs, ins: tuple[TensorType, ...]) -> tuple[tuple[int, ...], ...]:
-    kernel = (ins[0].shape[-1], a.units)
-    return (kernel, (a.units,)) if a.use_bias else (kernel,)
+    kernel = (ins[0].shape[-1], a.units)  # inference checked the last axis is known
+    return (kernel, (a.units,)) if a.use_bias else (kernel,)  # type: ignore[return-value]
 
 
 def _ref_dense(a: DenseAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[np.ndarray]:

@@ -67,7 +67,7 @@ def _ref_local(a: LocalAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> lis
         window = (slice(None),) + tuple(slice(i * s, i * s + k) for i, s, k in
                                         zip(position, a.strides, a.kernel))
         patch = x[window].reshape(x.shape[0], -1)
-        y[(slice(None), *position)] = patch @ ws[0][p].astype(np.float64)
+        y[(slice(None),) + tuple(position)] = patch @ ws[0][p].astype(np.float64)
     if a.use_bias:
         y += ws[1]
     # The activation sees the output in its own data format (softmax: last axis).

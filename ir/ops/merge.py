@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from layerc.ir.errors import ShapeError
 from layerc.ir.opkind import OpKind
-from layerc.ir.registry import OpRule, register
+from layerc.ir.registry import OpRule, ReferenceFn, register
 from layerc.ir.types import TensorType
 
 
@@ -27,7 +28,7 @@ def _infer_elementwise(a: MergeAttrs, ins: tuple[TensorType, ...]) -> tuple[Tens
     return (first,)
 
 
-def _elementwise(fn) -> object:
+def _elementwise(fn: Callable[[list[np.ndarray]], np.ndarray]) -> ReferenceFn:
     def reference(a: MergeAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[np.ndarray]:
         return [fn([x.astype(np.float64) for x in xs]).astype(np.float32)]
     return reference

@@ -44,8 +44,8 @@ def split(t: TensorType, data_format: str, rank: int) -> tuple[tuple[int, ...], 
     if any(d is None for d in t.sample_shape):
         raise ShapeError(f"needs every non-batch dimension known, got {t}")
     if data_format == "channels_last":
-        return tuple(t.shape[1:-1]), t.shape[-1]  # type: ignore[return-value]
-    return tuple(t.shape[2:]), t.shape[1]  # type: ignore[return-value]
+        return tuple(t.shape[1:-1]), t.shape[-1]  # type: ignore[arg-type, return-value]
+    return tuple(t.shape[2:]), t.shape[1]  # type: ignore[arg-type, return-value]
 
 
 def join(spatial: tuple[int, ...], channels: int, data_format: str) -> TensorType:

@@ -13,7 +13,8 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from layerc.ir.ops.core import InputAttrs
 
 _name_counts: dict[str, int] = defaultdict(int)
 
-LAYERS: dict[str, type["Layer"]] = {}
+LAYERS: dict[str, type[Layer]] = {}
 """Every public layer class by name (for `deserialize` and `from_config`);
 a class registers itself when it is defined (see `Layer.__init_subclass__`)."""
 
@@ -55,7 +56,7 @@ def user_source() -> str:
 class SymbolicTensor:
     """The output of a layer call on symbolic inputs (Keras's KerasTensor)."""
 
-    def __init__(self, type: TensorType, layer: "Layer", node_index: int, tensor_index: int):
+    def __init__(self, type: TensorType, layer: Layer, node_index: int, tensor_index: int):
         self.type = type
         self.layer = layer
         self.node_index = node_index
@@ -90,7 +91,7 @@ class LayerNode:
     `mask_input`, the last input is the mask the layer consumes; when
     `mask_output`, the last output is the mask it produces."""
 
-    layer: "Layer"
+    layer: Layer
     inputs: tuple[SymbolicTensor, ...]
     outputs: tuple[SymbolicTensor, ...]
     source: str
@@ -105,7 +106,7 @@ class LayerNode:
     def data_outputs(self) -> tuple[SymbolicTensor, ...]:
         return self.outputs[:-1] if self.mask_output else self.outputs
 
-    def emit(self, b: "Builder", ports: list[Port]) -> list[Port]:
+    def emit(self, b: Builder, ports: list[Port]) -> list[Port]:
         """Emits this call over `ports` (one per input); returns one port per
         output, the produced mask last."""
         if self.mask_input:
@@ -119,7 +120,7 @@ class Builder:
     """Emits one layer call's ops into a graph, naming nodes and weights after
     the layer and checking weight shapes against the op rules."""
 
-    def __init__(self, graph: Graph, layer: "Layer", source: str, call_index: int) -> None:
+    def __init__(self, graph: Graph, layer: Layer, source: str, call_index: int) -> None:
         self.graph = graph
         self.layer = layer
         self.source = source
@@ -393,7 +394,7 @@ class Layer:
         return config
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Layer":
+    def from_config(cls, config: dict[str, Any]) -> Layer:
         return cls(**config)
 
     def __repr__(self) -> str:

@@ -122,9 +122,10 @@ class Recurrent(Layer, register=False):
         `states` (arrays of shape (batch, units), one per state)."""
         if not self.stateful:
             raise ConfigError(f"{self.label()}: reset_states needs stateful=True")
-        live = [ref() for ref in self._runtimes if ref() is not None]
-        for runtime in live:
-            runtime.set_layer_states(self.name, states)
+        for ref in self._runtimes:
+            runtime = ref()
+            if runtime is not None:
+                runtime.set_layer_states(self.name, states)
         # Kept for models compiled later (states set before the first predict).
         self._initial_states = None if states is None else [np.array(v, np.float32)
                                                             for v in states]

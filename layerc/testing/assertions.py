@@ -3,7 +3,8 @@ predictions with the reference interpreter's, saying where they differ."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -5,7 +5,7 @@ the state of one draw)."""
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn

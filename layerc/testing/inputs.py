@@ -44,7 +44,7 @@ def inputs_for(model: Model | Graph, batch: int, seed: int = 0,
         if any(d is None for d in t.sample_shape):
             raise ValueError(f"inputs_for: input {name!r} has an unknown dimension ({t}); "
                              f"pass this model's inputs explicitly")
-        x = rng.uniform(low, high, (batch, *t.sample_shape)).astype(np.float32)
+        x = rng.uniform(low, high, (batch, *t.sample_shape)).astype(np.float32)  # type: ignore
         if nan_fraction > 0:
             x[rng.random(x.shape) < nan_fraction] = np.nan
         arrays.append(x)

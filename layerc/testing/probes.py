@@ -5,7 +5,7 @@ ill-conditioned draws: `probe_magnitude` (how large values get) and
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from hypothesis import assume

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn, SearchStrategy
@@ -72,9 +72,11 @@ def spatial_stacks(draw: DrawFn, makers: Mapping[str, LayerMaker] | None = None,
     model = Sequential()
     model.add(Input(draw(spatial_shapes() if input_shapes is None else input_shapes)))
     for _ in range(draw(st.integers(min_layers, max_layers))):
-        body = makers
+        body: Mapping[str, LayerMaker]
         if makers is None:
             body = _CONV_MAKERS if draw(st.booleans()) else SPATIAL_MAKERS
+        else:
+            body = makers
         model.add(draw_layer(draw, body, _sample_shape(model.outputs[0])))
     head = draw(st.sampled_from(tuple(heads)))
     shape = _sample_shape(model.outputs[0])

@@ -5,7 +5,8 @@ kernel)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from layerc.codegen import lowering
 from layerc.codegen.cuda.kernels import ZERO, act_scalar, cuda, position

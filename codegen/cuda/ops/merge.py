@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from layerc.codegen.codes import BINOP
-from layerc.codegen.cuda.kernels import NAN, cuda, float32
+from layerc.codegen.cuda.kernels import NAN, cuda
 from layerc.codegen.cuda.emitter import kernel
 from layerc.codegen.cuda.launch import grid, launcher
 

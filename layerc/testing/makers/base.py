@@ -3,7 +3,8 @@ every family shares: seeded weight initializers and a drawn Dense."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
 
@@ -13,7 +15,7 @@ from layerc.testing.makers.spatial import (_applies, _spatial_sizes, _spelled,
                                            _strides_and_dilation, _windows)
 
 
-def _conv(draw: DrawFn, shape: Shape, cls: type[Layer], rank: int,
+def _conv(draw: DrawFn, shape: Shape, cls: Callable[..., Layer], rank: int,
           paddings: tuple[str, ...]) -> Layer | None:
     if not _applies(shape, rank):
         return None

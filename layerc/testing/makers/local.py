@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
 
@@ -13,7 +15,7 @@ from layerc.testing.makers.spatial import (_applies, _spatial_sizes, _spelled,
                                            _strides_and_dilation, _windows)
 
 
-def _local(draw: DrawFn, shape: Shape, cls: type[Layer], rank: int) -> Layer | None:
+def _local(draw: DrawFn, shape: Shape, cls: Callable[..., Layer], rank: int) -> Layer | None:
     if not _applies(shape, rank):
         return None
     data_format = draw(st.sampled_from(DATA_FORMATS))
