@@ -15,7 +15,7 @@ import hashlib
 import threading
 from dataclasses import dataclass, fields
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -171,6 +171,7 @@ class Slot:
     size: int  # elements per sample
 
 
+@runtime_checkable
 class Program(Protocol):
     """A compiled model on one target, as `CompiledModel` uses it."""
 

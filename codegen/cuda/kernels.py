@@ -88,11 +88,8 @@ def act_scalar(v, act):
 
 
 @cuda.jit(device=True)
-def row_act(buf, base, j, n, act):
-    """Element j of act over buf[base: base + n]: softmax and log_softmax
-    normalize over the whole row (read only), the others are element-wise."""
-    if act != ACT.softmax and act != ACT.log_softmax:
-        return act_scalar(buf[base + j], act)
+def softmax_terms(buf, base, n):
+    """(max, sum of exp(v - max)) over buf[base: base + n]; NaN wins the max."""
     top = NEG_INF
     for i in range(n):
         v = buf[base + i]
@@ -101,6 +98,16 @@ def row_act(buf, base, j, n, act):
     total = ZERO
     for i in range(n):
         total += math.exp(buf[base + i] - top)
+    return top, total
+
+
+@cuda.jit(device=True)
+def row_act(buf, base, j, n, act):
+    """Element j of act over buf[base: base + n]: softmax and log_softmax
+    normalize over the whole row (read only), the others are element-wise."""
+    if act != ACT.softmax and act != ACT.log_softmax:
+        return act_scalar(buf[base + j], act)
+    top, total = softmax_terms(buf, base, n)
     if act == ACT.log_softmax:
         return buf[base + j] - top - math.log(total)
     return math.exp(buf[base + j] - top) / total

@@ -10,7 +10,7 @@ from typing import Any
 from layerc.codegen import lowering
 from layerc.codegen.codes import ACT, ROW_WISE_CODES
 from layerc.codegen.cuda.emitter import Emitter
-from layerc.codegen.cuda.kernels import NEG_INF, TILE, ZERO, act_scalar, cuda, float32
+from layerc.codegen.cuda.kernels import TILE, ZERO, act_scalar, cuda, float32, softmax_terms
 from layerc.codegen.cuda.emitter import kernel
 from layerc.codegen.cuda.launch import grid, launcher
 from layerc.codegen.cuda.lower import lowers
@@ -64,14 +64,7 @@ def softmax(x, xo, y, yo, rows, n, act):
     if r >= rows:
         return
     base = xo + r * n
-    top = NEG_INF
-    for i in range(n):
-        v = x[base + i]
-        if v > top or math.isnan(v):
-            top = v
-    total = ZERO
-    for i in range(n):
-        total += math.exp(x[base + i] - top)
+    top, total = softmax_terms(x, base, n)
     shift = top + math.log(total)
     for i in range(n):
         v = x[base + i]
