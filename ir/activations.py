@@ -11,8 +11,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_SCALE = 1.0507009873554804934193349852946
+# The activations' constants, which the backends' kernels take from here.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+LEAKY_SLOPE = 0.2  # Keras 3's leaky_relu activation
+INV_SQRT2 = 0.7071067811865476  # 1 / sqrt(2), for gelu in float32 kernels
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
@@ -51,9 +54,9 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "linear": lambda x: x,
     "relu": lambda x: np.maximum(x, 0.0),
     "relu6": lambda x: np.minimum(np.maximum(x, 0.0), 6.0),
-    "leaky_relu": lambda x: np.where(x >= 0, x, 0.2 * x),
+    "leaky_relu": lambda x: np.where(x >= 0, x, LEAKY_SLOPE * x),
     "elu": _elu,
-    "selu": lambda x: _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0))),
+    "selu": lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0))),
     "gelu": _gelu,
     "sigmoid": _sigmoid,
     "hard_sigmoid": _hard_sigmoid,

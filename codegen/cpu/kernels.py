@@ -20,6 +20,7 @@ from numba import njit
 
 from layerc.codegen.codes import ACT
 from layerc.codegen.cpu import cache  # noqa: F401  (before any @njit: the cache locator)
+from layerc.ir.activations import INV_SQRT2, LEAKY_SLOPE, SELU_ALPHA, SELU_SCALE
 
 # Code loaded from Numba's cache that contains a parallel region (the few-row
 # Dense) crashes unless the thread pool is up; compiling starts it, loading
@@ -33,9 +34,6 @@ FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 FAST_JIT: dict[str, Any] = dict(JIT, fastmath=FAST)
 PARALLEL_JIT: dict[str, Any] = dict(JIT, parallel=True, fastmath=FAST)
 
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
-INV_SQRT2 = 0.7071067811865476
 
 
 @njit(**JIT)
@@ -52,7 +50,7 @@ def scalar(v: float, act: int) -> float:
     if act == ACT.relu6:
         return 0.0 if v < 0.0 else (6.0 if v > 6.0 else v)
     if act == ACT.leaky_relu:
-        return 0.2 * v if v < 0.0 else v
+        return LEAKY_SLOPE * v if v < 0.0 else v
     if act == ACT.elu:
         return math.expm1(v) if v < 0.0 else v
     if act == ACT.selu:

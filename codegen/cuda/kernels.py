@@ -17,6 +17,7 @@ import numpy as np
 
 from layerc.codegen.codes import ACT
 from layerc.codegen.cuda import device
+from layerc.ir import activations
 
 cuda = device.module()  # build_program checked that a GPU or the simulator is there
 float32 = np.float32
@@ -31,12 +32,12 @@ ONE = float32(1.0)
 HALF = float32(0.5)
 SIX = float32(6.0)
 SIXTH = float32(1.0 / 6.0)
-LEAK = float32(0.2)
+LEAK = float32(activations.LEAKY_SLOPE)
 NEG_INF = float32(-np.inf)
 NAN = float32(np.nan)
-SELU_ALPHA = float32(1.6732632423543772848170429916717)
-SELU_SCALE = float32(1.0507009873554804934193349852946)
-INV_SQRT2 = float32(0.7071067811865476)
+SELU_ALPHA = float32(activations.SELU_ALPHA)
+SELU_SCALE = float32(activations.SELU_SCALE)
+INV_SQRT2 = float32(activations.INV_SQRT2)
 
 
 @cuda.jit(device=True)

@@ -193,8 +193,6 @@ def conv(x, wm, bias, has_bias, y, scratch, batch, h, w, c, oh, ow, f, kh, kw, s
     bias_act(y, bias, has_bias, True, batch, f, ohw, ow, act)
 
 
-
-
 # ----- the step -----
 @runs(CONV)
 @njit(**JIT)

@@ -103,7 +103,6 @@ def global_pool(x, y, batch, spatial, c, channels_first, is_max, mask):
                 out /= count
 
 
-
 # ----- steps -----
 @runs(POOL)
 @njit(**JIT)

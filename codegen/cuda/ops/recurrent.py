@@ -48,7 +48,7 @@ def recurrent(a, wt, state, batch, xw, wr, brec, yo, mask, init, h0, c0, ret_sta
         return
     tid = cuda.threadIdx.x
     nt = cuda.blockDim.x
-    gates = 1 if cell == CELL.simple_rnn else (3 if cell == CELL.gru else 4)
+    gates = GATE_COUNT[cell]
     g = gates * u
     p = work + b * 7 * u  # P: 4u, Q: u, H: u, C: u
     q = p + 4 * u
