@@ -10,7 +10,7 @@ import numpy as np
 
 from layerc.codegen.base import BaseEmitter
 from layerc.codegen.cpu.opcodes import WIDTH, Opcode, named
-from layerc.ir import Graph, Node
+from layerc.ir import Graph, Node, TargetError
 
 ALIGN = 16  # floats
 
@@ -27,7 +27,10 @@ class Emitter(BaseEmitter):
         self.listing(op.schema, node, operands)
 
     def step(self, kernel: str, node: Node, **operands: int) -> None:
-        self.instr(named(kernel), node, **operands)
+        op = named(kernel)
+        if op is None:
+            raise TargetError(f"{node.label}: the CPU backend has no opcode {kernel!r}")
+        self.instr(op, node, **operands)
 
     def plan(self) -> np.ndarray:
         if not self.rows:

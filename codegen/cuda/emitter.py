@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from layerc.codegen.base import BaseEmitter
 from layerc.codegen.schema import Schema
-from layerc.ir import Graph, Node
+from layerc.ir import Graph, Node, TargetError
 
 ALIGN = 32  # floats: 128-byte aligned weight blocks
 
@@ -53,4 +53,7 @@ class Emitter(BaseEmitter):
         self.listing(kernel, node, operands)
 
     def step(self, kernel: str, node: Node, **operands: int) -> None:
-        self.launch(KERNELS[kernel], node, **operands)
+        schema = KERNELS.get(kernel)
+        if schema is None:
+            raise TargetError(f"{node.label}: the CUDA backend has no kernel {kernel!r}")
+        self.launch(schema, node, **operands)

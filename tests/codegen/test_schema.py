@@ -104,3 +104,9 @@ def test_the_plan_runs_the_same_numbers_through_the_shared_lowerings():
     xs = np.random.default_rng(0).normal(size=(2, 4, 4, 2)).astype(np.float32)
     np.testing.assert_array_equal(compiled.predict(xs),
                                   layerc.ir.interpret(model.to_graph(), [xs])[0])
+
+
+def test_a_shared_step_naming_a_kernel_the_target_lacks_names_the_layer():
+    graph, node = planned_dense()
+    with pytest.raises(TargetError, match=r"d \(Dense\).*the CPU backend has no opcode 'fft'"):
+        Emitter(graph).step("fft", node, x=0)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import layerc
 from layerc.layers import Dense, Dropout, Flatten, Reshape
+from layerc.testing import reshape_targets
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
@@ -172,18 +173,7 @@ def test_reshape_between_dense_layers(oracle, rng, shape, target):
 @st.composite
 def reshape_cases(draw):
     shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
-    size = math.prod(shape)
-    target, rest = [], size
-    for _ in range(draw(st.integers(0, 2))):  # split off divisors of what is left
-        divisors = [d for d in range(1, rest + 1) if rest % d == 0]
-        d = draw(st.sampled_from(divisors))
-        target.append(d)
-        rest //= d
-    target.append(rest)
-    target = draw(st.permutations(target))
-    if draw(st.booleans()):
-        target[draw(st.integers(0, len(target) - 1))] = -1
-    return shape, tuple(target)
+    return shape, draw(reshape_targets(math.prod(shape), max_rank=3))
 
 
 @SWEEP
