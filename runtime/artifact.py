@@ -243,9 +243,10 @@ def check_self_test(model: Any, manifest: dict, path: str) -> None:
                             f"the model gives {len(got)}")
 
 
-def load(path: str | os.PathLike, target: str | None = None, verify: bool = True) -> Any:
-    """A CompiledModel from an artifact, for its own target or `target`.
-    Stateful layers start from zero state."""
+def load(path: str | os.PathLike, target: str | None = None, verify: bool = True,
+         threads: int | None = None) -> Any:
+    """A CompiledModel from an artifact, for its own target or `target`, on
+    `threads` threads (CPU; see compile). Stateful layers start from zero state."""
     from layerc.runtime.compiled_model import CompiledModel
 
     path = os.fspath(path)
@@ -257,7 +258,7 @@ def load(path: str | os.PathLike, target: str | None = None, verify: bool = True
     except (TypeError, ValueError) as err:
         raise ArtifactError(f"artifact {path}: malformed pass list in manifest.json "
                             f"({err})") from None
-    model = CompiledModel(graph, target or manifest["target"], passes, changes)
+    model = CompiledModel(graph, target or manifest["target"], passes, changes, threads)
     for key, specs in (("inputs", model.input_specs), ("outputs", model.output_specs)):
         mine = [_spec(n, t) for n, t in specs]
         if mine != manifest[key]:

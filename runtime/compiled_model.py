@@ -22,12 +22,13 @@ class CompiledModel:
 
     def __init__(self, graph: Graph, target: str = "cpu",
                  passes_applied: tuple[tuple[str, int], ...] = (),
-                 pass_changes: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> None:
+                 pass_changes: tuple[tuple[str, tuple[str, ...]], ...] = (),
+                 threads: int | None = None) -> None:
         self.graph = graph
         self.target = target
         self.passes_applied = passes_applied  # (pass, rewrites)
         self.pass_changes = pass_changes  # (pass, what it changed, in words)
-        self.program = build(graph, target)
+        self.program = build(graph, target, threads)
         self._inputs = [graph.node(i) for i in graph.inputs]
         self._index_bounds = _index_bounds(graph)
         self._sample_shape = tuple(self._inputs[0].type.sample_shape) \
@@ -39,6 +40,11 @@ class CompiledModel:
         # The program says where states live: a host array on the CPU, a device
         # buffer behind the same slice reads and writes for CUDA.
         self._state = self.program.new_state(self.program.state_size * (self.state_batch or 0))
+
+    @property
+    def threads(self) -> int | None:
+        """The threads a CPU model runs on (None for other targets)."""
+        return getattr(self.program, "threads", None)
 
     @property
     def input_specs(self) -> list[tuple[str, TensorType]]:

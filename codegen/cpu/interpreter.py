@@ -20,6 +20,7 @@ from layerc.codegen.cpu import ops  # noqa: F401  (registers every opcode and it
 from layerc.codegen.cpu.cache import SOURCE_HASH, generated_module
 from layerc.codegen.cpu.kernels import JIT
 from layerc.codegen.cpu.opcodes import OPCODES, STEPS
+from layerc.codegen.cpu.threads import enter, leave
 
 
 def dispatch_source() -> str:
@@ -50,11 +51,13 @@ run_plan = generated_module("layerc.codegen.cpu.plan_dispatch", dispatch_source(
 @njit(**JIT)
 def run_model(plan: np.ndarray, weights: np.ndarray, arena: np.ndarray, state: np.ndarray,
               batch: int, in_offsets: np.ndarray, inputs: tuple, out_offsets: np.ndarray,
-              outputs: tuple) -> None:
+              outputs: tuple, threads: int) -> None:
     """Copies the inputs into the arena, runs the plan, copies the outputs out:
-    one crossing into native code per predict. `state` holds the states of
-    stateful layers between calls. Inputs and outputs are flat
-    (tuples of 1-D arrays, so one compiled version serves every shape)."""
+    one crossing into native code per predict, on `threads` of layerc's own
+    threads (threads.py). `state` holds the states of stateful layers between
+    calls. Inputs and outputs are flat (tuples of 1-D arrays, so one compiled
+    version serves every shape)."""
+    saved = enter(threads)
     for i in range(len(inputs)):
         x = inputs[i]
         start = in_offsets[i] * batch
@@ -64,3 +67,4 @@ def run_model(plan: np.ndarray, weights: np.ndarray, arena: np.ndarray, state: n
         y = outputs[i]
         start = out_offsets[i] * batch
         y[:] = arena[start: start + y.size]
+    leave(saved)

@@ -14,18 +14,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numba
 import numpy as np
 from numba import njit
 
 from layerc.codegen.codes import ACT
-from layerc.codegen.cpu import cache  # noqa: F401  (before any @njit: the cache locator)
+from layerc.codegen.cpu import threads  # noqa: F401  (first: the cache locator, the pool)
 from layerc.ir.activations import INV_SQRT2, LEAKY_SLOPE, SELU_ALPHA, SELU_SCALE
-
-# Code loaded from Numba's cache that contains a parallel region (the few-row
-# Dense) crashes unless the thread pool is up; compiling starts it, loading
-# does not. Asking for the thread count starts it.
-numba.get_num_threads()
 
 JIT: dict[str, Any] = dict(cache=True, nogil=True, error_model="numpy")
 # Reassociation lets LLVM vectorize reductions (NUMBA_NOTES: 12x); no nnan/ninf,

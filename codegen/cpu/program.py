@@ -11,6 +11,7 @@ from layerc.codegen.cpu.cache import load_cached
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.interpreter import run_model
 from layerc.codegen.cpu.lower import LOWERINGS
+from layerc.codegen.cpu.threads import resolve
 from layerc.ir import Graph
 
 _NO_STATE = np.zeros(1, np.float32)
@@ -23,6 +24,7 @@ class Program(Lowered):
     plan: np.ndarray
     weights: np.ndarray
     target: str = "cpu"
+    threads: int = 1  # layerc's threads while it runs (threads.py)
     _arenas: ThreadArenas = field(
         default_factory=lambda: ThreadArenas(lambda n: np.empty(n, np.float32)), repr=False)
 
@@ -46,15 +48,17 @@ class Program(Lowered):
         arena = self._arenas.get(self.arena_size, batch)
         args = (self.plan, self.weights, arena, state, batch, self._in_offsets,
                 tuple(x.reshape(-1) for x in xs), self._out_offsets,
-                tuple(y.reshape(-1) for y in outs))
+                tuple(y.reshape(-1) for y in outs), self.threads)
         if not self._ready:
             load_cached(run_model, args)
             self._ready = True
         run_model(*args)
         return outs
 
-def build_program(graph: Graph) -> Program:
-    """Lowers every node of a memory-planned graph to plan rows."""
+def build_program(graph: Graph, threads: int | None = None) -> Program:
+    """Lowers every node of a memory-planned graph to plan rows, to run on
+    `threads` threads (None: LAYERC_NUM_THREADS or the usable cores)."""
     e = Emitter(graph)
     lowered = lower_program(graph, e, LOWERINGS, "CPU", "program")
-    return Program(**lowered.parts(), plan=e.plan(), weights=e.weights())
+    return Program(**lowered.parts(), plan=e.plan(), weights=e.weights(),
+                   threads=resolve(threads))

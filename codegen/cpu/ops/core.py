@@ -1,16 +1,18 @@
 """CPU: the core ops (dense, activation, copies, channel transposes) as
 opcodes, their kernels, the steps that run their plan rows, and the lowering
-of Dense (which packs its kernel transposed; the others are shared)."""
+of Dense (which packs its kernel into the GEMM's panels; the others are
+shared)."""
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from layerc.codegen import lowering
 from layerc.codegen.codes import ACT
 from layerc.codegen.cpu.emitter import Emitter
-from layerc.codegen.cpu.kernels import JIT, PARALLEL_JIT, activate
+from layerc.codegen.cpu.gemm import gemm, pack, pack_bias
+from layerc.codegen.cpu.kernels import JIT, activate
 from layerc.codegen.cpu.lower import lowers
 from layerc.codegen.cpu.opcodes import opcode, runs
 from layerc.ir import Node, OpKind
@@ -21,53 +23,8 @@ COPY = opcode("copy", "x y size")
 TRANSPOSE_CS = opcode("transpose_cs", "x y channels spatial")  # (C, S) -> (S, C) per sample
 _D, _A, _C, _T = DENSE.cols, ACTIVATE.cols, COPY.cols, TRANSPOSE_CS.cols
 
-# Below this many rows a Dense is a matrix-vector product, memory-bound: it runs
-# as dot products over the transposed kernel, split across threads by output.
-SMALL_ROWS = 4
-# ... and only when the kernel is large enough to pay for a parallel region.
-PARALLEL_MIN_WEIGHTS = 32768
-# prange spreads these chunks over however many threads Numba runs (a constant,
-# so the compiled kernel caches; numba.get_num_threads() would not).
-OUTPUT_CHUNKS = 16
-
 
 # ----- kernels -----
-@njit(**PARALLEL_JIT)
-def _dots(x: np.ndarray, wt: np.ndarray, y: np.ndarray) -> None:
-    """y = x @ wt.T for a few rows of x, threads splitting the outputs."""
-    rows = x.shape[0]
-    n, k = wt.shape
-    per = -(-n // OUTPUT_CHUNKS)
-    for c in prange(OUTPUT_CHUNKS):
-        for j in range(c * per, min(n, (c + 1) * per)):
-            w = wt[j]
-            for r in range(rows):
-                xr = x[r]
-                acc = np.float32(0.0)
-                for i in range(k):
-                    acc += xr[i] * w[i]
-                y[r, j] = acc
-
-
-@njit(**JIT)
-def dense(x: np.ndarray, wt: np.ndarray, b: np.ndarray, has_bias: bool, y: np.ndarray,
-          act: int) -> None:
-    """y = act(x @ wt.T + b): the kernel is prepacked transposed, (units, in).
-    Many rows go to BLAS; a few rows of a large kernel run as parallel dots."""
-    if x.shape[0] <= SMALL_ROWS and wt.size >= PARALLEL_MIN_WEIGHTS:
-        _dots(x, wt, y)
-    else:
-        np.dot(x, wt.T, y)
-    if has_bias:
-        rows, cols = y.shape
-        for r in range(rows):
-            yr = y[r]
-            for j in range(cols):
-                yr[j] += b[j]
-    if act != ACT.linear:
-        activate(y, y, act)
-
-
 @njit(**JIT)
 def transpose_cs(x: np.ndarray, y: np.ndarray, batch: int, channels: int,
                  spatial: int) -> None:
@@ -85,12 +42,15 @@ def transpose_cs(x: np.ndarray, y: np.ndarray, batch: int, channels: int,
 @runs(DENSE)
 @njit(**JIT)
 def run_dense(r, weights, arena, state, batch):
-    rows, k, n = r[_D.rows] * batch, r[_D.k], r[_D.n]
-    x = arena[r[_D.x] * batch: r[_D.x] * batch + rows * k].reshape((rows, k))
-    w = weights[r[_D.w]: r[_D.w] + k * n].reshape((n, k))
-    b = max(r[_D.b], 0)
-    y = arena[r[_D.y] * batch: r[_D.y] * batch + rows * n].reshape((rows, n))
-    dense(x, w, weights[b: b + n], r[_D.b] >= 0, y, r[_D.act])
+    """The register-blocked GEMM (gemm.py) as a 1x1 convolution over the rows,
+    bias and ReLU in its epilogue; another activation in a pass after it."""
+    rows, n, act = r[_D.rows] * batch, r[_D.n], r[_D.act]
+    y = r[_D.y] * batch
+    gemm(arena, r[_D.x] * batch, rows, 1, 1, r[_D.k], 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, weights,
+         r[_D.w], r[_D.b], act == ACT.relu, arena, y, n)
+    if act != ACT.linear and act != ACT.relu:
+        out = arena[y: y + rows * n].reshape((rows, n))
+        activate(out, out, act)
 
 
 @runs(ACTIVATE)
@@ -121,5 +81,7 @@ def run_transpose_cs(r, weights, arena, state, batch):
 # ----- lowerings (the shared ones in codegen/lowering.py emit the others) -----
 @lowers(OpKind.DENSE)
 def lower_dense(e: Emitter, node: Node) -> None:
-    kernel = e.weight(node.weights[0], pack=lambda w: np.ascontiguousarray(w.T))
+    kernel = e.weight(node.weights[0], pack=pack)
+    if node.attrs.use_bias:  # padded to whole panels, before dense_operands stores it plain
+        e.weight(node.weights[1], pack=pack_bias)
     e.instr(DENSE, node, w=kernel, **lowering.dense_operands(e, node))

@@ -9,14 +9,16 @@ Masked steps keep the states and repeat the previous output, as Keras does.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from layerc.codegen import lowering
 from layerc.codegen.codes import ACT, CELL, GATE_COUNT, INIT
 from layerc.codegen.cpu.emitter import Emitter
-from layerc.codegen.cpu.kernels import FAST_JIT, JIT, scalar, softmax_row
+from layerc.codegen.cpu.gemm import MR, NR, dense_rows, gemm, npanels, pack
+from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT, scalar, softmax_row
 from layerc.codegen.cpu.lower import lowers
 from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.codegen.cpu.threads import pool_size
 from layerc.ir import Node, OpKind
 
 # init: zeros, the initial states at h0 (and c0) in the arena, or the stateful
@@ -71,51 +73,74 @@ def gate(v, act):
             v[j] = scalar(np.float64(v[j]), act)
 
 
-@njit(**JIT)
+@njit(**PARALLEL_JIT)
 def recurrent(x, mask, has_mask, h, c, wk, wr, bias, has_bias, y, scratch, batch, steps,
               features, units, cell, act, rec_act, reset_after, return_sequences,
               go_backwards):
     """Runs the sequence x (batch, steps, features) from the states h and c
     (batch, units; updated in place to the final states) into y. Scratch:
     batch * (steps * G + G + 2 * units) floats. The recurrent kernel wr is
-    (units, G) except for GRU without reset_after, where it is
-    [wr[:, :2u] | wr[:, 2u:]] stored as two contiguous blocks."""
-    u = units
-    g = wk.size // features
+    (units, G) except for GRU without reset_after, where wr[:, :2u] and
+    wr[:, 2u:] are packed one after the other.
+
+    Both kernels are packed into the GEMM's panels (gemm.py). The input
+    projection of all steps is one parallel GEMM; then layerc's threads each
+    run the whole sequence for a slice of the batch (its rows' states depend
+    on nothing else), a GEMM per step on their slice."""
+    g = GATE_COUNT[cell] * units
     xw = scratch[: batch * steps * g].reshape((batch * steps, g))
-    hw = scratch[batch * steps * g: batch * (steps * g + g)].reshape((batch, g))
-    extra = scratch[batch * (steps * g + g): batch * (steps * g + g + 2 * u)]
-    previous = extra[: batch * u].reshape((batch, u))
-    work = extra[batch * u: 2 * batch * u].reshape((batch, u))
-    np.dot(x.reshape((batch * steps, features)), wk.reshape((features, g)), xw)
+    gemm(x, 0, batch * steps, 1, 1, features, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, wk, 0, -1,
+         False, scratch, 0, g)
     if has_bias:
         for r in range(batch * steps):
             xw[r] += bias[:g]
-    previous[:, :] = 0.0
+    chunks = min(batch, pool_size())
+    for ci in prange(chunks):
+        _sequence(ci * batch // chunks, (ci + 1) * batch // chunks, mask, has_mask, h, c, wr,
+                  bias, has_bias, y, scratch, batch, steps, units, g, cell, act, rec_act,
+                  reset_after, return_sequences, go_backwards)
+
+
+@njit(**JIT)
+def _sequence(lo, hi, mask, has_mask, h, c, wr, bias, has_bias, y, scratch, batch, steps,
+              units, g, cell, act, rec_act, reset_after, return_sequences, go_backwards):
+    """Every step for batch rows lo..hi (see recurrent)."""
+    u = units
+    xw = scratch[: batch * steps * g].reshape((batch * steps, g))
+    hw = scratch[batch * steps * g: batch * (steps * g + g)].reshape((batch, g))[lo:hi]
+    extra = scratch[batch * (steps * g + g): batch * (steps * g + g + 2 * u)]
+    previous = extra[: batch * u].reshape((batch, u))
+    work = extra[batch * u: 2 * batch * u].reshape((batch, u))[lo:hi]
+    previous[lo:hi, :] = 0.0
+    hs = h[lo:hi]
     split = cell == CELL.gru and not reset_after
+    offs = np.empty(MR, np.int64)
+    flat_h = h.reshape(-1)
+    at_hw = batch * steps * g + lo * g  # hw's rows in scratch
+    at_work = batch * (steps * g + g + u) + lo * u
     for s in range(steps):
         t = steps - 1 - s if go_backwards else s
-        if split:
-            zr = np.dot(h, wr[: u * 2 * u].reshape((u, 2 * u)))
-            for b in range(batch):
-                hw[b, : 2 * u] = zr[b]
+        if split:  # z and r from h, then the candidate's product from r * h
+            dense_rows(flat_h, lo * u, hi - lo, u, wr, 0, scratch, at_hw, g, 2 * u, offs)
+            for b in range(hi - lo):
                 r = work[b]
-                r[:] = xw[b * steps + t, u: 2 * u] + zr[b, u:]
+                r[:] = xw[(lo + b) * steps + t, u: 2 * u] + hw[b, u: 2 * u]
                 gate(r, rec_act)
-                r *= h[b]  # r * h, the input of the candidate's product
-            hw[:, 2 * u:] = np.dot(work, wr[u * 2 * u:].reshape((u, u)))
+                r *= hs[b]
+            dense_rows(scratch, at_work, hi - lo, u, wr, u * npanels(2 * u) * NR, scratch,
+                       at_hw + 2 * u, g, u, offs)
         else:
-            np.dot(h, wr.reshape((u, g)), hw)
+            dense_rows(flat_h, lo * u, hi - lo, u, wr, 0, scratch, at_hw, g, g, offs)
             if cell == CELL.gru and has_bias:
-                for b in range(batch):
+                for b in range(hi - lo):
                     hw[b] += bias[g: 2 * g]
-        for b in range(batch):
+        for b in range(lo, hi):
             if has_mask and mask[b * steps + t] == 0.0:
                 if return_sequences:
                     y[(b * steps + s) * u: (b * steps + s + 1) * u] = previous[b]
                 continue
             xr = xw[b * steps + t]
-            z = hw[b]  # the pre-activations, then the gates, in place
+            z = hw[b - lo]  # the pre-activations, then the gates, in place
             hb = h[b]
             if cell == CELL.simple_rnn:
                 z += xr
@@ -127,7 +152,7 @@ def recurrent(x, mask, has_mask, h, c, wk, wr, bias, has_bias, y, scratch, batch
                 gate(z[u: 2 * u], rec_act)
                 gate(z[2 * u: 3 * u], act)
                 gate(z[3 * u:], rec_act)
-                cb, tc = c[b], work[b]
+                cb, tc = c[b], work[b - lo]
                 for j in range(u):
                     cb[j] = z[u + j] * cb[j] + z[j] * z[2 * u + j]
                 tc[:] = cb
@@ -154,7 +179,7 @@ def recurrent(x, mask, has_mask, h, c, wk, wr, bias, has_bias, y, scratch, batch
             if return_sequences:
                 y[(b * steps + s) * u: (b * steps + s + 1) * u] = hb
     if not return_sequences:
-        y[: batch * u] = previous.reshape(batch * u)
+        y[lo * u: hi * u] = previous[lo:hi].reshape((hi - lo) * u)
 
 
 @njit(**JIT)
@@ -164,7 +189,7 @@ def run(arena, weights, state, batch, x, wk, wr, b, y, scratch, mask, init, h0, 
     """One recurrent instruction: set up the working states (zeros, initial
     states from the arena, or a stateful layer's states), run, write back."""
     u = units
-    g = (wk.size // features)
+    g = GATE_COUNT[cell] * units
     own = batch * (steps * g + g + 2 * u)
     h = arena[scratch + own: scratch + own + batch * u].reshape((batch, u))
     c = arena[scratch + own + batch * u: scratch + own + 2 * batch * u].reshape((batch, u))
@@ -204,7 +229,8 @@ def run_recurrent(r, weights, arena, state, batch):
     bias_size = 0 if b < 0 else (2 * g if cell == CELL.gru and r[_R.reset_after] == 1 else g)
     mask, slot = r[_R.mask], r[_R.state]
     run(arena, weights, state, batch, r[_R.x] * batch,
-        weights[r[_R.wk]: r[_R.wk] + features * g], weights[r[_R.wr]: r[_R.wr] + units * g],
+        weights[r[_R.wk]: r[_R.wk] + features * npanels(g) * NR],
+        weights[r[_R.wr]: r[_R.wr] + units * (npanels(g) + 1) * NR],
         weights[max(b, 0): max(b, 0) + bias_size], r[_R.y] * batch, r[_R.scratch] * batch,
         mask * batch if mask >= 0 else -1, r[_R.init], r[_R.h0] * batch, r[_R.c0] * batch,
         r[_R.ret_state] == 1, r[_R.ht] * batch, r[_R.ct] * batch,
@@ -220,11 +246,11 @@ def lower_recurrent(e: Emitter, node: Node) -> None:
     u = a.units
     g = GATE_COUNT[operands["cell"]] * u
     # GRU without reset_after multiplies r * h before the candidate's product,
-    # so its recurrent kernel is stored as two contiguous blocks.
-    pack = (lambda w: np.concatenate([np.ascontiguousarray(w[:, : 2 * u]).ravel(),
-                                      np.ascontiguousarray(w[:, 2 * u:]).ravel()])) \
-        if a.cell == "gru" and not a.reset_after else None
+    # so its recurrent kernel is packed as two blocks: z and r, then the candidate.
+    pack_recurrent = (lambda w: np.concatenate([pack(w[:, : 2 * u]), pack(w[:, 2 * u:])])) \
+        if a.cell == "gru" and not a.reset_after else pack
     scratch = e.scratch(operands["steps"] * g + g + 4 * u)  # the kernel's own, then h and c
     e.instr(RECURRENT, node, **operands, x=e.offset(node.inputs[0]),
-            wk=e.weight(node.weights[0]), wr=e.weight(node.weights[1], pack=pack),
+            wk=e.weight(node.weights[0], pack=pack),
+            wr=e.weight(node.weights[1], pack=pack_recurrent),
             b=e.weight(node.weights[2]) if a.use_bias else -1, scratch=scratch)
