@@ -239,6 +239,20 @@ def copy_weights_to_keras(layerc_model: Any, keras_model: Any) -> None:
         b.set_weights(a.get_weights())
 
 
+def from_keras_model(build_keras: Callable[[], Any], seed: int = 0) -> Any:
+    """The layerc model of a case that is defined in Keras: build_keras() after
+    keras.utils.set_random_seed(seed) (random weights, the same on every run),
+    converted with layerc.from_keras. The harness then copies these weights into
+    a fresh build_keras() model for the Keras and ONNX Runtime peers, and the
+    case's build_torch reads them from the layerc model: every peer holds the
+    same weights."""
+    import keras
+    import layerc
+
+    keras.utils.set_random_seed(seed)
+    return layerc.from_keras(build_keras())
+
+
 def layerc_peer(compiled: Any) -> Peer:
     return Peer("layerc", compiled.predict, "CompiledModel.predict(x), compiled once",
                 reset=compiled.reset_states)

@@ -28,13 +28,17 @@ PEER_ORDER = ["layerc", "onnxruntime", "keras.predict", "keras call", "torch eag
 def case_factories() -> list:
     """The benchmarked models. To add one: write benchmarks/bench_<name>.py with
     a `case()` returning common.Case, and list it here."""
+    import bench_cifar
     import bench_convnet
     import bench_lstm
     import bench_mlp
+    import bench_stacked_gru
     import bench_streaming
     import bench_text_cnn
+    import bench_text_lstm
 
-    return [bench_mlp.case, bench_convnet.case, bench_text_cnn.case, bench_lstm.case,
+    return [bench_mlp.case, bench_convnet.case, bench_cifar.case, bench_text_cnn.case,
+            bench_text_lstm.case, bench_lstm.case, bench_stacked_gru.case,
             bench_streaming.case]
 
 
