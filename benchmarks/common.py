@@ -248,6 +248,7 @@ def from_keras_model(build_keras: Callable[[], Any], seed: int = 0) -> Any:
     a fresh build_keras() model for the Keras and ONNX Runtime peers, and the
     case's build_torch reads them from the layerc model: every peer holds the
     same weights."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")  # as run.py; Keras's default needs TF
     import keras
     import layerc
 
