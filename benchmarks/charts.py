@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from common import Row, Sweep, best_peer
 
@@ -20,7 +21,7 @@ SHORT = {"onnxruntime": "ORT", "torch eager": "torch", "keras.predict": "k.predi
          "keras call": "k.call"}
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
