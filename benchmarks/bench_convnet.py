@@ -27,10 +27,12 @@ def build_keras() -> Any:
 
 def build_torch(layerc_model: Any) -> Any:
     """The same network as a PyTorch user writes it: NCHW convolutions. It takes
-    the harness's NHWC array and permutes it to NCHW (a view: C is 1); Conv2d
-    weights are (out, in, kh, kw), so the layerc kernel (kh, kw, in, out) is
-    transposed; Flatten then runs in (C, H, W) order, so the rows of the Dense
-    kernel are reordered from Keras's (H, W, C) order once, here."""
+    the harness's NHWC array and permutes it to NCHW (a view; with C > 1, as in
+    the CIFAR case, a channels_last-strided one, which Conv2d accepts as it is);
+    Conv2d weights are (out, in, kh, kw), so the layerc kernel (kh, kw, in, out)
+    is transposed; Flatten then runs in (C, H, W) order, so the rows of the Dense
+    kernel are reordered from Keras's (H, W, C) order once, here. Also used by
+    bench_cifar.py; maps Conv2D with padding "valid" or "same" at stride 1."""
     import numpy as np
     import torch
 
@@ -44,12 +46,16 @@ def build_torch(layerc_model: Any) -> Any:
         kind = type(layer).__name__
         config = layer.get_config()
         if kind == "Conv2D":
-            if config.get("padding", "valid") != "valid" or tuple(config.get("strides", (1, 1))) \
-                    != (1, 1) or config.get("data_format", "channels_last") != "channels_last":
+            padding = config.get("padding", "valid")
+            if padding not in ("valid", "same") or tuple(config.get("strides", (1, 1))) \
+                    != (1, 1) or tuple(config.get("dilation_rate", (1, 1))) != (1, 1) \
+                    or config.get("data_format", "channels_last") != "channels_last":
                 raise ValueError(f"bench_convnet.build_torch: {layer.name} config not mapped")
             kernel, bias = layer.get_weights()
             kh, kw, cin, cout = kernel.shape
-            conv = torch.nn.Conv2d(cin, cout, (kh, kw))
+            # padding="same" at stride 1 pads as Keras does (torch pads the odd
+            # element of an even kernel at the end too).
+            conv = torch.nn.Conv2d(cin, cout, (kh, kw), padding=padding)
             with torch.no_grad():
                 conv.weight.copy_(torch.from_numpy(np.ascontiguousarray(
                     kernel.transpose(3, 2, 0, 1))))
@@ -66,9 +72,10 @@ def build_torch(layerc_model: Any) -> Any:
             layers.append(torch.nn.Dropout(config["rate"]))
         elif kind == "Dense":
             kernel, bias = layer.get_weights()
-            if spatial is not None:
+            if spatial is not None:  # the first Dense after Flatten only
                 h, w, c = spatial
                 kernel = kernel.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(h * w * c, -1)
+                spatial = None
             lin = torch.nn.Linear(kernel.shape[0], kernel.shape[1])
             with torch.no_grad():
                 lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.T)))

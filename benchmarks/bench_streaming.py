@@ -54,17 +54,33 @@ def _gates_zrh_to_rzn(w: Any, units: int) -> Any:
     return np.concatenate([r, z, h], axis=-1)
 
 
+def torch_gru_weights(gru_layer: Any) -> tuple[Any, Any, Any, Any]:
+    """A Keras-style GRU layer's weights as nn.GRU's weight_ih (3u, in),
+    weight_hh (3u, u), bias_ih (3u,) and bias_hh (3u,), float32 NumPy arrays:
+    gate blocks reordered z, r, h -> r, z, n, kernels transposed. Only the
+    configuration nn.GRU computes (reset_after=True, tanh, sigmoid, biases) is
+    mapped. Also used by bench_stacked_gru.py."""
+    import numpy as np
+
+    config = gru_layer.get_config()
+    if not config.get("reset_after", True) or config.get("activation", "tanh") != "tanh" \
+            or config.get("recurrent_activation", "sigmoid") != "sigmoid" \
+            or not config.get("use_bias", True) or config.get("go_backwards"):
+        raise ValueError(f"torch_gru_weights: {gru_layer.name}: GRU config not mapped")
+    kernel, recurrent, bias = gru_layer.get_weights()
+    units = recurrent.shape[0]
+    arrays = (_gates_zrh_to_rzn(kernel, units).T, _gates_zrh_to_rzn(recurrent, units).T,
+              _gates_zrh_to_rzn(bias[0], units), _gates_zrh_to_rzn(bias[1], units))
+    return tuple(np.ascontiguousarray(a, dtype=np.float32) for a in arrays)
+
+
 def build_torch(layerc_model: Any) -> Any:
     import numpy as np
     import torch
 
     gru_layer, dense_layer = layerc_model.layers
-    config = gru_layer.get_config()
-    if not config.get("reset_after", True) or config.get("activation", "tanh") != "tanh" \
-            or config.get("recurrent_activation", "sigmoid") != "sigmoid":
-        raise ValueError("bench_streaming.build_torch: GRU config not mapped")
-    kernel, recurrent, bias = gru_layer.get_weights()
-    units = recurrent.shape[0]
+    weight_ih, weight_hh, bias_ih, bias_hh = torch_gru_weights(gru_layer)
+    units = weight_hh.shape[1]
     dense_kernel, dense_bias = dense_layer.get_weights()
     if dense_layer.get_config().get("activation") not in (None, "linear"):
         raise ValueError("bench_streaming.build_torch: Dense activation not mapped")
@@ -74,7 +90,7 @@ def build_torch(layerc_model: Any) -> Any:
 
         def __init__(self) -> None:
             super().__init__()
-            self.gru = torch.nn.GRU(kernel.shape[0], units, batch_first=True)
+            self.gru = torch.nn.GRU(weight_ih.shape[1], units, batch_first=True)
             self.dense = torch.nn.Linear(units, dense_kernel.shape[1])
             self.h: Any = None
 
@@ -88,10 +104,10 @@ def build_torch(layerc_model: Any) -> Any:
     module = StreamingGRU()
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
     with torch.no_grad():
-        module.gru.weight_ih_l0.copy_(t(_gates_zrh_to_rzn(kernel, units).T))
-        module.gru.weight_hh_l0.copy_(t(_gates_zrh_to_rzn(recurrent, units).T))
-        module.gru.bias_ih_l0.copy_(t(_gates_zrh_to_rzn(bias[0], units)))
-        module.gru.bias_hh_l0.copy_(t(_gates_zrh_to_rzn(bias[1], units)))
+        module.gru.weight_ih_l0.copy_(t(weight_ih))
+        module.gru.weight_hh_l0.copy_(t(weight_hh))
+        module.gru.bias_ih_l0.copy_(t(bias_ih))
+        module.gru.bias_hh_l0.copy_(t(bias_hh))
         module.dense.weight.copy_(t(dense_kernel.T))
         module.dense.bias.copy_(t(dense_bias))
     return module.eval()

@@ -14,6 +14,7 @@ itself (see `reexec_without_blas_env`) before NumPy loads OpenBLAS.
 from __future__ import annotations
 
 import gc
+import math
 import os
 import platform
 import statistics
@@ -21,7 +22,8 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 # --------------------------------------------------------------------------------------------
 # BLAS environment
@@ -239,9 +241,48 @@ def copy_weights_to_keras(layerc_model: Any, keras_model: Any) -> None:
         b.set_weights(a.get_weights())
 
 
-def layerc_peer(compiled: Any) -> Peer:
-    return Peer("layerc", compiled.predict, "CompiledModel.predict(x), compiled once",
-                reset=compiled.reset_states)
+def from_keras_model(build_keras: Callable[[], Any], seed: int = 0) -> Any:
+    """The layerc model of a case that is defined in Keras: build_keras() after
+    keras.utils.set_random_seed(seed) (random weights, the same on every run),
+    converted with layerc.from_keras. The harness then copies these weights into
+    a fresh build_keras() model for the Keras and ONNX Runtime peers, and the
+    case's build_torch reads them from the layerc model: every peer holds the
+    same weights."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")  # as run.py; Keras's default needs TF
+    import keras
+    import layerc
+
+    keras.utils.set_random_seed(seed)
+    return layerc.from_keras(build_keras())
+
+
+def compile_accepts_threads() -> bool:
+    """Whether layerc.compile takes a `threads` keyword (layerc.compile(model,
+    threads=N), which makes layerc size its own pools). Its **options catch-all
+    does not count: it refuses names it does not know."""
+    import inspect
+
+    import layerc
+
+    return "threads" in inspect.signature(layerc.compile).parameters
+
+
+def compile_layerc(model: Any, threads: int | None) -> tuple[Any, str]:
+    """layerc.compile(model), or layerc.compile(model, threads=N) for a thread
+    count N when layerc.compile accepts `threads`; returns the compiled model
+    and the call, as words for the results. `None` (the `default` rows) never
+    passes `threads`: layerc then picks its own count (LAYERC_NUM_THREADS, else
+    the cores the process may use, once that lands)."""
+    import layerc
+
+    if threads is not None and compile_accepts_threads():
+        return layerc.compile(model, threads=threads), f"layerc.compile(model, threads={threads})"
+    return layerc.compile(model), "layerc.compile(model)"
+
+
+def layerc_peer(compiled: Any, how: str = "layerc.compile(model)") -> Peer:
+    return Peer("layerc", compiled.predict, f"CompiledModel.predict(x), compiled once with "
+                f"{how}", reset=compiled.reset_states)
 
 
 def export_onnx(keras_model: Any, workdir: str, name: str) -> str:
@@ -373,12 +414,15 @@ def check_agreement_stateful(case: str, batch: int, steps: Sequence[Any],
     missing = [p.name for p in peers if p.reset is None]
     if missing:
         raise SystemExit(f"FAIL: {case} is stateful but peers {missing} cannot reset")
+    def replay(outs: Any) -> Callable[[Any], Any]:
+        return lambda _x: outs
+
     runs = []
     for p in peers:
         p.reset()
         outs = [np.asarray(p.fn(x)) for x in steps]
         p.reset()
-        runs.append(Peer(p.name, lambda _x, o=np.stack(outs): o))
+        runs.append(Peer(p.name, replay(np.stack(outs))))
     lines = check_agreement(case, batch, None, runs, reference, tol)
     return [f"{line} over {len(steps)} steps from reset states" for line in lines]
 
@@ -406,25 +450,37 @@ def _percentile(sorted_samples: list[float], q: float) -> float:
 
 
 def time_peers(fns: dict[str, Callable[[], Any]], rounds: int = 20, slice_s: float = 0.05,
-               warmup_s: float = 0.3, block_us: float = 50.0,
-               rewarm_s: float = 0.002) -> dict[str, Timing]:
+               warmup_s: float = 0.3, block_us: float = 50.0, rewarm_s: float = 0.002,
+               no_rewarm_s: float = 0.01, max_peer_s: float | None = None,
+               before: Callable[[str], None] | None = None) -> dict[str, Timing]:
     """Median time of one call of each fn, in microseconds, peers interleaved.
 
     1. Warm-up: each fn runs back to back for at least `warmup_s` (and 3 calls);
        that also estimates its per-call time.
     2. `rounds` rounds; in each, every fn (in an order rotated per round) is
        re-warmed for `rewarm_s` (at least one untimed call, so its thread pool is
-       awake after the previous peer's), then timed for about `slice_s` in blocks
-       of `number` back-to-back calls, `number` chosen so a block lasts at least
-       `block_us` (timer overhead stays far below 1 %).
+       awake after the previous peer's; none for a fn whose call takes longer
+       than `no_rewarm_s`, where a pool's wake-up is lost in the call and the
+       re-warm would double the cost of slow peers), then timed for about
+       `slice_s` in blocks of `number` back-to-back calls, `number` chosen so a
+       block lasts at least `block_us` (timer overhead stays far below 1 %).
+       With `max_peer_s`, a fn whose slices would take longer than that over all
+       rounds (one whose single call outlasts the slice: Keras on the big models)
+       takes part only in every k-th round, k chosen to keep it near
+       `max_peer_s` but never below 4 slices: still interleaved across the run,
+       with fewer samples (the console prints how many).
     The result is the median (and p10, p90) over all blocks of a fn's per-call
     time. Interleaving spreads slow phases of a shared machine over all peers
     alike; the median of many short blocks ignores short stalls (a descheduled
     vCPU can stall a multi-threaded BLAS call for milliseconds). time.perf_counter,
-    garbage collector off while timing.
+    garbage collector off while timing. `before(name)`, when given, runs before
+    each fn's warm-up and before each of its slices, outside the timed blocks
+    (the busy-core rows use it to switch the spinning process on and off).
     """
     per_call = {}
     for name, fn in fns.items():
+        if before is not None:
+            before(name)
         calls, start = 0, time.perf_counter()
         while calls < 3 or time.perf_counter() - start < warmup_s:
             fn()
@@ -432,7 +488,13 @@ def time_peers(fns: dict[str, Callable[[], Any]], rounds: int = 20, slice_s: flo
         per_call[name] = (time.perf_counter() - start) / calls
     number = {n: max(1, int(block_us * 1e-6 / max(t, 1e-9)) + 1) for n, t in per_call.items()}
     blocks = {n: max(1, int(slice_s / (t * number[n]))) for n, t in per_call.items()}
-    rewarm = {n: max(1, int(rewarm_s / max(t, 1e-9))) for n, t in per_call.items()}
+    rewarm = {n: 0 if t > no_rewarm_s else max(1, int(rewarm_s / max(t, 1e-9)))
+              for n, t in per_call.items()}
+    stride = {n: 1 for n in fns}
+    if max_peer_s:
+        for n, t in per_call.items():
+            slice_cost = (rewarm[n] + blocks[n] * number[n]) * t
+            stride[n] = max(1, min(rounds // 4, math.ceil(rounds * slice_cost / max_peer_s)))
     samples: dict[str, list[float]] = {n: [] for n in fns}
     names = list(fns)
     clock = time.perf_counter
@@ -442,6 +504,10 @@ def time_peers(fns: dict[str, Callable[[], Any]], rounds: int = 20, slice_s: flo
     try:
         for r in range(rounds):
             for name in names[r % len(names):] + names[:r % len(names)]:
+                if r % stride[name]:
+                    continue
+                if before is not None:
+                    before(name)
                 fn, k, out = fns[name], number[name], samples[name]
                 for _ in range(rewarm[name]):
                     fn()
@@ -462,6 +528,79 @@ def time_peers(fns: dict[str, Callable[[], Any]], rounds: int = 20, slice_s: flo
 
 
 # --------------------------------------------------------------------------------------------
+# Busy core
+
+
+class BusyCore:
+    """Another process that keeps one core busy while switched on: a child
+    Python running `while True: pass`, paused with SIGSTOP while off and resumed
+    with SIGCONT while on (no start-up cost per switch, no CPU while off).
+    Started by `with BusyCore() as busy:`, killed on exit. POSIX only. Where
+    the OS allows it, the child is pinned to the last core this process may use
+    (the benchmark's own threads are not pinned: they share that core with it,
+    as they would with any other busy process).
+
+    `utilisation()` says what share of a core the child got while on, from its
+    CPU time in /proc (None where there is no /proc): a check that the core
+    really was busy."""
+
+    SPIN = "while True:\n    pass\n"
+
+    def __init__(self) -> None:
+        self._proc: Any = None
+        self._on_since: float | None = None
+        self._on_wall = 0.0
+        self._cpu0: float | None = None
+        self._cpu1: float | None = None
+        self.core: int | None = None  # the core the child is pinned to
+
+    def __enter__(self) -> BusyCore:
+        import signal
+        import subprocess
+
+        self._proc = subprocess.Popen([sys.executable, "-c", self.SPIN],
+                                      stdin=subprocess.DEVNULL)
+        os.kill(self._proc.pid, signal.SIGSTOP)
+        if hasattr(os, "sched_setaffinity"):
+            self.core = max(os.sched_getaffinity(0))
+            os.sched_setaffinity(self._proc.pid, {self.core})
+        self._cpu0 = self._cpu_seconds()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.set(False)
+        self._cpu1 = self._cpu_seconds()
+        self._proc.kill()
+        self._proc.wait()
+
+    def set(self, on: bool) -> None:
+        """Switches the spinning on or off (no-op when already so)."""
+        import signal
+
+        if on and self._on_since is None:
+            os.kill(self._proc.pid, signal.SIGCONT)
+            self._on_since = time.perf_counter()
+        elif not on and self._on_since is not None:
+            os.kill(self._proc.pid, signal.SIGSTOP)
+            self._on_wall += time.perf_counter() - self._on_since
+            self._on_since = None
+
+    def _cpu_seconds(self) -> float | None:
+        try:
+            with open(f"/proc/{self._proc.pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+    def utilisation(self) -> float | None:
+        """CPU seconds of the child / wall seconds it was on (after exit)."""
+        if self._cpu0 is None or self._cpu1 is None or self._on_wall <= 0:
+            return None
+        return (self._cpu1 - self._cpu0) / self._on_wall
+
+
+# --------------------------------------------------------------------------------------------
 # Table
 
 
@@ -477,15 +616,22 @@ def _fmt_us(us: float) -> str:
     return f"{us:,.1f}" if us < 100 else f"{us:,.0f}"
 
 
+def best_peer(row: Row, reference: str = "layerc") -> str:
+    """The fastest peer of a row other than the reference (any peer counts:
+    ONNX Runtime, torch eager with its native RNNs, and Keras if it ever is)."""
+    return min((p for p in row.times if p != reference), key=lambda p: row.times[p].median_us)
+
+
 def markdown_table(rows: Sequence[Row], peer_order: Sequence[str],
                    reference: str = "layerc") -> str:
-    """model | batch | threads | <peer> us ... | layerc/<peer> ... ; '-' where a
-    peer did not run."""
+    """model | batch | threads | <peer> us ... | layerc/<peer> ... | best peer |
+    layerc/best peer; '-' where a peer did not run."""
     others = [p for p in peer_order if p != reference]
     head = (["model", "batch", "threads"] + [f"{p} (us)" for p in peer_order]
-            + [f"{reference}/{p}" for p in others])
+            + [f"{reference}/{p}" for p in others] + ["best peer", f"{reference}/best peer"])
     lines = ["| " + " | ".join(head) + " |",
-             "|" + "|".join(["---", "---:", "---"] + ["---:"] * (len(head) - 3)) + "|"]
+             "|" + "|".join(["---", "---:", "---"] + ["---:"] * (len(head) - 5)
+                            + ["---", "---:"]) + "|"]
     for row in rows:
         cells = [row.case, str(row.batch), row.threads]
         for p in peer_order:
@@ -493,5 +639,65 @@ def markdown_table(rows: Sequence[Row], peer_order: Sequence[str],
         ref = row.times[reference].median_us
         for p in others:
             cells.append(f"{ref / row.times[p].median_us:.2f}" if p in row.times else "-")
+        best = best_peer(row, reference)
+        cells += [best, f"**{ref / row.times[best].median_us:.2f}**"]
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@dataclass
+class BusyRow:
+    """One model and batch timed with a core kept busy and without: layerc and
+    one peer, each `quiet` and `busy`."""
+
+    case: str
+    batch: int
+    peer: str  # onnxruntime, or torch eager where ONNX Runtime is left out
+    times: dict[str, Timing]  # "layerc|quiet", "layerc|busy", "<peer>|quiet", "<peer>|busy"
+
+    def slowdown(self, name: str) -> float:
+        return self.times[f"{name}|busy"].median_us / self.times[f"{name}|quiet"].median_us
+
+
+def busy_table(rows: Sequence[BusyRow], reference: str = "layerc") -> str:
+    """model | batch | layerc quiet | layerc busy | layerc busy/quiet | peer |
+    peer quiet | peer busy | peer busy/quiet."""
+    head = ["model", "batch", f"{reference} quiet (us)", f"{reference} busy (us)",
+            f"{reference} busy/quiet", "peer", "peer quiet (us)", "peer busy (us)",
+            "peer busy/quiet"]
+    lines = ["| " + " | ".join(head) + " |",
+             "|" + "|".join(["---", "---:", "---:", "---:", "---:", "---", "---:", "---:",
+                             "---:"]) + "|"]
+    for row in rows:
+        t = row.times
+        cells = [row.case, str(row.batch), _fmt_us(t[f"{reference}|quiet"].median_us),
+                 _fmt_us(t[f"{reference}|busy"].median_us),
+                 f"**{row.slowdown(reference):.2f}**", row.peer,
+                 _fmt_us(t[f"{row.peer}|quiet"].median_us),
+                 _fmt_us(t[f"{row.peer}|busy"].median_us), f"**{row.slowdown(row.peer):.2f}**"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@dataclass
+class Sweep:
+    """Per-call times of layerc and one peer over batch sizes, for one model."""
+
+    case: str
+    peer: str
+    points: dict[int, dict[str, Timing]]  # batch -> peer name -> timing
+    note: str = ""  # e.g. where the time budget ended the sweep
+
+
+def sweep_table(sweeps: Sequence[Sweep], reference: str = "layerc") -> str:
+    """model | batch | layerc us/sample | peer | peer us/sample | layerc/peer."""
+    head = ["model", "batch", f"{reference} (us/sample)", "peer", "peer (us/sample)",
+            f"{reference}/peer"]
+    lines = ["| " + " | ".join(head) + " |",
+             "|" + "|".join(["---", "---:", "---:", "---", "---:", "---:"]) + "|"]
+    for sweep in sweeps:
+        for batch, times in sweep.points.items():
+            ours, theirs = times[reference].median_us, times[sweep.peer].median_us
+            lines.append(f"| {sweep.case} | {batch} | {_fmt_us(ours / batch)} | {sweep.peer} | "
+                         f"{_fmt_us(theirs / batch)} | {ours / theirs:.2f} |")
     return "\n".join(lines)
