@@ -51,6 +51,8 @@ class BaseEmitter:
         # that the runtime keeps between calls.
         self.state_slots: dict[str, tuple[int, int, int]] = {}  # layer: (offset, count, units)
         self.state_size = 0
+        # Which steps each node lowered to: (node id, first step, stop step).
+        self.spans: list[tuple[str, int, int]] = []
 
     def step(self, kernel: str, node: Node, **operands: int) -> None:
         """Records one step of the named kernel with its operands (the shared
@@ -95,7 +97,8 @@ class BaseEmitter:
 
     def listing(self, schema: Schema, node: Node, operands: Mapping[str, int]) -> None:
         """One line of the text listing, `name field=value ... ; %node`, the
-        fields in the schema's order (what `layerc inspect` shows)."""
+        fields in the schema's order (what `layerc inspect` shows). Every step
+        writes exactly one, so the lines count the steps."""
         self.lines.append(schema.line(operands, node.id))
 
     def weights(self) -> np.ndarray:
@@ -150,13 +153,16 @@ def lowering_table(target: str) -> tuple[dict[OpKind, Lowering], Callable[..., C
 
 def lower_all(graph: Graph, emitter: BaseEmitter, table: Mapping[OpKind, Lowering],
               target: str) -> None:
-    """Runs the lowering of every node in order."""
+    """Runs the lowering of every node in order, noting each node's steps."""
     for node in graph.nodes():
         lowering = table.get(node.op)
         if lowering is None:
             raise TargetError(f"{node.label}: the {target} backend cannot run op "
                               f"{node.op.value}")
+        first = len(emitter.lines)
         lowering(emitter, node)
+        if len(emitter.lines) > first:
+            emitter.spans.append((node.id, first, len(emitter.lines)))
 
 
 # ----- what the runtime relies on -----
@@ -182,6 +188,7 @@ class Program(Protocol):
     arena_size: int  # floats per sample of the activation arena (tensors and scratch)
     state_size: int  # floats per sample of stateful layers' states
     state_slots: dict[str, tuple[int, int, int]]  # layer: (offset, count, units)
+    spans: tuple[tuple[str, int, int], ...]  # (node id, first step, stop step) per node
 
     @property
     def key(self) -> str:
@@ -197,6 +204,13 @@ class Program(Protocol):
         `new_state`) is read and updated by stateful layers. New arrays out."""
         ...
 
+    def stepper(self, xs: list[np.ndarray], batch: int,
+                state: Any = None) -> Callable[[int, int], None]:
+        """Copies one batch of inputs into an arena of this thread and returns
+        `run_steps(start, stop)`, which runs steps [start, stop) there and
+        returns when they are done (what a profile times, span by span)."""
+        ...
+
 
 @dataclass(eq=False)
 class Lowered:
@@ -209,6 +223,7 @@ class Lowered:
     arena_size: int  # floats per sample: planned tensors and scratch
     state_size: int  # floats per sample of stateful layers' states
     state_slots: dict[str, tuple[int, int, int]]  # layer: (offset, count, units)
+    spans: tuple[tuple[str, int, int], ...]  # (node id, first step, stop step) per node
 
     @property
     def key(self) -> str:
@@ -237,7 +252,8 @@ def lower_program(graph: Graph, e: BaseEmitter, table: Mapping[OpKind, Lowering]
     text = "\n".join(header + e.lines) + "\n"
     text += "".join(f"; state  {name} @{off} {count}x{units}\n"
                     for name, (off, count, units) in e.state_slots.items())
-    return Lowered(inputs, outputs, text, arena, e.state_size, dict(e.state_slots))
+    return Lowered(inputs, outputs, text, arena, e.state_size, dict(e.state_slots),
+                   tuple(e.spans))
 
 
 def io_slots(graph: Graph, e: BaseEmitter) -> tuple[tuple[Slot, ...], tuple[Slot, ...]]:

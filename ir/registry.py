@@ -21,6 +21,8 @@ from layerc.ir.types import TensorType
 InferFn = Callable[[Any, tuple[TensorType, ...]], tuple[TensorType, ...]]
 WeightsFn = Callable[[Any, tuple[TensorType, ...]], tuple[tuple[int, ...], ...]]
 ReferenceFn = Callable[[Any, list[np.ndarray], list[np.ndarray]], list[np.ndarray]]
+# (attrs, input types, output types) -> floating-point operations per sample
+FlopsFn = Callable[[Any, tuple[TensorType, ...], tuple[TensorType, ...]], int]
 Shapes = tuple[tuple[int, ...], ...]
 
 
@@ -36,6 +38,10 @@ class Window:
 
 def _none(attrs: Any, *rest: Any) -> tuple:
     return ()
+
+
+def _no_flops(attrs: Any, ins: tuple[TensorType, ...], outs: tuple[TensorType, ...]) -> int:
+    return 0
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,14 @@ class OpRule:
     mask_outputs: Callable[[Any], tuple[int, ...]] = _none
     # The op reads integer indices on input 0, valid in [0, index_bound(attrs)).
     index_bound: Callable[[Any], int] | None = None
+    # Floating-point operations per sample, what a profile's GFLOP/s divides
+    # by time (layerc.runtime.profile). A multiply-add counts 2: a matrix
+    # product counts 2 * (its multiply-adds), not the bias or fused activation
+    # after it. Element-wise ops count one per output value (softmax and exp
+    # too), pooling one per window cell read, merges one per value per input
+    # after the first; ops that only move or look up values count 0 (the
+    # default).
+    flops: FlopsFn = _no_flops
 
 
 RULES: dict[OpKind, OpRule] = {}

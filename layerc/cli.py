@@ -216,6 +216,9 @@ def _write_atomically(path: str, write: Any) -> None:
         tmp.unlink(missing_ok=True)
 
 
+PROFILE_ROUNDS = 100  # at most, for `bench --profile`
+
+
 def _bench(args: argparse.Namespace) -> None:
     from layerc.runtime.artifact import random_inputs
 
@@ -245,6 +248,10 @@ def _bench(args: argparse.Namespace) -> None:
     print(f"{model.graph.name} on {model.target}, batch {batch}: {len(times)} runs, "
           f"median {median * 1e3:.3f} ms, p90 {np.percentile(times, 90) * 1e3:.3f} ms, "
           f"{batch / median:,.0f} samples/s (compile/load {ready - started:.2f} s)")
+    if args.profile:
+        # About as long again as the latency run, within 5 to 100 rounds.
+        rounds = int(min(max(args.seconds / max(median, 1e-9), 5), PROFILE_ROUNDS))
+        print("\n" + model.profile(xs, rounds=rounds).table(), end="")
 
 
 def _positive(text: str) -> int:
@@ -306,6 +313,9 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=float, default=3.0,
                        help="how long to measure (default 3)")
     bench.add_argument("--target", choices=tuple(TARGETS), default=None)
+    bench.add_argument("--profile", action="store_true",
+                       help="then time each node: time, share, GFLOP/s against the "
+                            "machine's sgemm peak")
     bench.set_defaults(run=_bench)
     return top
 

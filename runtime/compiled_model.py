@@ -9,6 +9,7 @@ import numpy as np
 
 from layerc.codegen import build
 from layerc.ir import ConfigError, Graph, InputError, OpKind, ShapeError, TensorType, rule_for
+from layerc.runtime import profile as profiling
 
 
 def _describe(shape: tuple[int | None, ...]) -> str:
@@ -177,6 +178,45 @@ class CompiledModel:
                 for out, part in zip(outs, parts):
                     out[start:start + size] = part
         return outs[0] if len(outs) == 1 else outs
+
+    def profile(self, x: Any, rounds: int = 20) -> profiling.Profile:
+        """Times each node of the program on the batch `x`: a
+        `layerc.runtime.profile.Profile` (print it for a table) with each node's
+        median time over `rounds`, its share, its GFLOP/s and their share of
+        the float32 GEMM peak measured now (CPU only). Every round starts from
+        the model's states, on a copy: they are the same afterwards."""
+        if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds <= 0:
+            raise InputError(f"rounds must be a positive int, got {rounds!r}")
+        xs = self._check(x)
+        batch = xs[0].shape[0]
+        if self.state_batch is not None and batch != self.state_batch:
+            raise InputError(f"this model has stateful layers built for batches of exactly "
+                             f"{self.state_batch} samples: profile one such batch, got "
+                             f"{batch}")
+        spans = self.program.spans
+        with self._lock:
+            saved = np.array(self._state, np.float32)
+            work = self.program.new_state(saved.size) if saved.size else None
+
+            def reset() -> None:
+                if work is not None:
+                    work[:] = saved
+            run_steps = self.program.stepper(xs, batch, work)
+            medians, overhead, whole = profiling.measure(spans, run_steps, rounds, reset)
+        peak, how = self._peak()
+        return profiling.build(self, spans, medians, batch, rounds, overhead, whole, peak, how)
+
+    def _peak(self) -> tuple[float | None, str]:
+        """The float32 GEMM peak a profile compares with, and how it was had."""
+        if self.target != "cpu":
+            return None, (f"not measured for target {self.target!r}: the measured sgemm "
+                          f"peak is the CPU's; times and GFLOP/s only")
+        import numba
+
+        from layerc.runtime.peak import sgemm_gflops
+
+        peak = sgemm_gflops(getattr(self, "threads", None) or numba.get_num_threads())
+        return peak.gflops, f"measured now: {peak.how}"
 
     def _check(self, x: Any) -> list[np.ndarray]:
         if type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous \

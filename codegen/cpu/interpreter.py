@@ -24,7 +24,11 @@ from layerc.codegen.cpu.threads import enter, leave
 
 
 def dispatch_source() -> str:
-    """The source of `run_plan`: a loop over the rows calling each row's step."""
+    """The source of `run_plan`, a loop over the rows calling each row's step,
+    and of `run_rows`, the same loop over rows [start, stop), which profiles
+    call node by node. `run_plan` keeps a loop of its own, so predicts run
+    the code they ran before `run_rows` existed, and `run_rows` compiles
+    (once per machine, cached) only when something profiles."""
     missing = [op.name for code, op in OPCODES.items() if code not in STEPS]
     if missing:
         raise ValueError(f"opcodes without a step (opcodes.runs): {', '.join(missing)}")
@@ -36,16 +40,20 @@ def dispatch_source() -> str:
              "from layerc.codegen.cpu.kernels import JIT",
              "from layerc.codegen.cpu.opcodes import OPCODE"]
     lines += [f"from {module} import {name}" for module, name in sorted(set(steps.values()))]
-    lines += ["", "", "@njit(**JIT)", "def run_plan(plan, weights, arena, state, batch):",
-              "    for i in range(plan.shape[0]):", "        r = plan[i]",
-              "        op = r[OPCODE]"]
-    for n, (code, (_, name)) in enumerate(steps.items()):
-        lines.append(f"        {'if' if n == 0 else 'elif'} op == {code}:  # {OPCODES[code].name}")
-        lines.append(f"            {name}(r, weights, arena, state, batch)")
+    for head, rows in (("run_plan(plan, weights, arena, state, batch)", "plan.shape[0]"),
+                       ("run_rows(plan, weights, arena, state, batch, start, stop)",
+                        "start, stop")):
+        lines += ["", "", "@njit(**JIT)", f"def {head}:", f"    for i in range({rows}):",
+                  "        r = plan[i]", "        op = r[OPCODE]"]
+        for n, (code, (_, name)) in enumerate(steps.items()):
+            lines.append(f"        {'if' if n == 0 else 'elif'} op == {code}:  "
+                         f"# {OPCODES[code].name}")
+            lines.append(f"            {name}(r, weights, arena, state, batch)")
     return "\n".join(lines) + "\n"
 
 
-run_plan = generated_module("layerc.codegen.cpu.plan_dispatch", dispatch_source()).run_plan
+_dispatch = generated_module("layerc.codegen.cpu.plan_dispatch", dispatch_source())
+run_plan, run_rows = _dispatch.run_plan, _dispatch.run_rows
 
 
 @njit(**JIT)

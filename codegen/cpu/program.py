@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -9,9 +10,9 @@ import numpy as np
 from layerc.codegen.base import Lowered, ThreadArenas, lower_program
 from layerc.codegen.cpu.cache import load_cached
 from layerc.codegen.cpu.emitter import Emitter
-from layerc.codegen.cpu.interpreter import run_model
+from layerc.codegen.cpu.interpreter import run_model, run_rows
 from layerc.codegen.cpu.lower import LOWERINGS
-from layerc.codegen.cpu.threads import resolve
+from layerc.codegen.cpu.threads import enter, leave, resolve
 from layerc.ir import Graph
 
 _NO_STATE = np.zeros(1, np.float32)
@@ -54,6 +55,28 @@ class Program(Lowered):
             self._ready = True
         run_model(*args)
         return outs
+
+    def stepper(self, xs: list[np.ndarray], batch: int,
+                state: np.ndarray | None = None) -> Callable[[int, int], None]:
+        """Copies one batch of inputs into this thread's arena, as `run` does,
+        and returns `run_steps(start, stop)`, which runs plan rows [start,
+        stop) there on this program's threads, as `run` does: one call into
+        native code each (what a profile times)."""
+        arena = self._arenas.get(self.arena_size, batch)
+        for slot, x in zip(self.inputs, xs):
+            start = slot.offset * batch
+            arena[start: start + x.size] = x.reshape(-1)
+        args = (self.plan, self.weights, arena, _NO_STATE if state is None else state, batch)
+        load_cached(run_rows, (*args, 0, 0))
+
+        def run_steps(start: int, stop: int) -> None:
+            saved = enter(self.threads)
+            try:
+                run_rows(*args, start, stop)
+            finally:
+                leave(saved)
+        return run_steps
+
 
 def build_program(graph: Graph, threads: int | None = None) -> Program:
     """Lowers every node of a memory-planned graph to plan rows, to run on

@@ -8,6 +8,7 @@ on the device between calls.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +91,25 @@ class Program(Lowered):
                 arena[start: start + y.size].copy_to_host(y.reshape(-1))
             outs.append(y)
         return outs
+
+    def stepper(self, xs: list[np.ndarray], batch: int,
+                state: DeviceState | None = None) -> Callable[[int, int], None]:
+        """Copies one batch of inputs into this thread's device arena, as `run`
+        does, and returns `run_steps(start, stop)`, which launches kernels
+        [start, stop) and waits for the device to finish them (what a profile
+        times)."""
+        arena = self._arenas.get(self.arena_size, batch)
+        for slot, x in zip(self.inputs, xs):
+            if x.size:
+                start = slot.offset * batch
+                arena[start: start + x.size].copy_to_device(x.reshape(-1))
+        device_state = self._no_state if state is None else state.device
+
+        def run_steps(start: int, stop: int) -> None:
+            for launch in self.launches[start:stop]:
+                self._launch(launch, arena, self.weights, device_state, batch)
+            self._cuda.synchronize()
+        return run_steps
 
 
 def build_program(graph: Graph) -> Program:

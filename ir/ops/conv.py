@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 from layerc.ir import activations
 from layerc.ir.errors import ShapeError
 from layerc.ir.opkind import OpKind
-from layerc.ir.ops.spatial import join, window_output
+from layerc.ir.ops.spatial import join, split, window_output
 from layerc.ir.registry import OpRule, Window, register
 from layerc.ir.types import TensorType
 
@@ -86,5 +87,11 @@ def _window(a: ConvAttrs) -> Window:
     return Window(a.kernel, a.strides, a.dilation, a.padding)
 
 
+def _conv_flops(a: ConvAttrs, ins: tuple[TensorType, ...], outs: tuple[TensorType, ...]) -> int:
+    """2 * kernel cells * input channels per output value (padded cells too)."""
+    _, channels = split(ins[0], a.data_format, len(a.kernel))
+    return 2 * math.prod(a.kernel) * channels * outs[0].sample_size
+
+
 register(OpRule(OpKind.CONV, ConvAttrs, _infer_conv, _ref_conv, _conv_weights, epilogue=True,
-                sums_products=True, window=_window))
+                sums_products=True, window=_window, flops=_conv_flops))

@@ -67,8 +67,12 @@ def _ref_dense(a: DenseAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> lis
     return [activations.apply(a.activation, y)]
 
 
+def _dense_flops(a: DenseAttrs, ins: tuple[TensorType, ...], outs: tuple[TensorType, ...]) -> int:
+    return 2 * outs[0].sample_size * ins[0].shape[-1]  # type: ignore[operator]
+
+
 register(OpRule(OpKind.DENSE, DenseAttrs, _infer_dense, _ref_dense, _dense_weights,
-                epilogue=True, sums_products=True))
+                epilogue=True, sums_products=True, flops=_dense_flops))
 
 
 # ----- activation -----
@@ -82,7 +86,8 @@ def _same_type(a: object, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]
 
 
 register(OpRule(OpKind.ACTIVATION, ActivationAttrs, _same_type,
-                lambda a, xs, ws: [activations.apply(a.activation, xs[0])]))
+                lambda a, xs, ws: [activations.apply(a.activation, xs[0])],
+                flops=lambda a, ins, outs: outs[0].sample_size))
 
 
 # ----- dropout (identity at inference) -----

@@ -74,5 +74,11 @@ def _ref_local(a: LocalAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> lis
     return [activations.apply(a.activation, from_channels_last(y, a.data_format))]
 
 
+def _local_flops(a: LocalAttrs, ins: tuple[TensorType, ...], outs: tuple[TensorType, ...]) -> int:
+    """2 * window cells * input channels per output value, as a convolution."""
+    _, channels = _grid(a, ins[0])
+    return 2 * math.prod(a.kernel) * channels * outs[0].sample_size
+
+
 register(OpRule(OpKind.LOCAL, LocalAttrs, _infer_local, _ref_local, _local_weights, epilogue=True,
-                sums_products=True, window=_window))
+                sums_products=True, window=_window, flops=_local_flops))

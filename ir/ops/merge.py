@@ -44,7 +44,8 @@ _MERGES = {
 }
 
 for _kind, (_fn, _arity) in _MERGES.items():
-    register(OpRule(_kind, MergeAttrs, _infer_elementwise, _elementwise(_fn), arity=_arity))
+    register(OpRule(_kind, MergeAttrs, _infer_elementwise, _elementwise(_fn), arity=_arity,
+                    flops=lambda a, ins, outs: (len(ins) - 1) * outs[0].sample_size))
 
 
 @dataclass(frozen=True, slots=True)

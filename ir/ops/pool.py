@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,7 +64,8 @@ def _window(a: PoolAttrs) -> Window:
     return Window(a.pool, a.strides, _ones(len(a.pool)), a.padding)
 
 
-register(OpRule(OpKind.POOL, PoolAttrs, _infer_pool, _ref_pool, window=_window))
+register(OpRule(OpKind.POOL, PoolAttrs, _infer_pool, _ref_pool, window=_window,
+                flops=lambda a, ins, outs: math.prod(a.pool) * outs[0].sample_size))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,4 +104,5 @@ def _ref_global(a: GlobalPoolAttrs, xs: list[np.ndarray],
 
 
 register(OpRule(OpKind.GLOBAL_POOL, GlobalPoolAttrs, _infer_global, _ref_global, arity=(1, 2),
-                mask_inputs=lambda a: (1,) if a.has_mask else ()))
+                mask_inputs=lambda a: (1,) if a.has_mask else (),
+                flops=lambda a, ins, outs: ins[0].sample_size))

@@ -147,6 +147,15 @@ def _state_shapes(a: RecurrentAttrs) -> tuple[tuple[int, ...], ...]:
     return ((a.units,),) * state_count(a) if a.stateful else ()
 
 
+def _rnn_flops(a: RecurrentAttrs, ins: tuple[TensorType, ...],
+               outs: tuple[TensorType, ...]) -> int:
+    """The gates' two products per step, input (features x gates * units) and
+    recurrent (units x gates * units); masked steps and the gate math are
+    not counted."""
+    steps, features = ins[0].shape[1], ins[0].shape[2]
+    return 2 * steps * (features + a.units) * GATES[a.cell] * a.units  # type: ignore[operator]
+
+
 register(OpRule(OpKind.RECURRENT, RecurrentAttrs, _infer_rnn, _ref_rnn, _rnn_weights,
                 arity=(1, 4), sums_products=True, state_shapes=_state_shapes,
-                mask_inputs=lambda a: (1,) if a.has_mask else ()))
+                mask_inputs=lambda a: (1,) if a.has_mask else (), flops=_rnn_flops))

@@ -147,6 +147,20 @@ def test_bench_reports_latency_and_throughput(mlp_artifact):
     run = layerc("bench", str(mlp_artifact), "--batch-size", "4", "--seconds", "0.3")
     assert run.returncode == 0, run.stderr
     assert "batch 4" in run.stdout and "samples/s" in run.stdout and "median" in run.stdout
+    assert "GFLOP/s" not in run.stdout  # no profile unless asked
+
+
+def test_bench_profile_prints_a_row_per_node_after_the_latency(mlp_artifact):
+    run = layerc("bench", str(mlp_artifact), "--batch-size", "3", "--seconds", "0.2",
+                 "--profile")
+    assert run.returncode == 0, run.stderr
+    latency, _, table = run.stdout.partition("\nprofile of mlp on cpu, batch 3: median of ")
+    assert "batch 3" in latency and "samples/s" in latency
+    lines = table.splitlines()
+    assert lines[1].startswith("peak: ") and "sgemm" in lines[1]
+    nodes = [line.split()[0] for line in lines if line.startswith("%")]
+    assert nodes == ["%dense", "%dense_1", "%dense_2"]
+    assert any(line.startswith("total") for line in lines)
 
 
 def test_dump_dir_writes_one_numbered_file_per_pass(tmp_path):
