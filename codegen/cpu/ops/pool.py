@@ -8,11 +8,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from layerc.codegen.lowering import WINDOW_FIELDS
-from layerc.codegen.cpu.kernels import JIT
+from layerc.codegen.cpu.kernels import JIT, PARALLEL_JIT
 from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.codegen.cpu.threads import pool_size
 
 POOL = opcode("pool", f"x y {WINDOW_FIELDS} max")
 GLOBAL_POOL = opcode("global_pool", "x y spatial c first max mask")  # mask: -1 when none
@@ -51,10 +52,10 @@ def pool(x, y, batch, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, channels_first, i
                         for zz in range(zs, ze):
                             src = x[((b * h + yy) * w + zz) * c: ((b * h + yy) * w + zz + 1) * c]
                             if is_max:
-                                for ch in range(c):
+                                for ch in range(c):  # a select, so it vectorizes; NaN wins
                                     v = src[ch]
-                                    if v > out[ch] or math.isnan(v):
-                                        out[ch] = v
+                                    o = out[ch]
+                                    out[ch] = v if v > o or v != v else o
                             else:
                                 out += src
                     if not is_max:
@@ -103,15 +104,32 @@ def global_pool(x, y, batch, spatial, c, channels_first, is_max, mask):
                 out /= count
 
 
+@njit(**PARALLEL_JIT)
+def pool_split(x, y, batch, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, channels_first, is_max):
+    """`pool` with the batch split over layerc's threads (a few chunks each,
+    so that TBB can rebalance them)."""
+    chunks = min(batch, 4 * pool_size())
+    per_in, per_out = h * w * c, oh * ow * c
+    for ci in prange(chunks):
+        lo = ci * batch // chunks
+        hi = (ci + 1) * batch // chunks
+        pool(x[lo * per_in: hi * per_in], y[lo * per_out: hi * per_out], hi - lo, h, w, c, oh,
+             ow, kh, kw, sh, sw, pt, pl, channels_first, is_max)
+
+
 # ----- steps -----
 @runs(POOL)
 @njit(**JIT)
 def run_pool(r, weights, arena, state, batch):
     h, w, c, oh, ow = r[_P.h], r[_P.w_], r[_P.c], r[_P.oh], r[_P.ow]
-    pool(arena[r[_P.x] * batch: (r[_P.x] + h * w * c) * batch],
-         arena[r[_P.y] * batch: (r[_P.y] + oh * ow * c) * batch], batch, h, w, c, oh, ow,
-         r[_P.kh], r[_P.kw], r[_P.sh], r[_P.sw], r[_P.pt], r[_P.pl], r[_P.first] == 1,
-         r[_P.max] == 1)
+    args = (arena[r[_P.x] * batch: (r[_P.x] + h * w * c) * batch],
+            arena[r[_P.y] * batch: (r[_P.y] + oh * ow * c) * batch], batch, h, w, c, oh, ow,
+            r[_P.kh], r[_P.kw], r[_P.sh], r[_P.sw], r[_P.pt], r[_P.pl], r[_P.first] == 1,
+            r[_P.max] == 1)
+    if batch == 1:
+        pool(*args)
+    else:
+        pool_split(*args)
 
 
 @runs(GLOBAL_POOL)
