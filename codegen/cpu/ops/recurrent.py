@@ -92,13 +92,22 @@ def recurrent(x, mask, has_mask, h, c, wk, wr, bias, has_bias, y, scratch, batch
     gemm(x, 0, batch * steps, 1, 1, features, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, wk, 0, -1,
          False, scratch, 0, g)
     if has_bias:
-        for r in range(batch * steps):
-            xw[r] += bias[:g]
+        _add_bias(xw, bias[:g])
     chunks = min(batch, pool_size())
     for ci in prange(chunks):
         _sequence(ci * batch // chunks, (ci + 1) * batch // chunks, mask, has_mask, h, c, wr,
                   bias, has_bias, y, scratch, batch, steps, units, g, cell, act, rec_act,
                   reset_after, return_sequences, go_backwards)
+
+
+@njit(**FAST_JIT)
+def _add_bias(rows, bias):
+    """Outside `recurrent`: there Numba would make every row's array
+    expression a parallel region of its own (thousands per call; measured)."""
+    for r in range(rows.shape[0]):
+        row = rows[r]
+        for j in range(bias.size):
+            row[j] += bias[j]
 
 
 @njit(**JIT)
