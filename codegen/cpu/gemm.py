@@ -39,6 +39,9 @@ MR = 8 if simd.AVX512 else 6  # rows per tile
 ROWS = tuple(sorted({1, 2, 4, MR}))  # the row counts with a kernel of their own
 # Weights at most this large (bytes) stay in L2 across row blocks.
 L2_WEIGHTS = 256 * 1024
+# A GEMM of fewer FLOPs runs in the calling thread (a parallel region costs
+# a few microseconds: the batch-1 Dense(10) after a 512-wide layer).
+SERIAL_FLOPS = 200_000
 
 
 def panels(n: int) -> int:
@@ -71,7 +74,7 @@ def _tile_source(rows: int) -> str:
     """One micro-kernel: a rows x NR tile of C from panel `pb` of bp."""
     m = range(rows)
     acc = [f"c{i}_{v}" for i in m for v in (0, 1)]
-    lines = ["@njit(**FAST_JIT)",
+    lines = ["@njit(**FAST_JIT, inline=\"always\")",
              f"def tile{rows}(src, offs, taps, run, bp, pb, out, ob, ldc, rows, ncols, bias, bo,",
              "           has_bias, relu):"]
     lines += [f"    {a} = vzero()" for a in acc]
@@ -118,7 +121,7 @@ def _module_source() -> str:
 
 def _dispatch_source() -> str:
     """`tile`: the kernel for a tile of `rows` rows."""
-    lines = ["@njit(**FAST_JIT)",
+    lines = ["@njit(**FAST_JIT, inline=\"always\")",
              "def tile(src, offs, taps, run, bp, pb, out, ob, ldc, rows, ncols, bias, bo, "
              "has_bias, relu):"]
     for n, r in enumerate(ROWS):
@@ -171,43 +174,63 @@ def _offsets(offs, g0, rows, x0, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl
     return merged
 
 
+@njit(**FAST_JIT)
+def _tiles(lo, hi, src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, zero,
+           weights, w0, b0, relu, out, y0, f):
+    """Tiles lo..hi of `gemm`, in order, in the calling thread."""
+    m = batch * oh * ow
+    k = kh * kw * c
+    blocks = -(-m // MR)
+    npanels = -(-f // NR)
+    panel_outer = k * npanels * NR * 4 > L2_WEIGHTS
+    offs = np.empty(kh * kw * MR, np.int64)
+    last = -1
+    taps, run = 0, 0
+    for t in range(lo, hi):
+        if panel_outer:
+            p, blk = t // blocks, t % blocks
+        else:
+            blk, p = t // npanels, t % npanels
+        g0 = blk * MR
+        rows = min(MR, m - g0)
+        if blk != last:
+            if _offsets(offs, g0, rows, x0, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl,
+                        zero):
+                taps, run = kh, kw * c
+            else:
+                taps, run = kh * kw, c
+            last = blk
+        tile(src, offs, taps, run, weights, w0 + p * k * NR, out, y0 + g0 * f + p * NR, f,
+             rows, min(NR, f - p * NR), weights, b0 + p * NR, b0 >= 0, relu)
+
+
 @njit(**PARALLEL_JIT)
+def _split(tiles, chunks, src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl,
+           zero, weights, w0, b0, relu, out, y0, f):
+    for ci in prange(chunks):
+        _tiles(ci * tiles // chunks, (ci + 1) * tiles // chunks, src, x0, batch, h, w, c, oh,
+               ow, kh, kw, sh, sw, dh, dw, pt, pl, zero, weights, w0, b0, relu, out, y0, f)
+
+
+@njit(**FAST_JIT)
 def gemm(src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, zero, weights,
          w0, b0, relu, out, y0, f):
     """out[y0:] (batch*oh*ow, f) = patches of src (channels last, from x0) @
     the kernel packed at weights[w0:] (`pack`), plus the bias packed at
     weights[b0:] (`pack_bias`; b0 < 0: none), through a ReLU if `relu`.
     `zero`: where kw * c zeros lie in src, read for taps in the padding. A
-    Dense is the 1x1 case: h = w = oh = ow = 1, c = K."""
+    Dense is the 1x1 case: h = w = oh = ow = 1, c = K. The tiles are split
+    over layerc's threads in one parallel region, unless there is too little
+    work to pay for one (a few microseconds)."""
     m = batch * oh * ow
-    k = kh * kw * c
-    blocks = -(-m // MR)
-    npanels = -(-f // NR)
-    tiles = blocks * npanels
-    panel_outer = k * npanels * NR * 4 > L2_WEIGHTS
+    tiles = -(-m // MR) * -(-f // NR)
     chunks = min(tiles, pool_size())
-    for ci in prange(chunks):
-        offs = np.empty(kh * kw * MR, np.int64)
-        lo = ci * tiles // chunks
-        hi = (ci + 1) * tiles // chunks
-        last = -1
-        taps, run = 0, 0
-        for t in range(lo, hi):
-            if panel_outer:
-                p, blk = t // blocks, t % blocks
-            else:
-                blk, p = t // npanels, t % npanels
-            g0 = blk * MR
-            rows = min(MR, m - g0)
-            if blk != last:
-                if _offsets(offs, g0, rows, x0, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt,
-                            pl, zero):
-                    taps, run = kh, kw * c
-                else:
-                    taps, run = kh * kw, c
-                last = blk
-            tile(src, offs, taps, run, weights, w0 + p * k * NR, out, y0 + g0 * f + p * NR, f,
-                 rows, min(NR, f - p * NR), weights, b0 + p * NR, b0 >= 0, relu)
+    if chunks <= 1 or 2 * m * kh * kw * c * f < SERIAL_FLOPS:
+        _tiles(0, tiles, src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, zero,
+               weights, w0, b0, relu, out, y0, f)
+    else:
+        _split(tiles, chunks, src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl,
+               zero, weights, w0, b0, relu, out, y0, f)
 
 
 @njit(**FAST_JIT)

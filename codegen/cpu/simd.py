@@ -116,6 +116,16 @@ def vrelu(typingctx, a):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
+def vmax(typingctx, a, b):  # type: ignore[no-untyped-def]
+    """max(a, b) lane by lane, NaN where either is NaN (pooling's max)."""
+    def codegen(context, builder, sig, args):
+        x, y = args
+        larger = builder.select(builder.fcmp_ordered(">", y, x), y, x)  # x where x is NaN
+        return builder.select(builder.fcmp_unordered("uno", y, y), y, larger)
+    return vec(vec, vec), codegen
+
+
+@intrinsic
 def vget(typingctx, a, lane):  # type: ignore[no-untyped-def]
     """One lane of a vector, as a float32."""
     def codegen(context, builder, sig, args):

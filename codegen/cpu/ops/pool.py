@@ -11,7 +11,8 @@ import numpy as np
 from numba import njit, prange
 
 from layerc.codegen.lowering import WINDOW_FIELDS
-from layerc.codegen.cpu.kernels import JIT, PARALLEL_JIT
+from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT
+from layerc.codegen.cpu.simd import WIDTH, vload, vmax, vstore
 from layerc.codegen.cpu.opcodes import opcode, runs
 from layerc.codegen.cpu.threads import pool_size
 
@@ -21,9 +22,46 @@ _P, _G = POOL.cols, GLOBAL_POOL.cols
 
 
 # ----- kernels -----
+@njit(**FAST_JIT)
+def max_pool_last(x, y, batch, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl):
+    """Channels-last max pooling, a vector of channels at a time (simd.py),
+    the channels past the last whole vector one by one; NaN wins."""
+    whole = c - c % WIDTH
+    for b in range(batch):
+        for i in range(oh):
+            y0 = i * sh - pt
+            ys, ye = max(y0, 0), min(y0 + kh, h)
+            for j in range(ow):
+                z0 = j * sw - pl
+                zs, ze = max(z0, 0), min(z0 + kw, w)
+                at = ((b * oh + i) * ow + j) * c
+                if ye <= ys or ze <= zs:
+                    for ch in range(c):
+                        y[at + ch] = -np.inf
+                    continue
+                first = ((b * h + ys) * w + zs) * c
+                for ch in range(0, whole, WIDTH):
+                    acc = vload(x, first + ch)
+                    for yy in range(ys, ye):
+                        for zz in range(zs, ze):
+                            acc = vmax(acc, vload(x, ((b * h + yy) * w + zz) * c + ch))
+                    vstore(y, at + ch, acc)
+                for ch in range(whole, c):
+                    acc = x[first + ch]
+                    for yy in range(ys, ye):
+                        for zz in range(zs, ze):
+                            v = x[((b * h + yy) * w + zz) * c + ch]
+                            if v > acc or math.isnan(v):
+                                acc = v
+                    y[at + ch] = acc
+
+
 @njit(**JIT)
 def pool(x, y, batch, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, channels_first, is_max):
     """Max pooling (padding never wins) or average pooling over in-bounds cells."""
+    if is_max and not channels_first:
+        max_pool_last(x, y, batch, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl)
+        return
     for b in range(batch):
         for i in range(oh):
             y0 = i * sh - pt
@@ -47,19 +85,12 @@ def pool(x, y, batch, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, channels_first, i
                         y[((b * c + ch) * oh + i) * ow + j] = acc if is_max else acc / count
                 else:
                     out = y[((b * oh + i) * ow + j) * c: ((b * oh + i) * ow + j + 1) * c]
-                    out[:] = -np.inf if is_max else 0.0
+                    out[:] = 0.0
                     for yy in range(ys, ye):
                         for zz in range(zs, ze):
                             src = x[((b * h + yy) * w + zz) * c: ((b * h + yy) * w + zz + 1) * c]
-                            if is_max:
-                                for ch in range(c):  # a select, so it vectorizes; NaN wins
-                                    v = src[ch]
-                                    o = out[ch]
-                                    out[ch] = v if v > o or v != v else o
-                            else:
-                                out += src
-                    if not is_max:
-                        out /= count
+                            out += src  # (max: max_pool_last)
+                    out /= count
 
 
 @njit(**JIT)

@@ -154,3 +154,20 @@ def test_the_micro_kernel_keeps_its_tile_in_registers():
         spills = [line for line in block.splitlines()
                   if "(%rsp)" in line and f"%{reg}" in line]
         assert not spills, f"vector registers spilled in the FMA loop: {spills}"
+
+
+def test_a_gemm_split_over_threads_matches_the_serial_one():
+    """Big enough for the parallel region (gemm.SERIAL_FLOPS), panel-outer
+    (weights beyond gemm.L2_WEIGHTS) and row-block-outer: same numbers as
+    NumPy."""
+    rng = np.random.default_rng(3)
+    for rows, k, n in [(50, 300, 70), (37, 1200, 90)]:
+        assert 2 * rows * k * n >= gemm.SERIAL_FLOPS
+        a = rng.standard_normal((rows, k)).astype(np.float32)
+        kernel = rng.standard_normal((k, n)).astype(np.float32)
+        weights, b0 = _weights(kernel, rng.standard_normal(n).astype(np.float32))
+        out = np.zeros(rows * n, np.float32)
+        gemm.gemm(a.reshape(-1), 0, rows, 1, 1, k, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, weights, 0,
+                  b0, False, out, 0, n)
+        expected = a.astype(np.float64) @ kernel + weights[b0: b0 + n]
+        np.testing.assert_allclose(out.reshape(rows, n), expected, rtol=1e-5, atol=2e-4)
