@@ -30,7 +30,7 @@ class NodeTime:
     """One row of a profile: a node that runs steps, and its time."""
 
     node: str  # node id
-    op: str  # op kind, with its kernel variant and fused activation: "conv/direct+relu"
+    op: str  # op kind with its fused activation: "conv+relu"
     layer: str  # the user's layer and its kind: "conv2d (Conv2D)"
     steps: int  # plan rows (CPU) or kernel launches (CUDA)
     time_us: float  # median over the rounds, per-call overhead subtracted, >= 0
@@ -92,12 +92,10 @@ class Profile:
 
 
 def op_name(node: Node) -> str:
-    """The op kind, with the kernel variant and fused activation the node's
-    attrs choose: `dense+relu`, `conv/direct+relu`."""
+    """The op kind with its fused activation: `dense+relu`, `conv+relu`. (Not
+    the specialize-padding pass's variant: the CPU runs every channels-last
+    convolution as one implicit GEMM, whatever the variant says.)"""
     name = node.op.value
-    variant = getattr(node.attrs, "variant", "")
-    if variant:
-        name += f"/{variant}"
     if rule_for(node.op).epilogue and node.attrs.activation != "linear":
         name += f"+{node.attrs.activation}"
     return name

@@ -39,17 +39,17 @@ vec = VecType()
 
 @register_default(VecType)
 class _VecModel(models.PrimitiveModel):
-    def __init__(self, dmm, fe_type):  # type: ignore[no-untyped-def]
+    def __init__(self, dmm, fe_type):
         super().__init__(dmm, fe_type, _VEC)
 
 
-def _element_ptr(context, builder, aty, arr, index):  # type: ignore[no-untyped-def]
+def _element_ptr(context, builder, aty, arr, index):
     data = context.make_array(aty)(context, builder, arr).data
     return builder.gep(data, [index])
 
 
 @intrinsic
-def vzero(typingctx):  # type: ignore[no-untyped-def]
+def vzero(typingctx):
     """A vector of zeros."""
     def codegen(context, builder, sig, args):
         return ir.Constant(_VEC, [0.0] * WIDTH)
@@ -57,7 +57,7 @@ def vzero(typingctx):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def vload(typingctx, arr, index):  # type: ignore[no-untyped-def]
+def vload(typingctx, arr, index):
     """WIDTH floats of a 1-D float32 array from `index` (no bounds check)."""
     def codegen(context, builder, sig, args):
         ptr = _element_ptr(context, builder, sig.args[0], args[0], args[1])
@@ -66,7 +66,7 @@ def vload(typingctx, arr, index):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def vstore(typingctx, arr, index, v):  # type: ignore[no-untyped-def]
+def vstore(typingctx, arr, index, v):
     """Writes WIDTH floats into a 1-D float32 array from `index`."""
     def codegen(context, builder, sig, args):
         ptr = _element_ptr(context, builder, sig.args[0], args[0], args[1])
@@ -76,7 +76,7 @@ def vstore(typingctx, arr, index, v):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def vbcast(typingctx, arr, index):  # type: ignore[no-untyped-def]
+def vbcast(typingctx, arr, index):
     """arr[index] in every lane."""
     def codegen(context, builder, sig, args):
         value = builder.load(_element_ptr(context, builder, sig.args[0], args[0], args[1]),
@@ -90,7 +90,7 @@ def vbcast(typingctx, arr, index):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def vfma(typingctx, a, b, c):  # type: ignore[no-untyped-def]
+def vfma(typingctx, a, b, c):
     """a * b + c, fused, lane by lane."""
     def codegen(context, builder, sig, args):
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC] * 3),
@@ -100,14 +100,14 @@ def vfma(typingctx, a, b, c):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def vadd(typingctx, a, b):  # type: ignore[no-untyped-def]
+def vadd(typingctx, a, b):
     def codegen(context, builder, sig, args):
         return builder.fadd(args[0], args[1])
     return vec(vec, vec), codegen
 
 
 @intrinsic
-def vrelu(typingctx, a):  # type: ignore[no-untyped-def]
+def vrelu(typingctx, a):
     """max(a, 0) lane by lane, with NaN staying NaN (`a < 0` is false for it)."""
     def codegen(context, builder, sig, args):
         zero = ir.Constant(_VEC, [0.0] * WIDTH)
@@ -116,7 +116,7 @@ def vrelu(typingctx, a):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def vmax(typingctx, a, b):  # type: ignore[no-untyped-def]
+def vmax(typingctx, a, b):
     """max(a, b) lane by lane, NaN where either is NaN (pooling's max)."""
     def codegen(context, builder, sig, args):
         x, y = args
@@ -126,7 +126,7 @@ def vmax(typingctx, a, b):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def vget(typingctx, a, lane):  # type: ignore[no-untyped-def]
+def vget(typingctx, a, lane):
     """One lane of a vector, as a float32."""
     def codegen(context, builder, sig, args):
         return builder.extract_element(args[0], builder.trunc(args[1], ir.IntType(32)))

@@ -51,7 +51,8 @@ JIT: dict[str, Any] = dict(cache=True, nogil=True)
 
 def _preload_tbb() -> None:
     """Loads libtbb from where pip installs it, so Numba's TBB layer can."""
-    folders = {os.path.join(p, "lib") for p in (sys.prefix, sys.base_prefix, site.USER_BASE)}
+    prefixes = (sys.prefix, sys.base_prefix, site.USER_BASE)
+    folders = {os.path.join(p, "lib") for p in prefixes if p}
     for folder in sorted(folders):
         path = os.path.join(folder, "libtbb.so.12")
         if os.path.isfile(path):
@@ -66,10 +67,10 @@ _preload_tbb()
 # Starting the pool registers the symbols below (and code loaded from Numba's
 # cache that has a parallel region crashes unless the pool is up).
 numba.get_num_threads()
-_set_pool = types.ExternalFunction("set_num_threads", types.void(types.intc))
+_set_pool: Any = types.ExternalFunction("set_num_threads", types.void(types.intc))
 # Declared as Numba's own parallel regions declare it (intp), as they share
 # one LLVM module; the C function returns an int, hence the mask.
-_get_pool = types.ExternalFunction("get_num_threads", types.intp())
+_get_pool: Any = types.ExternalFunction("get_num_threads", types.intp())
 
 _BLAS_SET, _BLAS_GET = "scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"
 
@@ -100,8 +101,8 @@ def _bind_blas() -> bool:
 
 _STAND_INS: list[Any] = []
 BLAS_CONTROLLED = _bind_blas()
-_set_blas = types.ExternalFunction(_BLAS_SET, types.void(types.intc))
-_get_blas = types.ExternalFunction(_BLAS_GET, types.intc())
+_set_blas: Any = types.ExternalFunction(_BLAS_SET, types.void(types.intc))
+_get_blas: Any = types.ExternalFunction(_BLAS_GET, types.intc())
 
 
 @njit(**JIT)
@@ -143,7 +144,7 @@ def usable_cores() -> int:
 def resolve(threads: int | None) -> int:
     """The thread count a CPU program runs with: `threads`, else
     LAYERC_NUM_THREADS, else the usable cores (at most Numba's pool)."""
-    pool = numba.config.NUMBA_NUM_THREADS
+    pool = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
     if threads is None:
         env = os.environ.get(ENV)
         if env is None or not env.strip():
