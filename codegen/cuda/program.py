@@ -70,17 +70,23 @@ class Program(Lowered):
         """A zeroed device buffer for `size` floats of stateful layers' states."""
         return DeviceState(self._cuda, size)
 
-    def run(self, xs: list[np.ndarray], batch: int,
-            state: DeviceState | None = None) -> list[np.ndarray]:
-        """Runs one batch; `xs` are C-contiguous float32 arrays of shape
-        (batch, *slot.shape). `state` (from `new_state`) is read and updated by
-        stateful layers on the device. Returns new host arrays."""
+    def _inputs_in(self, xs: list[np.ndarray], batch: int,
+                   state: DeviceState | None) -> tuple[Any, Any]:
+        """This thread's device arena with the inputs copied in, and the
+        device buffer of the states (a placeholder when there are none)."""
         arena = self._arenas.get(self.arena_size, batch)
         for slot, x in zip(self.inputs, xs):
             if x.size:
                 start = slot.offset * batch
                 arena[start: start + x.size].copy_to_device(x.reshape(-1))
-        device_state = self._no_state if state is None else state.device
+        return arena, (self._no_state if state is None else state.device)
+
+    def run(self, xs: list[np.ndarray], batch: int,
+            state: DeviceState | None = None) -> list[np.ndarray]:
+        """Runs one batch; `xs` are C-contiguous float32 arrays of shape
+        (batch, *slot.shape). `state` (from `new_state`) is read and updated by
+        stateful layers on the device. Returns new host arrays."""
+        arena, device_state = self._inputs_in(xs, batch, state)
         for launch in self.launches:
             self._launch(launch, arena, self.weights, device_state, batch)
         outs = []
@@ -98,12 +104,7 @@ class Program(Lowered):
         does, and returns `run_steps(start, stop)`, which launches kernels
         [start, stop) and waits for the device to finish them (what a profile
         times)."""
-        arena = self._arenas.get(self.arena_size, batch)
-        for slot, x in zip(self.inputs, xs):
-            if x.size:
-                start = slot.offset * batch
-                arena[start: start + x.size].copy_to_device(x.reshape(-1))
-        device_state = self._no_state if state is None else state.device
+        arena, device_state = self._inputs_in(xs, batch, state)
 
         def run_steps(start: int, stop: int) -> None:
             for launch in self.launches[start:stop]:
