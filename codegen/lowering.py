@@ -12,12 +12,17 @@ operand functions below.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+
+import numpy as np
 
 from layerc.codegen.base import BaseEmitter, Operands, Steps, shared
 from layerc.codegen.codes import ACTIVATIONS, BINOPS, CELLS, INITS
 from layerc.ir import Node, OpKind, TargetError, rule_for
 from layerc.ir.ops.recurrent import state_count
 from layerc.ir.ops.spatial import split, window_pads
+
+Pack = Callable[[np.ndarray], np.ndarray]  # a weight into the layout its kernel reads
 
 
 def act(name: str) -> int:
@@ -31,15 +36,20 @@ def io_operands(e: BaseEmitter, node: Node) -> Operands:
 
 
 # ----- core ops -----
-def dense_operands(e: BaseEmitter, node: Node) -> Operands:
+def dense_operands(e: BaseEmitter, node: Node, bias_pack: Pack | None = None) -> Operands:
     """A Dense over the last axis: `rows` per sample of `k` values into `n`;
-    `b` the bias's weight offset (-1: none). The kernel's layout is the
-    target's choice."""
+    `b` the bias's weight offset (-1: none), packed by `bias_pack` if given.
+    The kernel's layout is the target's choice."""
     x = e.graph.type_of(node.inputs[0])
     a = node.attrs
     return {**io_operands(e, node), "rows": math.prod(x.shape[1:-1]),  # type: ignore
             "k": x.shape[-1], "n": a.units,  # type: ignore[dict-item]
-            "b": e.weight(node.weights[1]) if a.use_bias else -1, "act": act(a.activation)}
+            "b": bias(e, node, bias_pack), "act": act(a.activation)}
+
+
+def bias(e: BaseEmitter, node: Node, pack: Pack | None = None) -> int:
+    """The weight offset of a node's bias (its second weight), -1 without one."""
+    return e.weight(node.weights[1], pack=pack) if node.attrs.use_bias else -1
 
 
 def row_operands(e: BaseEmitter, node: Node) -> Operands:
@@ -168,14 +178,13 @@ def window_operands(e: BaseEmitter, node: Node) -> Operands:
             "first": int(a.data_format == "channels_first")}
 
 
-def weighted_window_operands(e: BaseEmitter, node: Node,
-                             kernel: int) -> Operands:
+def weighted_window_operands(e: BaseEmitter, node: Node, kernel: int,
+                             bias_pack: Pack | None = None) -> Operands:
     """A convolution's or locally-connected layer's window operands with its
     weights: `w` the kernel's offset (packed as the target chose), `b` the
-    bias's (-1: none), `act` its activation."""
-    a = node.attrs
-    return {**window_operands(e, node), "w": kernel,
-            "b": e.weight(node.weights[1]) if a.use_bias else -1, "act": act(a.activation)}
+    bias's (-1: none; packed by `bias_pack` if given), `act` its activation."""
+    return {**window_operands(e, node), "w": kernel, "b": bias(e, node, bias_pack),
+            "act": act(node.attrs.activation)}
 
 
 def mask_offset(e: BaseEmitter, node: Node) -> int:

@@ -211,11 +211,9 @@ class CompiledModel:
         if self.target != "cpu":
             return None, (f"not measured for target {self.target!r}: the measured sgemm "
                           f"peak is the CPU's; times and GFLOP/s only")
-        import numba
-
         from layerc.runtime.peak import sgemm_gflops
 
-        peak = sgemm_gflops(getattr(self, "threads", None) or numba.get_num_threads())
+        peak = sgemm_gflops(self.threads)
         return peak.gflops, f"measured now: {peak.how}"
 
     def _check(self, x: Any) -> list[np.ndarray]:

@@ -27,9 +27,8 @@ class Peak:
 def sgemm_gflops(threads: int | None = None, size: int = 1024, repeats: int = 5) -> Peak:
     """The best rate of `repeats` float32 `size`^3 sgemm calls (after one
     untimed call). `threads`: the BLAS thread count to measure with (what
-    layerc runs with), applied with threadpoolctl when it is installed;
-    without it the BLAS keeps its own count, which is also what layerc's
-    matrix products get, and the description says so."""
+    layerc runs with), set through layerc's own hold on SciPy's OpenBLAS
+    (codegen/cpu/threads.py); None keeps the BLAS's own count."""
     from scipy.linalg import blas
 
     rng = np.random.default_rng(0)
@@ -52,13 +51,13 @@ def _timed(sgemm: Callable[..., Any], a: np.ndarray, b: np.ndarray, c: np.ndarra
 
 
 def _limit(threads: int | None) -> tuple[contextlib.AbstractContextManager[Any], str]:
-    """A context that limits the BLAS pool to `threads`, and how many threads
-    the measurement ran with, in words."""
+    """A context that holds the BLAS at `threads`, and how many threads the
+    measurement ran with, in words."""
+    from layerc.codegen.cpu.threads import BLAS_CONTROLLED, blas_threads
+
     if threads is None:
         return contextlib.nullcontext(), "the BLAS's own thread count"
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext(), (f"the BLAS's own thread count (no threadpoolctl "
-                                          f"to set layerc's {threads})")
-    return threadpool_limits(limits=threads, user_api="blas"), f"{threads} thread(s)"
+    if not BLAS_CONTROLLED:
+        return contextlib.nullcontext(), (f"the BLAS's own thread count (not SciPy's "
+                                          f"OpenBLAS, so not layerc's {threads})")
+    return blas_threads(threads), f"{threads} thread(s)"

@@ -30,11 +30,13 @@ threading), which `BLAS_CONTROLLED` reports.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import glob
 import os
 import site
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import llvmlite.binding as llvm
@@ -127,6 +129,25 @@ def leave(saved: tuple[int, int]) -> None:
     _set_pool(saved[0])
     if saved[1] != 1:
         _set_blas(saved[1])
+
+
+@njit(**JIT)
+def _blas_at(threads: int) -> int:
+    """Sets OpenBLAS's thread count; returns the one it had."""
+    was = _get_blas()
+    _set_blas(threads)
+    return was
+
+
+@contextlib.contextmanager
+def blas_threads(threads: int) -> Iterator[None]:
+    """OpenBLAS at `threads` threads inside the block (the profile's sgemm
+    peak measures with layerc's count); a no-op without SciPy's OpenBLAS."""
+    was = _blas_at(threads)
+    try:
+        yield
+    finally:
+        _blas_at(was)
 
 
 def layer() -> str:

@@ -103,6 +103,7 @@ def lower_conv(e: Emitter, node: Node) -> None:
     kh, kw, c, f = g["kh"], g["kw"], g["c"], g["f"]
     k = kh * kw * c
     variant = VARIANTS.index(node.attrs.variant) if node.attrs.variant else VARIANT.im2col
+    bias_pack: lowering.Pack | None = None
     if g["first"] == 1:
         # (F, K) with K ordered (c, kh, kw), to match the patch rows of one sample
         kernel = e.weight(node.weights[0], pack=lambda v: np.ascontiguousarray(
@@ -113,8 +114,7 @@ def lower_conv(e: Emitter, node: Node) -> None:
     else:
         # Keras's (kh, kw, c, f) is (K, F): packed into the GEMM's panels
         kernel = e.weight(node.weights[0], pack=lambda v: pack(v.reshape(k, f)))
-        if node.attrs.use_bias:  # padded to whole panels, before the operands store it plain
-            e.weight(node.weights[1], pack=pack_bias)
+        bias_pack = pack_bias  # padded to whole panels
         scratch = e.scratch(kw * c)
-    e.instr(CONV, node, **lowering.weighted_window_operands(e, node, kernel), scratch=scratch,
-            variant=variant)
+    e.instr(CONV, node, **lowering.weighted_window_operands(e, node, kernel, bias_pack),
+            scratch=scratch, variant=variant)

@@ -82,6 +82,4 @@ def run_transpose_cs(r, weights, arena, state, batch):
 @lowers(OpKind.DENSE)
 def lower_dense(e: Emitter, node: Node) -> None:
     kernel = e.weight(node.weights[0], pack=pack)
-    if node.attrs.use_bias:  # padded to whole panels, before dense_operands stores it plain
-        e.weight(node.weights[1], pack=pack_bias)
-    e.instr(DENSE, node, w=kernel, **lowering.dense_operands(e, node))
+    e.instr(DENSE, node, w=kernel, **lowering.dense_operands(e, node, bias_pack=pack_bias))
