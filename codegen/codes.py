@@ -34,7 +34,8 @@ GATE_COUNT = tuple(GATES[name] for name in CELLS)  # by cell code
 INITS = ("zeros", "arena", "state")  # a recurrent layer's states start as
 INIT = _codes("Init", INITS)
 
-VARIANTS = ("im2col", "gemm", "direct")  # the convolution variants specialize-padding picks
+# the convolution variants specialize-padding picks
+VARIANTS = ("im2col", "gemm", "direct", "winograd")
 VARIANT = _codes("Variant", VARIANTS)
 
 # How the program listing shows an operand: by its field name.

@@ -7,7 +7,10 @@ and pooling) gets them: (before, after) per spatial axis, from the 'valid' /
 patch copy); 'direct' for a channels-last convolution whose window holds at
 most DIRECT_MAX_TAPS values (kernel size times input channels, as in a first
 layer over a grey or RGB image: copying patches for a GEMM with so short a
-reduction costs more than the arithmetic); else 'im2col' (patches copied in
+reduction costs more than the arithmetic); 'winograd' for a channels-last
+3x3, stride-1, undilated 2-D convolution with at least
+WINOGRAD_MIN_CHANNELS input channels and filters (F(2x2, 3x3): 2.25x fewer
+multiplications, for additions on tiles); else 'im2col' (patches copied in
 contiguous runs, then one GEMM). Backends read these attributes instead of
 re-deriving them; a backend may run every variant the same way.
 """
@@ -24,16 +27,25 @@ from layerc.ir.registry import Window
 from layerc.passes.base import Pass, PassResult, rewriting
 
 DIRECT_MAX_TAPS = 32
+# Winograd's transforms pay for themselves from this many input channels and
+# filters on (benchmarks/README.md: 16 -> 16 ran slower than the GEMM).
+WINOGRAD_MIN_CHANNELS = 32
 
 
-def conv_variant(window: Window, data_format: str, channels: int,
+def conv_variant(window: Window, data_format: str, channels: int, filters: int,
                  pads: tuple[tuple[int, int], ...]) -> str:
     pointwise = all(k == 1 for k in window.kernel) and all(s == 1 for s in window.strides)
     if pointwise and all(p == (0, 0) for p in pads):
         return "gemm"
+    if data_format != "channels_last":
+        return "im2col"
     taps = math.prod(window.kernel) * channels
-    if data_format == "channels_last" and taps <= DIRECT_MAX_TAPS:
+    if taps <= DIRECT_MAX_TAPS:
         return "direct"
+    unit = all(s == 1 for s in window.strides) and all(d == 1 for d in window.dilation)
+    if (window.kernel == (3, 3) and unit and channels >= WINOGRAD_MIN_CHANNELS
+            and filters >= WINOGRAD_MIN_CHANNELS):
+        return "winograd"
     return "im2col"
 
 
@@ -63,7 +75,8 @@ class SpecializePadding(Pass):
                 changes: dict[str, object] = {"pads": pads}
                 if _has(a, "variant"):
                     _, channels = split(x, a.data_format, len(w.kernel))
-                    changes["variant"] = conv_variant(w, a.data_format, channels, pads)
+                    changes["variant"] = conv_variant(w, a.data_format, channels, a.filters,
+                                                      pads)
                 attrs = dataclasses.replace(a, **changes)
                 if attrs != a:
                     g.replace(node.id, node.op, attrs)

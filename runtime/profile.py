@@ -93,8 +93,8 @@ class Profile:
 
 def op_name(node: Node) -> str:
     """The op kind with its fused activation: `dense+relu`, `conv+relu`. (Not
-    the specialize-padding pass's variant: the CPU runs every channels-last
-    convolution as one implicit GEMM, whatever the variant says.)"""
+    the specialize-padding pass's variant: each target takes it its own way;
+    `layerc inspect` lists the kernels with their variant.)"""
     name = node.op.value
     if rule_for(node.op).epilogue and node.attrs.activation != "linear":
         name += f"+{node.attrs.activation}"

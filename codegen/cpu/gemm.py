@@ -135,23 +135,24 @@ tile = generated_module("layerc.codegen.cpu.gemm_tiles", _module_source()).tile
 
 
 @njit(**FAST_JIT)
-def _offsets(offs, g0, rows, x0, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, zero):
-    """Where each tap's run of each of a tile's rows starts in src: row g is
-    output pixel (b, i, j) of a (batch, oh, ow) grid, the next row the next
-    pixel (no division past the first: a tile of a few-channel convolution
-    does little more arithmetic than this); rows past `rows` repeat the last.
+def _offsets(offs, b, i, j, rows, x0, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, zero):
+    """Where each tap's run of each of a tile's rows starts in src: the first
+    row is output pixel (b, i, j) of a (batch, oh, ow) grid, the next row the
+    next pixel (no division: a tile of a few-channel convolution does little
+    more arithmetic than this); rows past `rows` repeat the last.
 
     When every row's window lies inside the image across (dw = 1), a kernel
     row's kw taps are one contiguous run of kw * c floats, in the packed
     kernel's order too: then the table has kh runs per row (1 when every
-    tap is), and the result is True."""
-    b = g0 // (oh * ow)
-    i = (g0 - b * oh * ow) // ow
-    j = g0 - (b * oh + i) * ow
+    tap is), and the result is True. Rows may lie on two output rows."""
     merged = dw == 1
-    if merged:  # the tile's first and last pixel bound the columns it reads
-        last = g0 + rows - 1 - (b * oh + i) * ow  # j of the last row, if in this output row
-        merged = j * sw - pl >= 0 and last < ow and last * sw - pl + kw <= w
+    jj = j
+    for _ in range(min(rows, MR) if merged else 0):
+        z0 = jj * sw - pl
+        if z0 < 0 or z0 + kw > w:
+            merged = False
+            break
+        jj = 0 if jj == ow - 1 else jj + 1
     taps = 1 if merged else kw
     for m in range(MR):
         y0 = i * sh - pt
@@ -177,31 +178,63 @@ def _offsets(offs, g0, rows, x0, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl
 @njit(**FAST_JIT)
 def _tiles(lo, hi, src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, zero,
            weights, w0, b0, relu, out, y0, f):
-    """Tiles lo..hi of `gemm`, in order, in the calling thread."""
+    """Tiles lo..hi of `gemm`, in order, in the calling thread: tile t is
+    row block t // panels, panel t % panels (or panel t // blocks, row block
+    t % blocks when the panels are walked outermost). The row block's first
+    pixel (b, i, j) moves MR pixels at a time, without division."""
     m = batch * oh * ow
     k = kh * kw * c
     blocks = -(-m // MR)
     npanels = -(-f // NR)
     panel_outer = k * npanels * NR * 4 > L2_WEIGHTS
     offs = np.empty(kh * kw * MR, np.int64)
-    last = -1
+    if panel_outer:
+        p, blk = lo // blocks, lo % blocks
+    else:
+        blk, p = lo // npanels, lo % npanels
+    g0 = blk * MR
+    b = g0 // (oh * ow)
+    i = (g0 - b * oh * ow) // ow
+    j = g0 - (b * oh + i) * ow
+    fresh = True
     taps, run = 0, 0
-    for t in range(lo, hi):
-        if panel_outer:
-            p, blk = t // blocks, t % blocks
-        else:
-            blk, p = t // npanels, t % npanels
-        g0 = blk * MR
+    for _ in range(lo, hi):
         rows = min(MR, m - g0)
-        if blk != last:
-            if _offsets(offs, g0, rows, x0, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl,
-                        zero):
+        if fresh:
+            if _offsets(offs, b, i, j, rows, x0, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt,
+                        pl, zero):
                 taps, run = kh, kw * c
             else:
                 taps, run = kh * kw, c
-            last = blk
-        tile(src, offs, taps, run, weights, w0 + p * k * NR, out, y0 + g0 * f + p * NR, f,
-             rows, min(NR, f - p * NR), weights, b0 + p * NR, b0 >= 0, relu)
+        at = y0 + g0 * f + p * NR
+        wp = w0 + p * k * NR
+        if rows == MR and (p + 1) * NR <= f:  # a whole tile: the kernel with constant sizes
+            tile(src, offs, taps, run, weights, wp, out, at, f, MR, NR, weights, b0 + p * NR,
+                 b0 >= 0, relu)
+        else:
+            tile(src, offs, taps, run, weights, wp, out, at, f, rows, min(NR, f - p * NR),
+                 weights, b0 + p * NR, b0 >= 0, relu)
+        # the next tile
+        step = True  # whether the row block advances
+        if not panel_outer:
+            p += 1
+            step = p == npanels
+            if step:
+                p = 0
+        fresh = step or panel_outer
+        if step:
+            blk += 1
+            g0 += MR
+            j += MR
+            while j >= ow:
+                j -= ow
+                i += 1
+                if i == oh:
+                    i = 0
+                    b += 1
+            if panel_outer and blk == blocks:  # the next panel, from the first row block
+                blk, g0, b, i, j = 0, 0, 0, 0, 0
+                p += 1
 
 
 @njit(**PARALLEL_JIT)

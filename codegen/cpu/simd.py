@@ -107,6 +107,13 @@ def vadd(typingctx, a, b):
 
 
 @intrinsic
+def vsub(typingctx, a, b):
+    def codegen(context, builder, sig, args):
+        return builder.fsub(args[0], args[1])
+    return vec(vec, vec), codegen
+
+
+@intrinsic
 def vrelu(typingctx, a):
     """max(a, 0) lane by lane, with NaN staying NaN (`a < 0` is false for it)."""
     def codegen(context, builder, sig, args):

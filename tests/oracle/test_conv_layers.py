@@ -396,3 +396,20 @@ def test_flatten_order_matters_in_the_stack(oracle, rng):
     oracle.randomize(model, rng)
     with pytest.raises(AssertionError, match="differ from Keras"):
         oracle.check(model, kmodel, data(rng, (2, *shape), 2.0))
+
+
+@pytest.mark.parametrize("padding, spatial, channels, filters, activation", [
+    ("same", (7, 6), 32, 32, "relu"),     # an odd map: the last tiles half outside
+    ("valid", (8, 9), 33, 40, "tanh"),    # channels and filters past whole vectors
+    ("same", (5, 5), 48, 32, "linear"),
+])
+def test_winograd_conv_matches_keras(oracle, rng, padding, spatial, channels, filters,
+                                     activation):
+    """3x3 stride-1 layers with 32+ channels take the CPU's Winograd kernel
+    (specialize-padding's `winograd` variant); the numbers stay Keras's."""
+    shape = (*spatial, channels)
+    model, kmodel = build_pair(oracle, shape, lambda ns, x: ns.layers.Conv2D(
+        filters, 3, padding=padding, activation=activation, name="conv")(x))
+    assert layerc.compile(model).graph.node("conv").attrs.variant == "winograd"
+    oracle.randomize(model, rng)
+    oracle.check(model, kmodel, data(rng, (3, *shape), 2.0), atol=ATOL, rtol=RTOL)

@@ -41,6 +41,25 @@ def test_short_windows_run_direct(kernel, channels, data_format, variant):
     assert_same_numbers(graph, result.graph)
 
 
+@pytest.mark.parametrize("kwargs, channels, filters, variant", [
+    (dict(padding="same"), 32, 32, "winograd"),
+    (dict(padding="valid"), 64, 40, "winograd"),
+    (dict(), 31, 32, "im2col"),                  # too few input channels to pay
+    (dict(), 32, 31, "im2col"),                  # too few filters
+    (dict(strides=2), 32, 32, "im2col"),
+    (dict(dilation_rate=2), 32, 32, "im2col"),
+    (dict(data_format="channels_first"), 32, 32, "im2col"),
+])
+def test_3x3_unit_stride_windows_run_winograd(kwargs, channels, filters, variant):
+    first = kwargs.get("data_format") == "channels_first"
+    x = layerc.Input((channels, 6, 6) if first else (6, 6, channels), name="x")
+    y = Conv2D(filters, 3, name="c", **kwargs)(x)
+    graph = layerc.Model(x, y).to_graph()
+    result = run_pass(SpecializePadding(), graph)
+    assert f"variant='{variant}'" in body(result.graph)
+    assert_same_numbers(graph, result.graph)
+
+
 @pytest.mark.parametrize("strides, dilation, expect", [
     (1, 2, "pads=((4, 0),)"),  # causal: d * (k - 1) on the left
     (2, 1, "pads=((2, 0),)"),  # whatever the stride

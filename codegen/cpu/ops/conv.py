@@ -4,7 +4,8 @@ the kernels, the step and the lowering.
 Arrays are flat float32 views of the arenas; shapes arrive as ints. Channels
 last, (B, H, W, C), is an implicit GEMM over the whole batch (gemm.py: no
 patch buffer, the packed kernel's panels, bias and ReLU in registers), for
-every stride, dilation and padding. Channels first, (B, C, H, W), runs per
+every stride, dilation and padding, or Winograd's F(2x2, 3x3) (winograd.py)
+for the specialize-padding pass's `winograd` variant. Channels first, (B, C, H, W), runs per
 sample on BLAS over im2col patches, or over the sample itself for the 1x1
 `gemm` variant of the specialize-padding pass.
 """
@@ -17,6 +18,7 @@ from numba import njit
 from layerc.codegen import lowering
 from layerc.codegen.codes import ACT, VARIANT, VARIANTS
 from layerc.codegen.cpu.emitter import Emitter
+from layerc.codegen.cpu import winograd
 from layerc.codegen.cpu.gemm import gemm, pack, pack_bias
 from layerc.codegen.cpu.kernels import JIT, activate
 from layerc.codegen.cpu.lower import lowers
@@ -79,11 +81,15 @@ def run_conv(r, weights, arena, state, batch):
     h, w, c, oh, ow, f = r[_C.h], r[_C.w_], r[_C.c], r[_C.oh], r[_C.ow], r[_C.f]
     kh, kw, act = r[_C.kh], r[_C.kw], r[_C.act]
     x, y, scratch = r[_C.x] * batch, r[_C.y] * batch, r[_C.scratch] * batch
-    if r[_C.first] == 0:  # an implicit GEMM; kw * c zeros in the scratch stand for the padding
+    if r[_C.variant] == VARIANT.winograd:
+        winograd.winograd(arena, x, batch, h, w, c, oh, ow, r[_C.pt], r[_C.pl], weights,
+                          r[_C.w], r[_C.b], act == ACT.relu, arena, y, f)
+    elif r[_C.first] == 0:  # an implicit GEMM; kw * c zeros in the scratch stand for the padding
         arena[scratch: scratch + kw * c] = 0.0
         gemm(arena, x, batch, h, w, c, oh, ow, kh, kw, r[_C.sh], r[_C.sw], r[_C.dh], r[_C.dw],
              r[_C.pt], r[_C.pl], scratch, weights, r[_C.w], r[_C.b], act == ACT.relu, arena, y,
              f)
+    if r[_C.first] == 0:
         if act != ACT.linear and act != ACT.relu:
             out = arena[y: y + batch * oh * ow * f].reshape((batch * oh * ow, f))
             activate(out, out, act)
@@ -108,13 +114,19 @@ def lower_conv(e: Emitter, node: Node) -> None:
         # (F, K) with K ordered (c, kh, kw), to match the patch rows of one sample
         kernel = e.weight(node.weights[0], pack=lambda v: np.ascontiguousarray(
             v.reshape(kh, kw, c, f).transpose(3, 2, 0, 1).reshape(f, k)))
-        if variant == VARIANT.direct:
-            variant = VARIANT.im2col  # only channels last has a direct path (the GEMM)
+        if variant in (VARIANT.direct, VARIANT.winograd):
+            variant = VARIANT.im2col  # only channels last has these kernels
         scratch = e.scratch(g["oh"] * g["ow"] * k) if variant == VARIANT.im2col else 0
+    elif variant == VARIANT.winograd and winograd.fits(g):
+        kernel = e.weight(node.weights[0], pack=winograd.pack_kernel)
+        bias_pack = pack_bias  # padded to whole panels
+        scratch = 0  # the kernel's blocks are its own
     else:
+        if variant == VARIANT.winograd:
+            variant = VARIANT.im2col  # not a 3x3 stride-1 window after all
         # Keras's (kh, kw, c, f) is (K, F): packed into the GEMM's panels
         kernel = e.weight(node.weights[0], pack=lambda v: pack(v.reshape(k, f)))
-        bias_pack = pack_bias  # padded to whole panels
+        bias_pack = pack_bias
         scratch = e.scratch(kw * c)
     e.instr(CONV, node, **lowering.weighted_window_operands(e, node, kernel, bias_pack),
             scratch=scratch, variant=variant)

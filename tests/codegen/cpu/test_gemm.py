@@ -17,6 +17,8 @@ from layerc.codegen.cpu import gemm, simd
 from layerc.codegen.cpu.gemm import MR, NR, pack, pack_bias
 from layerc.codegen.cpu.kernels import FAST_JIT
 
+from kernel_helpers import conv_reference
+
 
 def _weights(kernel, bias):
     packed = pack(kernel)
@@ -37,23 +39,6 @@ def _conv(x, kernel, bias, stride, dilation, pads, relu, guard=7.0):
               0, b0, relu, out, 0, f)
     assert np.all(out[-3:] == guard), "wrote past the output"
     return out[:-3].reshape(batch, oh, ow, f)
-
-
-def _conv_reference(x, kernel, bias, stride, dilation, pads, relu):
-    kh, kw, _, f = kernel.shape
-    (sh, sw), (dh, dw), (pt, pb, pl, pr) = stride, dilation, pads
-    xp = np.pad(x.astype(np.float64), ((0, 0), (pt, pb), (pl, pr), (0, 0)))
-    oh = (xp.shape[1] - dh * (kh - 1) - 1) // sh + 1
-    ow = (xp.shape[2] - dw * (kw - 1) - 1) // sw + 1
-    out = np.zeros((x.shape[0], oh, ow, f))
-    for r in range(kh):
-        for q in range(kw):
-            patch = xp[:, r * dh: r * dh + sh * (oh - 1) + 1: sh,
-                       q * dw: q * dw + sw * (ow - 1) + 1: sw]
-            out += patch @ kernel[r, q].astype(np.float64)
-    if bias is not None:
-        out += bias
-    return np.maximum(out, 0.0) if relu else out
 
 
 @given(rows=st.integers(1, 3 * MR + 1), k=st.integers(1, 40), n=st.integers(1, 2 * NR + 3),
@@ -90,7 +75,7 @@ def test_implicit_gemm_conv_matches_numpy(batch, h, w, c, f, kh, kw, stride, dil
     kernel = rng.standard_normal((kh, kw, c, f)).astype(np.float32)
     b = rng.standard_normal(f).astype(np.float32) if bias else None
     got = _conv(x, kernel, b, stride, dilation, pads, relu)
-    np.testing.assert_allclose(got, _conv_reference(x, kernel, b, stride, dilation, pads, relu),
+    np.testing.assert_allclose(got, conv_reference(x, kernel, b, stride, dilation, pads, relu),
                                rtol=1e-5, atol=1e-4)
 
 
@@ -101,7 +86,7 @@ def test_a_wide_valid_conv_takes_merged_runs_and_agrees():
     x = rng.standard_normal((2, 5, 3 * MR + 4, 3)).astype(np.float32)
     kernel = rng.standard_normal((3, 3, 3, 20)).astype(np.float32)
     args = (kernel, None, (1, 1), (1, 1), (1, 1, 0, 0), False)
-    np.testing.assert_allclose(_conv(x, *args), _conv_reference(x, *args), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(_conv(x, *args), conv_reference(x, *args), rtol=1e-5, atol=1e-4)
 
 
 def test_nan_propagates_through_bias_and_relu():

@@ -1,0 +1,81 @@
+"""Winograd F(2x2, 3x3) (codegen/cpu/winograd.py) against NumPy in float64:
+odd and even maps (a last tile half outside), 'same' and 'valid' pads,
+channel counts across vector edges, several blocks and both threads, bias,
+ReLU and NaN. Conv2D layers that run on it are checked against Keras in
+tests/oracle/test_conv_layers.py."""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from layerc.codegen.cpu import gemm, winograd
+from layerc.codegen.cpu.threads import enter, leave
+
+from kernel_helpers import conv_reference
+
+GUARD = 7.0
+
+
+def _winograd(x, kernel, bias, same, relu, threads=1):
+    batch, h, w, c = x.shape
+    f = kernel.shape[3]
+    pad = 1 if same else 0
+    oh, ow = h + 2 * pad - 2, w + 2 * pad - 2
+    packed = winograd.pack_kernel(kernel)
+    weights = np.concatenate([packed, gemm.pack_bias(bias)]) if bias is not None else packed
+    src = np.concatenate([x.reshape(-1), np.full(oh * ow * f * batch + 3, GUARD, np.float32)])
+    saved = enter(threads)
+    try:
+        winograd.winograd(src, 0, batch, h, w, c, oh, ow, pad, pad, weights, 0,
+                          packed.size if bias is not None else -1, relu, src, x.size, f)
+    finally:
+        leave(saved)
+    assert np.all(src[-3:] == GUARD), "wrote past the output"
+    assert np.array_equal(src[:x.size], x.reshape(-1), equal_nan=True), "wrote into the input"
+    return src[x.size:-3].reshape(batch, oh, ow, f), (pad, pad, pad, pad)
+
+
+def _data(seed, batch, h, w, c, f, bias):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (batch, h, w, c)).astype(np.float32)
+    kernel = (rng.standard_normal((3, 3, c, f)) / np.sqrt(9 * c)).astype(np.float32)
+    b = rng.standard_normal(f).astype(np.float32) if bias else None
+    return x, kernel, b
+
+
+@given(batch=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9),
+       c=st.integers(1, 2 * winograd.W + 3), f=st.integers(1, 2 * gemm.NR + 3),
+       same=st.booleans(), bias=st.booleans(), relu=st.booleans(), seed=st.integers(0, 2**16))
+def test_winograd_matches_the_direct_sum(batch, h, w, c, f, same, bias, relu, seed):
+    if not same:  # a valid 3x3 window needs 3 rows and columns
+        h, w = h + 2, w + 2
+    x, kernel, b = _data(seed, batch, h, w, c, f, bias)
+    got, pads = _winograd(x, kernel, b, same, relu)
+    expect = conv_reference(x, kernel, b, (1, 1), (1, 1), pads, relu)
+    np.testing.assert_allclose(got, expect, rtol=1e-5, atol=1e-5)
+
+
+def test_many_blocks_on_both_threads():
+    """More tiles than a block holds (winograd.block_tiles), split over two
+    threads, channels past whole vectors: the same numbers as one thread."""
+    x, kernel, b = _data(1, 3, 17, 19, 33, 40, True)
+    tiles = 3 * 9 * 10
+    assert tiles > winograd.block_tiles(winograd.padded.py_func(33), gemm.panels(40) * gemm.NR)
+    one, pads = _winograd(x, kernel, b, True, True, threads=1)
+    two, _ = _winograd(x, kernel, b, True, True, threads=2)
+    np.testing.assert_allclose(one, conv_reference(x, kernel, b, (1, 1), (1, 1), pads, True),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(one, two)
+
+
+def test_nan_reaches_exactly_the_outputs_that_read_it():
+    """Winograd mixes a tile's pixels, yet a NaN input pixel must spoil only
+    the outputs whose 3x3 window holds it, as in the direct sum."""
+    x, kernel, b = _data(2, 1, 8, 8, 8, 8, True)
+    for at in [(0, 0), (3, 3), (4, 5), (7, 7)]:
+        xn = x.copy()
+        xn[0, at[0], at[1], 3] = np.nan
+        got, pads = _winograd(xn, kernel, b, False, False)
+        expect = conv_reference(xn, kernel, b, (1, 1), (1, 1), pads, False)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(expect))
+        assert np.isnan(got).any()
