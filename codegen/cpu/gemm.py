@@ -120,8 +120,15 @@ def _module_source() -> str:
 
 
 def _dispatch_source() -> str:
-    """`tile`: the kernel for a tile of `rows` rows."""
+    """`whole`: a whole MR x NR tile, inlined into its caller (its sizes
+    constants there); `tile`: any tile (an edge's: fewer rows or columns), a
+    compiled function of its own that every caller shares (each inlined
+    copy costs seconds of the library's build)."""
     lines = ["@njit(**FAST_JIT, inline=\"always\")",
+             "def whole(src, offs, taps, run, bp, pb, out, ob, ldc, bias, bo, has_bias, relu):",
+             f"    tile{MR}(src, offs, taps, run, bp, pb, out, ob, ldc, {MR}, {NR}, bias, bo, "
+             "has_bias, relu)", "", "",
+             "@njit(**FAST_JIT)",
              "def tile(src, offs, taps, run, bp, pb, out, ob, ldc, rows, ncols, bias, bo, "
              "has_bias, relu):"]
     for n, r in enumerate(ROWS):
@@ -131,7 +138,8 @@ def _dispatch_source() -> str:
     return "\n".join(lines) + "\n"
 
 
-tile = generated_module("layerc.codegen.cpu.gemm_tiles", _module_source()).tile
+_TILES = generated_module("layerc.codegen.cpu.gemm_tiles", _module_source())
+whole, tile = _TILES.whole, _TILES.tile
 
 
 @njit(**FAST_JIT)
@@ -208,9 +216,9 @@ def _tiles(lo, hi, src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, 
                 taps, run = kh * kw, c
         at = y0 + g0 * f + p * NR
         wp = w0 + p * k * NR
-        if rows == MR and (p + 1) * NR <= f:  # a whole tile: the kernel with constant sizes
-            tile(src, offs, taps, run, weights, wp, out, at, f, MR, NR, weights, b0 + p * NR,
-                 b0 >= 0, relu)
+        if rows == MR and (p + 1) * NR <= f:
+            whole(src, offs, taps, run, weights, wp, out, at, f, weights, b0 + p * NR, b0 >= 0,
+                  relu)
         else:
             tile(src, offs, taps, run, weights, wp, out, at, f, rows, min(NR, f - p * NR),
                  weights, b0 + p * NR, b0 >= 0, relu)
@@ -276,5 +284,9 @@ def dense_rows(src, x0, rows, k, weights, w0, out, y0, ldc, n, offs):
         for m in range(MR):
             offs[m] = x0 + (g0 + min(m, r - 1)) * k
         for p in range(npanels(n)):
-            tile(src, offs, 1, k, weights, w0 + p * k * NR, out, y0 + g0 * ldc + p * NR, ldc,
-                 r, min(NR, n - p * NR), weights, 0, False, False)
+            wp, at = w0 + p * k * NR, y0 + g0 * ldc + p * NR
+            if r == MR and (p + 1) * NR <= n:
+                whole(src, offs, 1, k, weights, wp, out, at, ldc, weights, 0, False, False)
+            else:
+                tile(src, offs, 1, k, weights, wp, out, at, ldc, r, min(NR, n - p * NR),
+                     weights, 0, False, False)

@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit, prange
 
 from layerc.codegen.cpu import simd
-from layerc.codegen.cpu.gemm import MR, NR, npanels, pack, tile
+from layerc.codegen.cpu.gemm import MR, NR, npanels, pack, tile, whole
 from layerc.codegen.cpu.kernels import FAST_JIT, PARALLEL_JIT
 from layerc.codegen.cpu.simd import vadd, vget, vload, vrelu, vstore, vsub, vzero
 from layerc.codegen.cpu.threads import pool_size
@@ -167,9 +167,8 @@ def _blocks(lo, hi, tb, src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0
                     for r in range(MR):
                         offs[r] = (e * tb + g0 + min(r, rows - 1)) * cp
                     at = (e * tb + g0) * fp + p * NR
-                    if rows == MR:  # the full tile's kernel, its row count a constant
-                        tile(v, offs, 1, cp, weights, wp, m, at, fp, MR, NR, weights, 0, False,
-                             False)
+                    if rows == MR:
+                        whole(v, offs, 1, cp, weights, wp, m, at, fp, weights, 0, False, False)
                     else:
                         tile(v, offs, 1, cp, weights, wp, m, at, fp, rows, NR, weights, 0, False,
                              False)

@@ -5,13 +5,17 @@ shared: codegen/lowering.py)."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from layerc.codegen.cpu.kernels import JIT
+from layerc.codegen.cpu.kernels import JIT, PARALLEL_JIT
 from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.codegen.cpu.threads import pool_size
 
 GATHER = opcode("gather", "x w y count dim vocabulary mask")  # mask: -1 when none
 _G = GATHER.cols
+# Fewer floats than this are gathered in the calling thread (a parallel
+# region costs a few microseconds).
+SPLIT_FLOATS = 64 * 1024
 
 
 @njit(**JIT)
@@ -36,12 +40,28 @@ def nonzero(indices: np.ndarray, mask: np.ndarray) -> None:
         mask[i] = 0.0 if int(indices[i]) == 0 else 1.0
 
 
+@njit(**PARALLEL_JIT)
+def gather_split(indices: np.ndarray, table: np.ndarray, y: np.ndarray, dim: int,
+                 chunks: int) -> None:
+    """`gather` with the rows split over layerc's threads: a large table's
+    rows come from memory, and two threads keep twice the reads in flight."""
+    count = indices.shape[0]
+    for ci in prange(chunks):
+        lo, hi = ci * count // chunks, (ci + 1) * count // chunks
+        gather(indices[lo:hi], table, y[lo * dim: hi * dim], dim)
+
+
 @runs(GATHER)
 @njit(**JIT)
 def run_gather(r, weights, arena, state, batch):
     count, dim = r[_G.count] * batch, r[_G.dim]
     table = weights[r[_G.w]: r[_G.w] + r[_G.vocabulary] * dim]
     indices = arena[r[_G.x] * batch: r[_G.x] * batch + count]
-    gather(indices, table, arena[r[_G.y] * batch: r[_G.y] * batch + count * dim], dim)
+    y = arena[r[_G.y] * batch: r[_G.y] * batch + count * dim]
+    chunks = min(pool_size(), count * dim // SPLIT_FLOATS)
+    if chunks > 1:
+        gather_split(indices, table, y, dim, chunks)
+    else:
+        gather(indices, table, y, dim)
     if r[_G.mask] >= 0:
         nonzero(indices, arena[r[_G.mask] * batch: r[_G.mask] * batch + count])

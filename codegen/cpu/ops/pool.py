@@ -93,6 +93,26 @@ def pool(x, y, batch, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, channels_first, i
                     out /= count
 
 
+@njit(**FAST_JIT)
+def max_over_rows(x, at, rows, c, out):
+    """out[:c] = the max over `rows` rows of c floats from x[at:], a vector
+    of channels at a time (NaN wins), the channels past whole vectors one by
+    one; -inf when there are no rows."""
+    whole = c - c % WIDTH if rows > 0 else 0
+    for ch in range(0, whole, WIDTH):
+        acc = vload(x, at + ch)
+        for s in range(1, rows):
+            acc = vmax(acc, vload(x, at + s * c + ch))
+        vstore(out, ch, acc)
+    for ch in range(whole, c):
+        acc = -np.inf
+        for s in range(rows):
+            v = x[at + s * c + ch]
+            if v > acc or math.isnan(v):
+                acc = v
+        out[ch] = acc
+
+
 @njit(**JIT)
 def global_pool(x, y, batch, spatial, c, channels_first, is_max, mask):
     """Max or average over all positions; with a mask (batch, spatial) of 1/0,
@@ -118,21 +138,17 @@ def global_pool(x, y, batch, spatial, c, channels_first, is_max, mask):
                     for s in range(spatial):
                         acc += cells[s] * weights[s] if masked else cells[s]
                     out[ch] = acc / count
+        elif is_max:
+            max_over_rows(x, (b * spatial) * c, spatial, c, out)
         else:
-            out[:] = -np.inf if is_max else 0.0
+            out[:] = 0.0
             for s in range(spatial):
                 src = x[(b * spatial + s) * c: (b * spatial + s + 1) * c]
-                if is_max:
-                    for ch in range(c):
-                        v = src[ch]
-                        if v > out[ch] or math.isnan(v):
-                            out[ch] = v
-                elif masked:
+                if masked:
                     out += src * weights[s]
                 else:
                     out += src
-            if not is_max:
-                out /= count
+            out /= count
 
 
 @njit(**PARALLEL_JIT)
