@@ -39,6 +39,9 @@ MR = 8 if simd.AVX512 else 6  # rows per tile
 ROWS = tuple(sorted({1, 2, 4, MR}))  # the row counts with a kernel of their own
 # Weights at most this large (bytes) stay in L2 across row blocks.
 L2_WEIGHTS = 256 * 1024
+# Chunks of tiles per thread in a parallel region: more than one, so that a
+# thread whose core is busy elsewhere leaves its second chunk to the others.
+CHUNKS_PER_THREAD = 4
 # A GEMM of fewer FLOPs runs in the calling thread (a parallel region costs
 # a few microseconds: the batch-1 Dense(10) after a 512-wide layer).
 SERIAL_FLOPS = 200_000
@@ -262,10 +265,12 @@ def gemm(src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, zero, 
     `zero`: where kw * c zeros lie in src, read for taps in the padding. A
     Dense is the 1x1 case: h = w = oh = ow = 1, c = K. The tiles are split
     over layerc's threads in one parallel region, unless there is too little
-    work to pay for one (a few microseconds)."""
+    work to pay for one (a few microseconds). Each thread gets about
+    CHUNKS_PER_THREAD contiguous runs of tiles, taken as threads come free."""
     m = batch * oh * ow
     tiles = -(-m // MR) * -(-f // NR)
-    chunks = min(tiles, pool_size())
+    threads = pool_size()
+    chunks = min(tiles, CHUNKS_PER_THREAD * threads) if threads > 1 else 1
     if chunks <= 1 or 2 * m * kh * kw * c * f < SERIAL_FLOPS:
         _tiles(0, tiles, src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, zero,
                weights, w0, b0, relu, out, y0, f)

@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit, prange
 
 from layerc.codegen.cpu import simd
-from layerc.codegen.cpu.gemm import MR, NR, npanels, pack, tile, whole
+from layerc.codegen.cpu.gemm import CHUNKS_PER_THREAD, MR, NR, npanels, pack, tile, whole
 from layerc.codegen.cpu.kernels import FAST_JIT, PARALLEL_JIT
 from layerc.codegen.cpu.simd import vadd, vget, vload, vrelu, vstore, vsub, vzero
 from layerc.codegen.cpu.threads import pool_size
@@ -234,7 +234,8 @@ def winograd(src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0, relu, out
     tb = block_tiles(padded(c), npanels(f) * NR)
     tiles = batch * ((oh + 1) // 2) * ((ow + 1) // 2)
     blocks = -(-tiles // tb)
-    chunks = min(blocks, pool_size())
+    threads = pool_size()
+    chunks = min(blocks, CHUNKS_PER_THREAD * threads) if threads > 1 else 1
     if chunks <= 1:
         _blocks(0, blocks, tb, src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0, relu,
                 out, y0, f)
