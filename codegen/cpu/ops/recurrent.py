@@ -86,18 +86,34 @@ def recurrent(x, mask, has_mask, h, c, wk, wr, bias, has_bias, y, scratch, batch
     Both kernels are packed into the GEMM's panels (gemm.py). The input
     projection of all steps is one parallel GEMM; then layerc's threads each
     run the whole sequence for a slice of the batch (its rows' states depend
-    on nothing else), a GEMM per step on their slice."""
+    on nothing else), a GEMM per step on their slice; two slices a thread
+    when the batch holds at least four row tiles a thread."""
     g = GATE_COUNT[cell] * units
     xw = scratch[: batch * steps * g].reshape((batch * steps, g))
     gemm(x, 0, batch * steps, 1, 1, features, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, wk, 0, -1,
          False, scratch, 0, g)
     if has_bias:
         _add_bias(xw, bias[:g])
-    chunks = min(batch, pool_size())
+    # Slices of whole row tiles, two per thread when the batch has enough of
+    # them: a thread whose core is busy elsewhere leaves its second slice to
+    # the others, and each slice's per-step GEMM still fills the micro-kernel.
+    threads = pool_size()
+    blocks = -(-batch // MR)
+    chunks = min(blocks, 2 * threads) if blocks >= 4 * threads else min(batch, threads)
     for ci in prange(chunks):
-        _sequence(ci * batch // chunks, (ci + 1) * batch // chunks, mask, has_mask, h, c, wr,
-                  bias, has_bias, y, scratch, batch, steps, units, g, cell, act, rec_act,
-                  reset_after, return_sequences, go_backwards)
+        lo, hi = _slice(ci, chunks, batch, blocks)
+        _sequence(lo, hi, mask, has_mask, h, c, wr, bias, has_bias, y, scratch, batch, steps,
+                  units, g, cell, act, rec_act, reset_after, return_sequences, go_backwards)
+
+
+@njit(**FAST_JIT)
+def _slice(ci, chunks, batch, blocks):
+    """Rows of slice ci of `chunks`: whole MR-row blocks when there are more
+    blocks than chunks, else an even split of the rows."""
+    if blocks <= chunks:
+        return ci * batch // chunks, (ci + 1) * batch // chunks
+    lo = min(ci * blocks // chunks * MR, batch)
+    return lo, min((ci + 1) * blocks // chunks * MR, batch)
 
 
 @njit(**FAST_JIT)
