@@ -122,6 +122,14 @@ def _patch(src, x0, h, w, c, y0, z0, ch, patch):
                 patch[at: at + W] = 0.0
 
 
+@njit(**FAST_JIT, inline="always")
+def _tile_at(t, th, tw):
+    """Tile t of a (batch, th, tw) grid: its sample, row and column."""
+    b = t // (th * tw)
+    i = (t - b * th * tw) // tw
+    return b, i, t - (b * th + i) * tw
+
+
 @njit(**FAST_JIT)
 def _store(out, at, v, n):
     """The first n (< W: the last channels) lanes of v."""
@@ -145,10 +153,7 @@ def _blocks(lo, hi, tb, src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0
         t0 = blk * tb
         nt = min(tb, tiles - t0)
         for k in range(nt):  # the input transform
-            t = t0 + k
-            b = t // (th * tw)
-            i = (t - b * th * tw) // tw
-            j = t - b * th * tw - i * tw
+            b, i, j = _tile_at(t0 + k, th, tw)
             yy, zz = 2 * i - pt, 2 * j - pl
             inside = yy >= 0 and zz >= 0 and yy + 4 <= h and zz + 4 <= w
             xb = x0 + b * h * w * c
@@ -173,10 +178,7 @@ def _blocks(lo, hi, tb, src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0
                         tile(v, offs, 1, cp, weights, wp, m, at, fp, rows, NR, weights, 0, False,
                              False)
         for k in range(nt):  # the output transform
-            t = t0 + k
-            b = t // (th * tw)
-            i = (t - b * th * tw) // tw
-            j = t - b * th * tw - i * tw
+            b, i, j = _tile_at(t0 + k, th, tw)
             down, right = 2 * i + 1 < oh, 2 * j + 1 < ow
             at = y0 + ((b * oh + 2 * i) * ow + 2 * j) * f
             for ch in range(0, f, W):

@@ -22,6 +22,14 @@ _P, _G = POOL.cols, GLOBAL_POOL.cols
 
 
 # ----- kernels -----
+@njit(**FAST_JIT, inline="always")
+def _cells(i, stride, pad, size, n):
+    """The cells start..stop of an axis of n that output i's window covers
+    (padding excluded)."""
+    start = i * stride - pad
+    return max(start, 0), min(start + size, n)
+
+
 @njit(**FAST_JIT)
 def max_pool_last(x, y, batch, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl):
     """Channels-last max pooling, a vector of channels at a time (simd.py),
@@ -29,11 +37,9 @@ def max_pool_last(x, y, batch, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl):
     whole = c - c % WIDTH
     for b in range(batch):
         for i in range(oh):
-            y0 = i * sh - pt
-            ys, ye = max(y0, 0), min(y0 + kh, h)
+            ys, ye = _cells(i, sh, pt, kh, h)
             for j in range(ow):
-                z0 = j * sw - pl
-                zs, ze = max(z0, 0), min(z0 + kw, w)
+                zs, ze = _cells(j, sw, pl, kw, w)
                 at = ((b * oh + i) * ow + j) * c
                 if ye <= ys or ze <= zs:
                     for ch in range(c):
@@ -64,11 +70,9 @@ def pool(x, y, batch, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, channels_first, i
         return
     for b in range(batch):
         for i in range(oh):
-            y0 = i * sh - pt
-            ys, ye = max(y0, 0), min(y0 + kh, h)
+            ys, ye = _cells(i, sh, pt, kh, h)
             for j in range(ow):
-                z0 = j * sw - pl
-                zs, ze = max(z0, 0), min(z0 + kw, w)
+                zs, ze = _cells(j, sw, pl, kw, w)
                 count = (ye - ys) * (ze - zs)
                 if channels_first:
                     for ch in range(c):
