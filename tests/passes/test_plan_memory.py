@@ -69,3 +69,17 @@ def test_views_share_their_source_buffer_and_outputs_live_to_the_end():
     offsets = {plan.offset(port(n)) for n in ("x", "d", "add")}
     assert len(offsets) == 3  # all three are live at the add
     assert np.all(np.array(sorted(offsets)) % 16 == 0)
+
+
+def test_a_pooled_producers_inputs_live_through_the_pooling():
+    """A backend may run a pooling inside its producer's step (the CPU's
+    convolution and max pooling): the pooled output never lands on the
+    producer's input, which a plain lifetime would allow."""
+    from layerc.layers import Conv2D, MaxPooling2D
+
+    x = layerc.Input((12, 12, 1), name="x")
+    y = MaxPooling2D(2, name="pool")(Conv2D(8, 3, name="conv")(x))
+    plan = run_pass(PlanMemory(), layerc.Model(x, y).to_graph()).graph.memory_plan
+    port = layerc.ir.Port
+    x_at, pool_at = plan.offset(port("x")), plan.offset(port("pool"))
+    assert pool_at + 5 * 5 * 8 <= x_at or x_at + 12 * 12 <= pool_at

@@ -47,7 +47,8 @@ def listed_nodes(program_text):
 def test_one_row_per_node_that_runs_plan_rows(compiled, profile):
     assert isinstance(profile, Profile) and all(isinstance(r, NodeTime) for r in profile.rows)
     assert [r.node for r in profile.rows] == listed_nodes(compiled.program.text)
-    assert [r.node for r in profile.rows] == ["conv", "pool", "d1", "add", "act", "head"]
+    # the max pooling runs inside the convolution's step (codegen/cpu/fusion.py): no row
+    assert [r.node for r in profile.rows] == ["conv", "d1", "add", "act", "head"]
     text = compiled.program.text
     assert [r.steps for r in profile.rows] == [text.count(f"; %{r.node}\n")
                                                for r in profile.rows]

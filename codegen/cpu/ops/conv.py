@@ -5,7 +5,9 @@ Arrays are flat float32 views of the arenas; shapes arrive as ints. Channels
 last, (B, H, W, C), is an implicit GEMM over the whole batch (gemm.py: no
 patch buffer, the packed kernel's panels, bias and ReLU in registers), for
 every stride, dilation and padding, or Winograd's F(2x2, 3x3) (winograd.py)
-for the specialize-padding pass's `winograd` variant. Channels first, (B, C, H, W), runs per
+for the specialize-padding pass's `winograd` variant; a max pooling that
+alone reads the GEMM's output runs in the same step (fusion.py,
+conv_pool.py). Channels first, (B, C, H, W), runs per
 sample on BLAS over im2col patches, or over the sample itself for the 1x1
 `gemm` variant of the specialize-padding pass.
 """
@@ -18,14 +20,18 @@ from numba import njit
 from layerc.codegen import lowering
 from layerc.codegen.codes import ACT, VARIANT, VARIANTS
 from layerc.codegen.cpu.emitter import Emitter
-from layerc.codegen.cpu import winograd
+from layerc.codegen.cpu import fusion, winograd
+from layerc.codegen.cpu.conv_pool import conv_max_pool
 from layerc.codegen.cpu.gemm import gemm, pack, pack_bias
 from layerc.codegen.cpu.kernels import JIT, activate
 from layerc.codegen.cpu.lower import lowers
 from layerc.codegen.cpu.opcodes import opcode, runs
 from layerc.ir import Node, OpKind
 
-CONV = opcode("conv", f"x w b y scratch {lowering.WINDOW_FIELDS} variant act")
+# pool_h, pool_w: a max pooling taken into this step (fusion.py; 0: none),
+# writing its output at `pooled`
+CONV = opcode("conv", f"x w b y scratch {lowering.WINDOW_FIELDS} variant act pool_h pool_w "
+              "pooled")
 _C = CONV.cols
 
 
@@ -84,6 +90,12 @@ def run_conv(r, weights, arena, state, batch):
     if r[_C.variant] == VARIANT.winograd:
         winograd.winograd(arena, x, batch, h, w, c, oh, ow, r[_C.pt], r[_C.pl], weights,
                           r[_C.w], r[_C.b], act == ACT.relu, arena, y, f)
+    elif r[_C.first] == 0 and r[_C.pool_h] > 0:  # as below, pooled band by band
+        arena[scratch: scratch + kw * c] = 0.0
+        ph, pw = r[_C.pool_h], r[_C.pool_w]
+        conv_max_pool(arena, x, batch, h, w, c, kh, kw, r[_C.sh], r[_C.sw], r[_C.dh], r[_C.dw],
+                      r[_C.pt], r[_C.pl], scratch, weights, r[_C.w], r[_C.b], act == ACT.relu,
+                      arena, r[_C.pooled] * batch, f, ph, pw, oh // ph, ow // pw)
     elif r[_C.first] == 0:  # an implicit GEMM; kw * c zeros in the scratch stand for the padding
         arena[scratch: scratch + kw * c] = 0.0
         gemm(arena, x, batch, h, w, c, oh, ow, kh, kw, r[_C.sh], r[_C.sw], r[_C.dh], r[_C.dw],
@@ -128,5 +140,7 @@ def lower_conv(e: Emitter, node: Node) -> None:
         kernel = e.weight(node.weights[0], pack=lambda v: pack(v.reshape(k, f)))
         bias_pack = pack_bias
         scratch = e.scratch(kw * c)
+    pool = fusion.pooled_by(e, node)
+    p = lowering.window_operands(e, pool) if pool is not None else {"kh": 0, "kw": 0, "y": -1}
     e.instr(CONV, node, **lowering.weighted_window_operands(e, node, kernel, bias_pack),
-            scratch=scratch, variant=variant)
+            scratch=scratch, variant=variant, pool_h=p["kh"], pool_w=p["kw"], pooled=p["y"])

@@ -1,7 +1,8 @@
 """CPU: windowed pooling (max, or average over the cells inside the input)
 and global pooling (with the mask of a masked 1-D average): opcodes, kernels,
-steps (the lowerings are shared: codegen/lowering.py). Windows are 2-D (a
-1-D op has height 1)."""
+steps (the lowerings are shared: codegen/lowering.py, but a max pooling that
+its convolution's step runs has none: fusion.py). Windows are 2-D (a 1-D op
+has height 1)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from layerc.codegen.base import SHARED, BaseEmitter
+from layerc.codegen.cpu.fusion import pooled_by
+from layerc.codegen.cpu.lower import lowers
 from layerc.codegen.lowering import WINDOW_FIELDS
+from layerc.ir import Node, OpKind
 from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT
 from layerc.codegen.cpu.simd import WIDTH, vload, vmax, vstore
 from layerc.codegen.cpu.opcodes import opcode, runs
@@ -191,3 +196,11 @@ def run_global_pool(r, weights, arena, state, batch):
     global_pool(arena[r[_G.x] * batch: (r[_G.x] + spatial * c) * batch],
                 arena[r[_G.y] * batch: (r[_G.y] + c) * batch], batch, spatial, c,
                 r[_G.first] == 1, r[_G.max] == 1, mask)
+
+
+# ----- the lowering -----
+@lowers(OpKind.POOL)
+def lower_pool(e: BaseEmitter, node: Node) -> None:
+    producer = e.graph.node(node.inputs[0].node)
+    if pooled_by(e, producer) is not node:
+        SHARED[OpKind.POOL](e, node)  # codegen/lowering.py

@@ -59,7 +59,8 @@ def test_dense_matches_numpy_across_tile_and_panel_edges(rows, k, n, bias, relu,
     assert np.all(out[-3:] == 7.0)
 
 
-@given(batch=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 11), c=st.integers(1, 5),
+@given(batch=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 3 * MR + 5),
+       c=st.integers(1, 5),
        f=st.integers(1, NR + 5), kh=st.integers(1, 3), kw=st.integers(1, 3),
        stride=st.tuples(st.integers(1, 2), st.integers(1, 2)),
        dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
@@ -81,7 +82,8 @@ def test_implicit_gemm_conv_matches_numpy(batch, h, w, c, f, kh, kw, stride, dil
 
 def test_a_wide_valid_conv_takes_merged_runs_and_agrees():
     """Output rows wider than a tile, no padding across: tiles inside a row
-    read each kernel row as one run of kw * c floats."""
+    read each kernel row as one run of kw * c floats, and the second and
+    third blocks of an interior row move the first one's offsets."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 5, 3 * MR + 4, 3)).astype(np.float32)
     kernel = rng.standard_normal((3, 3, 3, 20)).astype(np.float32)
