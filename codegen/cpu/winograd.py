@@ -72,9 +72,13 @@ def fits(window: Mapping[str, int]) -> bool:
 
 
 @njit(**FAST_JIT)
-def block_tiles(cp: int, fp: int) -> int:
-    """Tiles per block: a multiple of MR whose V and M fit in BLOCK_BYTES."""
-    return MR * max(1, min(16, BLOCK_BYTES // (16 * (cp + fp) * 4) // MR))
+def block_tiles(cp: int, fp: int, tiles: int, threads: int) -> int:
+    """Tiles per block: a multiple of MR whose V and M fit in BLOCK_BYTES,
+    and small enough that each of the threads gets a block (a batch-1
+    layer's few tiles, MNIST's second convolution's 36, would otherwise fill
+    one block and run on one thread)."""
+    fit = MR * max(1, min(16, BLOCK_BYTES // (16 * (cp + fp) * 4) // MR))
+    return min(fit, MR * max(1, -(-tiles // (threads * MR))))
 
 
 @njit(**FAST_JIT, inline="always")
@@ -233,10 +237,10 @@ def winograd(src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0, relu, out
     (batch, h, w, c) with pads pt (top) and pl (left), the kernel packed at
     weights[w0:] (`pack_kernel`), plus the bias packed at weights[b0:]
     (`gemm.pack_bias`: whole panels; b0 < 0: none), through a ReLU if `relu`."""
-    tb = block_tiles(padded(c), npanels(f) * NR)
     tiles = batch * ((oh + 1) // 2) * ((ow + 1) // 2)
-    blocks = -(-tiles // tb)
     threads = pool_size()
+    tb = block_tiles(padded(c), npanels(f) * NR, tiles, threads)
+    blocks = -(-tiles // tb)
     chunks = min(blocks, CHUNKS_PER_THREAD * threads) if threads > 1 else 1
     if chunks <= 1:
         _blocks(0, blocks, tb, src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0, relu,

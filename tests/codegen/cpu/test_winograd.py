@@ -5,6 +5,7 @@ ReLU and NaN. Conv2D layers that run on it are checked against Keras in
 tests/oracle/test_conv_layers.py."""
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -60,7 +61,8 @@ def test_many_blocks_on_both_threads():
     threads, channels past whole vectors: the same numbers as one thread."""
     x, kernel, b = _data(1, 3, 17, 19, 33, 40, True)
     tiles = 3 * 9 * 10
-    assert tiles > winograd.block_tiles(winograd.padded.py_func(33), gemm.panels(40) * gemm.NR)
+    assert tiles > winograd.block_tiles(winograd.padded.py_func(33), gemm.panels(40) * gemm.NR,
+                                        tiles, 2)
     one, pads = _winograd(x, kernel, b, True, True, threads=1)
     two, _ = _winograd(x, kernel, b, True, True, threads=2)
     np.testing.assert_allclose(one, conv_reference(x, kernel, b, (1, 1), (1, 1), pads, True),
@@ -79,3 +81,13 @@ def test_nan_reaches_exactly_the_outputs_that_read_it():
         expect = conv_reference(xn, kernel, b, (1, 1), (1, 1), pads, False)
         np.testing.assert_array_equal(np.isnan(got), np.isnan(expect))
         assert np.isnan(got).any()
+
+
+@pytest.mark.parametrize("tiles,threads", [(36, 2), (49, 2), (7, 2), (36, 1), (10_000, 2)])
+def test_blocks_fit_l2_and_give_every_thread_one(tiles, threads):
+    fit = winograd.block_tiles.py_func(32, 64, 10**9, 1)  # as many as L2 keeps
+    assert 16 * fit * (32 + 64) * 4 <= winograd.BLOCK_BYTES
+    tb = winograd.block_tiles.py_func(32, 64, tiles, threads)
+    assert tb % gemm.MR == 0 and tb <= fit
+    if tiles >= threads * gemm.MR:
+        assert -(-tiles // tb) >= threads
