@@ -19,6 +19,7 @@ import numpy as np
 from layerc.codegen.base import BaseEmitter, Operands, Steps, shared
 from layerc.codegen.codes import ACTIVATIONS, BINOPS, CELLS, INITS
 from layerc.ir import Node, OpKind, TargetError, rule_for
+from layerc.ir.ops.normalization import scale_and_shift
 from layerc.ir.ops.recurrent import state_count
 from layerc.ir.ops.spatial import split, window_pads
 
@@ -144,6 +145,30 @@ def concatenate(e: BaseEmitter, node: Node) -> Steps:
                                  "inner": inner, "stride": stride, "start": start}))
         start += inner
     return steps
+
+
+# ----- normalization -----
+def batch_norm_operands(e: BaseEmitter, node: Node) -> Operands:
+    """A batch normalization as y = x * scale + shift per channel (the
+    moving statistics folded at lowering: ir/ops/normalization.py), over a
+    sample seen as (outer, c, inner) with c the channels; `row` the last
+    axis, for a row-wise activation; scale and shift are weight offsets."""
+    x = e.graph.type_of(node.inputs[0])
+    a = node.attrs
+    dims = x.sample_shape
+    ws = [e.graph.weights[name] for name in node.weights]
+    s, t = scale_and_shift(a, ws)
+    return {**io_operands(e, node), "outer": math.prod(dims[:a.axis - 1]),  # type: ignore
+            "c": dims[a.axis - 1], "inner": math.prod(dims[a.axis:]),  # type: ignore
+            "row": dims[-1],  # type: ignore[dict-item]
+            "scale": e.weight(node.weights[-1], pack=lambda _: s.astype(np.float32)),
+            "shift": e.weight(node.weights[-2], pack=lambda _: t.astype(np.float32)),
+            "act": act(a.activation)}
+
+
+@shared(OpKind.BATCH_NORM)
+def batch_norm(e: BaseEmitter, node: Node) -> Steps:
+    return [("scale_shift", batch_norm_operands(e, node))]
 
 
 # ----- window ops -----

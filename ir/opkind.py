@@ -27,6 +27,7 @@ class OpKind(str, Enum):
     LOCAL = "local"
     EMBEDDING = "embedding"
     RECURRENT = "recurrent"
+    BATCH_NORM = "batch_norm"
 
     def __str__(self) -> str:
         return self.value

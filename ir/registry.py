@@ -82,6 +82,11 @@ class OpRule:
     mask_outputs: Callable[[Any], tuple[int, ...]] = _none
     # The op reads integer indices on input 0, valid in [0, index_bound(attrs)).
     index_bound: Callable[[Any], int] | None = None
+    # The output axis (given the output's rank, batch axis included) whose
+    # channels are the last axis of the op's kernel (its first weight) and of
+    # its bias (its second, with use_bias): a per-channel scale and shift of
+    # that axis folds into them (fold-batchnorm). None: the op has none.
+    output_channels: Callable[[Any, int], int] | None = None
     # Floating-point operations per sample, what a profile's GFLOP/s divides
     # by time (layerc.runtime.profile). A multiply-add counts 2: a matrix
     # product counts 2 * (its multiply-adds), not the bias or fused activation

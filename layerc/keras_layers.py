@@ -96,6 +96,14 @@ GLOBAL_POOL = {**BASE, "data_format": PASS, "keepdims": PASS}
 EMBEDDING = {**BASE, **NO_LORA, "input_dim": PASS, "output_dim": PASS, "mask_zero": PASS,
              "embeddings_initializer": DROP, "embeddings_regularizer": DROP,
              "embeddings_constraint": DROP}
+BATCH_NORMALIZATION = {
+    **BASE, "axis": PASS, "epsilon": PASS, "center": PASS, "scale": PASS,
+    "momentum": DROP, "synchronized": DROP,  # training only
+    **{f"{w}_{kind}": DROP for w in ("beta", "gamma") for kind in (
+        "initializer", "regularizer", "constraint")},
+    "moving_mean_initializer": DROP, "moving_variance_initializer": DROP,
+    # inference reads the moving statistics either way, but renorm adds weights
+    "renorm": only(False), "renorm_clipping": DROP, "renorm_momentum": DROP}
 MERGE = dict(BASE)
 CONCATENATE = {**BASE, "axis": PASS}
 SIMPLE_RNN = {
@@ -255,6 +263,7 @@ CONVERTERS: dict[str, Callable[[Any], Layer]] = {
     "Maximum": same_class(L.Maximum, MERGE),
     "Minimum": same_class(L.Minimum, MERGE),
     "Concatenate": same_class(L.Concatenate, CONCATENATE),
+    "BatchNormalization": same_class(L.BatchNormalization, BATCH_NORMALIZATION),
     "ReLU": as_activation(RELU, lambda c: "relu" if c["max_value"] is None else "relu6"),
     "LeakyReLU": as_activation(LEAKY_RELU, lambda c: "leaky_relu"),
     "ELU": as_activation(ELU, lambda c: "elu"),

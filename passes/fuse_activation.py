@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from layerc.ir import Graph, Node, OpKind, rule_for
-from layerc.passes.base import Pass, PassResult, rewriting
+from layerc.passes.base import Pass, PassResult, rewrite_each
 
 
 @dataclass(frozen=True)
@@ -19,25 +19,15 @@ class FuseActivation(Pass):
     name = "fuse-activation"
 
     def run(self, graph: Graph) -> PassResult:
-        g = graph.copy()
-        count = 0
-        notes: list[str] = []
-        for node in g.nodes():
-            if node.op is not OpKind.ACTIVATION:
-                continue
-            node = g.node(node.id)  # earlier rewrites may have changed its inputs
-            with rewriting(node):
-                why = self.check(g, node)
-                if why:
-                    notes.append(f"%{node.id}: not fused: {why}")
-                    continue
-                producer = g.node(node.inputs[0].node)
-                attrs = dataclasses.replace(producer.attrs, activation=node.attrs.activation)
-                g.replace(producer.id, producer.op, attrs)
-                g.redirect(node.port(), producer.port())
-                g.remove(node.id)
-                count += 1
-        return PassResult(g, count, tuple(notes))
+        return rewrite_each(graph, OpKind.ACTIVATION, self.check, self._fuse, "fused")
+
+    @staticmethod
+    def _fuse(g: Graph, node: Node) -> None:
+        producer = g.node(node.inputs[0].node)
+        attrs = dataclasses.replace(producer.attrs, activation=node.attrs.activation)
+        g.replace(producer.id, producer.op, attrs)
+        g.redirect(node.port(), producer.port())
+        g.remove(node.id)
 
     @staticmethod
     def check(g: Graph, node: Node) -> str:

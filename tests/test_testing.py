@@ -34,6 +34,7 @@ WINDOWED = {"Conv1D", "Conv2D", "MaxPooling1D", "AveragePooling1D", "MaxPooling2
 GLOBAL_POOLS = {"GlobalMaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling2D",
                 "GlobalAveragePooling2D"}
 SPATIAL = WINDOWED | GLOBAL_POOLS
+NORMALIZATION = {"BatchNormalization"}  # keeps a feature map one: a spatial maker too
 MERGE_OPS = (OpKind.ADD, OpKind.SUBTRACT, OpKind.MULTIPLY, OpKind.AVERAGE, OpKind.MAXIMUM,
              OpKind.MINIMUM, OpKind.CONCATENATE)
 SPATIAL_MAKER_NAMES = sorted(name for name in LAYER_MAKERS if name[-2:] in ("1d", "2d"))
@@ -54,7 +55,7 @@ def outputs_match_types(model, batch=2):
 def test_layer_stacks_are_built_sequentials_of_core_and_spatial_layers(model):
     assert isinstance(model, layerc.Sequential) and model.built
     assert 1 <= len(model.layers) <= 6
-    assert {layer.kind for layer in model.layers} <= CORE | SPATIAL
+    assert {layer.kind for layer in model.layers} <= CORE | SPATIAL | NORMALIZATION
     shape = model.input_shape
     assert shape[0] is None and 1 <= len(shape) - 1 <= 3
     assert all(1 <= d <= MAX_SPATIAL_SIDE for d in shape[1:])
@@ -267,7 +268,8 @@ def test_spatial_stacks_are_convnets(model):
     assert kinds[-1] == "Dense"
     body = kinds[:-2] if kinds[-2] in GLOBAL_POOLS | {"Flatten"} else kinds[:-1]
     assert 1 <= len(body) <= 4
-    assert all(kind in WINDOWED and kind.endswith(f"{rank}D") for kind in body)
+    assert all(kind in NORMALIZATION or kind in WINDOWED and kind.endswith(f"{rank}D")
+               for kind in body)
     if kinds[-2] in GLOBAL_POOLS:
         assert kinds[-2].endswith(f"{rank}D")
     verify(model.to_graph())
@@ -373,7 +375,7 @@ def test_spatial_stacks_take_their_makers_heads_and_shapes(data):
         "MaxPooling2D", "MaxPooling2D", "Flatten", "Dense"]
     model = data.draw(spatial_stacks(heads=("none",), input_shapes=st.just((5, 3))))
     assert model.input_shape == (None, 5, 3)
-    assert model.layers[-2].kind in WINDOWED
+    assert model.layers[-2].kind in WINDOWED | NORMALIZATION
 
 
 # ----- functional_graphs -----
@@ -383,7 +385,7 @@ def test_functional_graphs_are_valid_models(model):
     assert type(model) is layerc.Model
     assert 1 <= len(model.inputs) <= 3
     assert 1 <= len(model.outputs) <= 4
-    assert {layer.kind for layer in layers_of(model)} <= CORE | MERGES | SPATIAL
+    assert {layer.kind for layer in layers_of(model)} <= CORE | MERGES | SPATIAL | NORMALIZATION
     verify(model.to_graph())
     assert outputs_match_types(model)
     assert probe_magnitude(model) <= MAX_MAGNITUDE

@@ -11,7 +11,7 @@ import numpy as np
 from layerc.ir import activations
 from layerc.ir.errors import ShapeError
 from layerc.ir.opkind import OpKind
-from layerc.ir.ops.spatial import join, split, window_output
+from layerc.ir.ops.spatial import channel_axis, join, split, window_output
 from layerc.ir.registry import OpRule, Window, register
 from layerc.ir.types import TensorType
 
@@ -94,4 +94,5 @@ def _conv_flops(a: ConvAttrs, ins: tuple[TensorType, ...], outs: tuple[TensorTyp
 
 
 register(OpRule(OpKind.CONV, ConvAttrs, _infer_conv, _ref_conv, _conv_weights, epilogue=True,
-                sums_products=True, window=_window, flops=_conv_flops))
+                sums_products=True, window=_window, flops=_conv_flops,
+                output_channels=channel_axis))

@@ -72,7 +72,8 @@ def _dense_flops(a: DenseAttrs, ins: tuple[TensorType, ...], outs: tuple[TensorT
 
 
 register(OpRule(OpKind.DENSE, DenseAttrs, _infer_dense, _ref_dense, _dense_weights,
-                epilogue=True, sums_products=True, flops=_dense_flops))
+                epilogue=True, sums_products=True, flops=_dense_flops,
+                output_channels=lambda a, rank: rank - 1))
 
 
 # ----- activation -----

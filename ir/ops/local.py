@@ -20,7 +20,7 @@ import numpy as np
 from layerc.ir import activations
 from layerc.ir.opkind import OpKind
 from layerc.ir.ops.conv import from_channels_last, to_channels_last
-from layerc.ir.ops.spatial import join, window_output
+from layerc.ir.ops.spatial import channel_axis, join, window_output
 from layerc.ir.registry import OpRule, Window, register
 from layerc.ir.types import TensorType
 
@@ -81,4 +81,5 @@ def _local_flops(a: LocalAttrs, ins: tuple[TensorType, ...], outs: tuple[TensorT
 
 
 register(OpRule(OpKind.LOCAL, LocalAttrs, _infer_local, _ref_local, _local_weights, epilogue=True,
-                sums_products=True, window=_window, flops=_local_flops))
+                sums_products=True, window=_window, flops=_local_flops,
+                output_channels=channel_axis))

@@ -8,6 +8,8 @@ start whatever the stride.
 
 from __future__ import annotations
 
+from typing import Any
+
 from layerc.ir.errors import ShapeError
 from layerc.ir.registry import Window
 from layerc.ir.types import TensorType
@@ -34,6 +36,12 @@ def pads_for(size: int, k: int, s: int, d: int, padding: str) -> tuple[int, int]
 
 def out_size(size: int, k: int, s: int, d: int, pads: tuple[int, int]) -> int:
     return (size + pads[0] + pads[1] - effective(k, d)) // s + 1
+
+
+def channel_axis(attrs: Any, rank: int) -> int:
+    """The channel axis of a data-formatted op's tensor of `rank` (batch axis
+    included): 1 for channels first, the last for channels last."""
+    return 1 if attrs.data_format == "channels_first" else rank - 1
 
 
 def split(t: TensorType, data_format: str, rank: int) -> tuple[tuple[int, ...], int]:

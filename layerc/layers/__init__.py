@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from layerc.errors import ConfigError
-from layerc.layers import (convolutional, core, embeddings, input_layer, local, merge, pooling,
-                           recurrent)
+from layerc.layers import (convolutional, core, embeddings, input_layer, local, merge,
+                           normalization, pooling, recurrent)
 from layerc.layers.base import LAYERS, Layer, SymbolicTensor
 from layerc.layers.convolutional import *  # noqa: F403
 from layerc.layers.core import *  # noqa: F403
@@ -19,6 +19,7 @@ from layerc.layers.embeddings import *  # noqa: F403
 from layerc.layers.input_layer import *  # noqa: F403
 from layerc.layers.local import *  # noqa: F403
 from layerc.layers.merge import *  # noqa: F403
+from layerc.layers.normalization import *  # noqa: F403
 from layerc.layers.pooling import *  # noqa: F403
 from layerc.layers.recurrent import *  # noqa: F403
 
@@ -36,12 +37,13 @@ def deserialize(data: dict[str, Any]) -> Layer:
 
 
 __all__ = ["LAYERS", "Layer", "SymbolicTensor", "convolutional", "core", "deserialize",
-           "embeddings", "local", "merge", "pooling", "recurrent", "serialize"]
+           "embeddings", "local", "merge", "normalization", "pooling", "recurrent", "serialize"]
 __all__ += convolutional.__all__
 __all__ += core.__all__
 __all__ += embeddings.__all__
 __all__ += input_layer.__all__
 __all__ += local.__all__
 __all__ += merge.__all__
+__all__ += normalization.__all__
 __all__ += pooling.__all__
 __all__ += recurrent.__all__

@@ -77,6 +77,7 @@ from layerc.testing.makers.conv import make_conv1d, make_conv2d
 from layerc.testing.makers.core import (make_activation, make_dense, make_dropout, make_flatten,
                                         make_reshape)
 from layerc.testing.makers.local import make_locally_connected1d, make_locally_connected2d
+from layerc.testing.makers.normalization import make_batch_normalization
 from layerc.testing.makers.pool import (make_average_pooling1d, make_average_pooling2d,
                                         make_global_average_pooling1d,
                                         make_global_average_pooling2d, make_global_max_pooling1d,
@@ -94,7 +95,8 @@ __all__ = [
     "MAX_STRIDE", "SENSITIVITY_NOISE", "SPATIAL_HEADS", "SPATIAL_MAKERS", "Shape",
     "assert_compiles_like_reference", "dense_layer", "draw_layer", "feature_map",
     "functional_graphs", "input_shapes", "inputs_for", "layer_stacks", "make_activation",
-    "make_average_pooling1d", "make_average_pooling2d", "make_conv1d", "make_conv2d", "make_dense",
+    "make_average_pooling1d", "make_average_pooling2d", "make_batch_normalization",
+    "make_conv1d", "make_conv2d", "make_dense",
     "make_dropout", "make_flatten", "make_global_average_pooling1d",
     "make_global_average_pooling2d", "make_global_max_pooling1d", "make_global_max_pooling2d",
     "make_locally_connected1d", "make_locally_connected2d", "make_max_pooling1d",

@@ -22,9 +22,11 @@ from layerc.testing.shapes import input_shapes as _input_shapes  # an argument h
 SPATIAL_MAKERS: dict[str, LayerMaker] = {
     name: LAYER_MAKERS[name] for name in (
         "conv1d", "conv2d", "max_pooling1d", "average_pooling1d", "max_pooling2d",
-        "average_pooling2d", "locally_connected1d", "locally_connected2d")}
+        "average_pooling2d", "locally_connected1d", "locally_connected2d",
+        "batch_normalization")}
 """The makers of the layers that keep a feature map a feature map (convolution,
-windowed pooling, locally connected): the body of `spatial_stacks`."""
+windowed pooling, locally connected, batch normalization): the body of
+`spatial_stacks`."""
 
 _CONV_MAKERS = {name: SPATIAL_MAKERS[name] for name in ("conv1d", "conv2d")}
 

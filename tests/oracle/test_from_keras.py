@@ -451,8 +451,8 @@ def test_conv2d_groups_refused(oracle):
 
 def test_layer_type_layerc_lacks_refused(oracle):
     k = oracle.keras
-    kmodel = sequential(k, (5,), k.layers.Dense(3), k.layers.BatchNormalization(name="bn"))
-    refused(lambda: from_keras(kmodel), "'bn'", "BatchNormalization", "no such layer", "Dense")
+    kmodel = sequential(k, (5,), k.layers.Dense(3), k.layers.LayerNormalization(name="ln"))
+    refused(lambda: from_keras(kmodel), "'ln'", "LayerNormalization", "no such layer", "Dense")
 
 
 def test_mixed_precision_policy_refused(oracle):

@@ -19,7 +19,8 @@ def model():
 def test_every_pass_says_what_it_changed():
     _, manager = optimize(model().to_graph())
     changes = dict(manager.changes)
-    assert list(changes) == ["drop-dropout", "fold-reshape", "fuse-activation",
+    assert list(changes) == ["drop-dropout", "fold-batchnorm", "fold-reshape",
+                             "fuse-activation",
                              "specialize-padding", "dce", "plan-memory"]
     assert changes["drop-dropout"] == ("removed %drop", "%f: reads %r instead of %drop")
     assert changes["fold-reshape"] == ("%f: flatten -> view",)

@@ -1,0 +1,30 @@
+"""Makers of the normalization layers: BatchNormalization."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+from hypothesis.strategies import DrawFn
+
+from layerc import initializers
+from layerc.layers import BatchNormalization
+from layerc.layers.base import Layer
+from layerc.testing.limits import Shape
+from layerc.testing.makers.base import _SEEDS, register_layer_maker
+
+
+@register_layer_maker("batch_normalization")
+def make_batch_normalization(draw: DrawFn, shape: Shape) -> Layer | None:
+    """Any non-batch axis (spelled negative or positive), both flags, and
+    seeded statistics far from the identity: means in [-1, 1), variances in
+    [0.25, 4), gammas in [-2, 2), betas in [-1, 1)."""
+    rank = len(shape) + 1
+    axis = draw(st.integers(1, rank - 1))
+    seed = draw(_SEEDS)
+    return BatchNormalization(
+        axis=axis - rank if draw(st.booleans()) else axis,
+        epsilon=draw(st.sampled_from((1e-3, 1e-5, 0.1))),
+        center=draw(st.booleans()), scale=draw(st.booleans()),
+        gamma_initializer=initializers.RandomUniform(-2.0, 2.0, seed=seed),
+        beta_initializer=initializers.RandomUniform(-1.0, 1.0, seed=seed + 1),
+        moving_mean_initializer=initializers.RandomUniform(-1.0, 1.0, seed=seed + 2),
+        moving_variance_initializer=initializers.RandomUniform(0.25, 4.0, seed=seed + 3))

@@ -1,0 +1,34 @@
+"""CUDA lowering of BatchNormalization against the reference interpreter:
+the scale-and-shift kernel over a channels-first axis, a middle axis and
+the last, with a fused activation and with softmax (the row kernel after
+it); folded into a convolution by the default pipeline, run unfolded under
+plan-memory alone."""
+
+import numpy as np
+import pytest
+
+from layerc.layers import Activation, BatchNormalization, Conv2D, Input
+from layerc.models import Sequential
+
+
+def _statistics(model, seed=0):
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, BatchNormalization):
+            ws = layer.get_weights()
+            layer.set_weights([rng.uniform(0.25, 4.0, w.shape) if i == len(ws) - 1 else
+                               rng.uniform(-2.0, 2.0, w.shape) for i, w in enumerate(ws)])
+    return model
+
+
+@pytest.mark.parametrize("axis,activation", [(1, "tanh"), (2, "relu"), (-1, "softmax")])
+def test_batch_normalization(like_reference, axis, activation):
+    model = Sequential([Input((3, 4, 5)), BatchNormalization(axis=axis, scale=axis != 2),
+                        Activation(activation)])
+    like_reference(_statistics(model))
+
+
+def test_batch_normalization_after_a_convolution(like_reference):
+    model = Sequential([Input((2, 6, 6)), Conv2D(3, 3, data_format="channels_first"),
+                        BatchNormalization(axis=1, center=False)])
+    like_reference(_statistics(model, 1))
