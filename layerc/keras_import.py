@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from layerc.errors import ArtifactError, ConfigError, LayercError
-from layerc.keras_layers import convert_layer, label
+from layerc.keras_layers import AUGMENTATION, convert_layer, label
 from layerc.layers.base import Layer, SymbolicTensor
 from layerc.layers.embeddings import Embedding
 from layerc.layers.recurrent import Recurrent
@@ -216,7 +216,10 @@ class _Replay:
             raise ConfigError(f"{where}: called with {len(args)} positional arguments; layerc "
                               f"layers take one (the input)")
         training = kwargs.pop("training", None)
-        if training not in (None, False):
+        # Keras's augmentation layers default to training=True in their call
+        # signature, and Keras records it; its predict still runs them as the
+        # identity (tests/oracle/test_from_keras.py), as layerc does.
+        if training not in (None, False) and type(klayer).__name__ not in AUGMENTATION:
             raise ConfigError(f"{where}: called with training={training!r}; layerc is "
                               f"inference-only and supports training=None or False")
         keras_mask = kwargs.pop("mask", None)

@@ -230,6 +230,29 @@ def as_dropout(table: dict[str, Key]) -> Callable[[Any], Layer]:
     return convert
 
 
+# Keras's augmentation layers and ActivityRegularization: the input unchanged
+# at inference (each checked against Keras 3.15 in tests/oracle/test_from_keras.py).
+AUGMENTATION = (
+    "RandomFlip", "RandomRotation", "RandomZoom", "RandomContrast", "RandomTranslation",
+    "RandomBrightness", "RandomColorDegeneration", "RandomColorJitter", "RandomGrayscale",
+    "RandomHue", "RandomSaturation", "RandomSharpness", "RandomShear", "RandomPosterization",
+    "RandomInvert", "RandomGaussianBlur", "RandomPerspective", "RandomElasticTransform",
+    "RandomErasing", "AugMix", "RandAugment", "CutMix", "MixUp", "ActivityRegularization")
+
+
+def as_identity(klayer: Any) -> Layer:
+    """A layer that acts only in training: a layerc Dropout of rate 0. Every
+    option but the name and dtype shapes training alone, so all are dropped."""
+    table = {**{key: DROP for key in config_of(klayer)}, **BASE}
+    return build(klayer, L.Dropout, {**checked_options(klayer, table), "rate": 0.0})
+
+
+def refuse_random_crop(klayer: Any) -> Layer:
+    raise ConfigError(f"from_keras: {label(klayer)}: at inference Keras 3.15 returns the input "
+                      f"uncropped while the layer's output shape says cropped, so layerc "
+                      f"cannot follow both; crop with Cropping2D or resize before the model")
+
+
 def convert_input(klayer: Any) -> Layer:
     options = checked_options(klayer, INPUT)
     return build(klayer, L.InputLayer, options)
@@ -273,6 +296,8 @@ CONVERTERS: dict[str, Callable[[Any], Layer]] = {
     "GaussianNoise": as_dropout(GAUSSIAN_NOISE),
     "GaussianDropout": as_dropout(GAUSSIAN_DROPOUT),
     "AlphaDropout": as_dropout(ALPHA_DROPOUT),
+    **{name: as_identity for name in AUGMENTATION},
+    "RandomCrop": refuse_random_crop,
 }
 
 

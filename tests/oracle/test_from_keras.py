@@ -147,6 +147,31 @@ def test_training_only_noise_layers_become_dropout(oracle, rng):
         pytest.approx([0.3, 0.2, 0.0, 0.4, 0.1])
 
 
+AUGMENTATION_ARGS = {"RandomRotation": dict(factor=0.2), "RandomZoom": dict(height_factor=0.2),
+                     "RandomContrast": dict(factor=0.5), "RandomBrightness": dict(factor=0.3),
+                     "RandomTranslation": dict(height_factor=0.2, width_factor=0.2),
+                     "RandomColorDegeneration": dict(factor=0.5), "RandomHue": dict(factor=0.5),
+                     "RandomSaturation": dict(factor=0.5), "RandomSharpness": dict(factor=0.5),
+                     "RandomShear": dict(x_factor=0.3), "RandomPosterization": dict(factor=(1, 4)),
+                     "ActivityRegularization": dict(l1=0.1)}
+
+
+def test_augmentation_layers_are_the_identity_at_inference(oracle, rng):
+    """Every augmentation class the importer takes, each in front of a
+    convolution, against Keras's own output at inference (training=False)."""
+    from layerc.keras_layers import AUGMENTATION
+
+    k = oracle.keras
+    for name in AUGMENTATION:
+        klayer = getattr(k.layers, name)(**AUGMENTATION_ARGS.get(name, {}), name="aug")
+        kmodel = sequential(k, (8, 8, 3), klayer, k.layers.Conv2D(2, 3, name="conv"))
+        randomize(kmodel, rng)
+        model = convert_and_check(oracle, kmodel, data(rng, (2, 8, 8, 3), 100.0))
+        assert model.get_layer("aug").kind == "Dropout" and model.get_layer("aug").rate == 0, name
+    refused(lambda: from_keras(sequential(k, (8, 8, 3), k.layers.RandomCrop(4, 4, name="crop"))),
+            "'crop'", "RandomCrop", "uncropped")
+
+
 @st.composite
 def conv_options(draw: Any, rank: int) -> dict[str, Any]:
     """Strides and dilation are not both > 1 (Keras and layerc refuse that)."""
