@@ -81,7 +81,11 @@ class BaseEmitter:
         return self._weight_at[name]
 
     def constant(self, value: float) -> int:
-        return self._append(np.array([value], np.float32))
+        return self.constants(np.array([value], np.float32))
+
+    def constants(self, values: np.ndarray) -> int:
+        """The offset of an array computed at lowering, stored in the weight arena."""
+        return self._append(np.asarray(values, np.float32))
 
     def scratch(self, size: int) -> int:
         """The per-sample arena offset of `size` floats of scratch."""

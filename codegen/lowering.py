@@ -19,7 +19,7 @@ import numpy as np
 from layerc.codegen.base import BaseEmitter, Operands, Steps, shared
 from layerc.codegen.codes import ACTIVATIONS, BINOPS, CELLS, INITS
 from layerc.ir import Node, OpKind, TargetError, rule_for
-from layerc.ir.ops.normalization import scale_and_shift
+from layerc.ir.ops.normalization import rescale_vectors, scale_and_shift
 from layerc.ir.ops.recurrent import state_count
 from layerc.ir.ops.spatial import split, window_pads
 
@@ -148,27 +148,34 @@ def concatenate(e: BaseEmitter, node: Node) -> Steps:
 
 
 # ----- normalization -----
-def batch_norm_operands(e: BaseEmitter, node: Node) -> Operands:
-    """A batch normalization as y = x * scale + shift per channel (the
-    moving statistics folded at lowering: ir/ops/normalization.py), over a
-    sample seen as (outer, c, inner) with c the channels; `row` the last
-    axis, for a row-wise activation; scale and shift are weight offsets."""
+def scale_shift_operands(e: BaseEmitter, node: Node) -> Operands:
+    """A batch normalization or a rescaling as y = x * scale + shift per
+    channel (ir/ops/normalization.py: the moving statistics folded at
+    lowering, stored under the statistics' names; a rescaling's values
+    spread over the last axis), over a sample seen as (outer, c, inner) with
+    c the channels; `row` the last axis, for a row-wise activation; scale
+    and shift are weight-arena offsets."""
     x = e.graph.type_of(node.inputs[0])
     a = node.attrs
     dims = x.sample_shape
-    ws = [e.graph.weights[name] for name in node.weights]
-    s, t = scale_and_shift(a, ws)
-    return {**io_operands(e, node), "outer": math.prod(dims[:a.axis - 1]),  # type: ignore
-            "c": dims[a.axis - 1], "inner": math.prod(dims[a.axis:]),  # type: ignore
-            "row": dims[-1],  # type: ignore[dict-item]
-            "scale": e.weight(node.weights[-1], pack=lambda _: s.astype(np.float32)),
-            "shift": e.weight(node.weights[-2], pack=lambda _: t.astype(np.float32)),
+    if node.op is OpKind.BATCH_NORM:
+        axis = a.axis
+        s, t = scale_and_shift(a, [e.graph.weights[name] for name in node.weights])
+        s_at = e.weight(node.weights[-1], pack=lambda _: s.astype(np.float32))
+        t_at = e.weight(node.weights[-2], pack=lambda _: t.astype(np.float32))
+    else:
+        axis = x.rank - 1
+        s, t = rescale_vectors(a, dims[-1])  # type: ignore[arg-type]
+        s_at, t_at = e.constants(s), e.constants(t)
+    return {**io_operands(e, node), "outer": math.prod(dims[:axis - 1]),  # type: ignore
+            "c": dims[axis - 1], "inner": math.prod(dims[axis:]),  # type: ignore
+            "row": dims[-1], "scale": s_at, "shift": t_at,  # type: ignore[dict-item]
             "act": act(a.activation)}
 
 
-@shared(OpKind.BATCH_NORM)
-def batch_norm(e: BaseEmitter, node: Node) -> Steps:
-    return [("scale_shift", batch_norm_operands(e, node))]
+@shared(OpKind.BATCH_NORM, OpKind.RESCALE)
+def scale_shift(e: BaseEmitter, node: Node) -> Steps:
+    return [("scale_shift", scale_shift_operands(e, node))]
 
 
 # ----- window ops -----

@@ -28,6 +28,7 @@ class OpKind(str, Enum):
     EMBEDDING = "embedding"
     RECURRENT = "recurrent"
     BATCH_NORM = "batch_norm"
+    RESCALE = "rescale"
 
     def __str__(self) -> str:
         return self.value

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from layerc import layers as L
 from layerc.errors import ConfigError
 from layerc.ir import activations as ir_activations
@@ -104,6 +106,7 @@ BATCH_NORMALIZATION = {
     "moving_mean_initializer": DROP, "moving_variance_initializer": DROP,
     # inference reads the moving statistics either way, but renorm adds weights
     "renorm": only(False), "renorm_clipping": DROP, "renorm_momentum": DROP}
+RESCALING = {**BASE, "scale": DROP, "offset": DROP}  # read from the layer (convert_rescaling)
 MERGE = dict(BASE)
 CONCATENATE = {**BASE, "axis": PASS}
 SIMPLE_RNN = {
@@ -247,6 +250,24 @@ def as_identity(klayer: Any) -> Layer:
     return build(klayer, L.Dropout, {**checked_options(klayer, table), "rate": 0.0})
 
 
+def convert_rescaling(klayer: Any) -> Layer:
+    """Keras's Rescaling keeps its scale and offset as given (numbers or
+    arrays); a per-channel one follows Keras's image_data_format, which
+    layerc takes only as channels_last (the last axis)."""
+    options = checked_options(klayer, RESCALING)
+    scale, offset = np.asarray(klayer.scale), np.asarray(klayer.offset)
+    if max(scale.ndim, offset.ndim) > 0:
+        import keras
+
+        if keras.config.image_data_format() != "channels_last":
+            raise ConfigError(f"from_keras: {label(klayer)}: a per-channel scale or offset "
+                              f"under image_data_format "
+                              f"{keras.config.image_data_format()!r} is not supported; "
+                              f"layerc supports only 'channels_last'")
+    return build(klayer, L.Rescaling, {**options, "scale": scale.tolist(),
+                                       "offset": offset.tolist()})
+
+
 def refuse_random_crop(klayer: Any) -> Layer:
     raise ConfigError(f"from_keras: {label(klayer)}: at inference Keras 3.15 returns the input "
                       f"uncropped while the layer's output shape says cropped, so layerc "
@@ -287,6 +308,7 @@ CONVERTERS: dict[str, Callable[[Any], Layer]] = {
     "Minimum": same_class(L.Minimum, MERGE),
     "Concatenate": same_class(L.Concatenate, CONCATENATE),
     "BatchNormalization": same_class(L.BatchNormalization, BATCH_NORMALIZATION),
+    "Rescaling": convert_rescaling,
     "ReLU": as_activation(RELU, lambda c: "relu" if c["max_value"] is None else "relu6"),
     "LeakyReLU": as_activation(LEAKY_RELU, lambda c: "leaky_relu"),
     "ELU": as_activation(ELU, lambda c: "elu"),

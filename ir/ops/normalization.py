@@ -1,5 +1,6 @@
-"""Rules for the normalization ops: batch normalization at inference, a
-per-channel scale and shift from the moving statistics."""
+"""Rules for the normalization ops: batch normalization at inference (a
+per-channel scale and shift from the moving statistics) and rescaling (a
+scale and an offset, one or one per channel of the last axis)."""
 
 from __future__ import annotations
 
@@ -75,4 +76,37 @@ def _ref_batch_norm(a: BatchNormAttrs, xs: list[np.ndarray],
 
 register(OpRule(OpKind.BATCH_NORM, BatchNormAttrs, _infer_batch_norm, _ref_batch_norm,
                 _batch_norm_weights, epilogue=True,
+                flops=lambda a, ins, outs: 2 * outs[0].sample_size))
+
+
+@dataclass(frozen=True, slots=True)
+class RescaleAttrs:
+    scale: tuple[float, ...]  # one value, or one per channel of the last axis
+    offset: tuple[float, ...] = (0.0,)
+    activation: str = "linear"  # an epilogue fuse-activation may set
+
+
+def rescale_vectors(a: RescaleAttrs, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """The per-channel (s, t) of y = x * s + t over `channels` last-axis values."""
+    return (np.broadcast_to(np.asarray(a.scale, np.float64), (channels,)),
+            np.broadcast_to(np.asarray(a.offset, np.float64), (channels,)))
+
+
+def _infer_rescale(a: RescaleAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    (x,) = ins
+    c = x.shape[-1]
+    for name, values in (("scale", a.scale), ("offset", a.offset)):
+        if len(values) != 1 and (c is None or len(values) != c):
+            raise ShapeError(f"{name} has {len(values)} values; expected 1 or one per channel "
+                             f"of the last axis of the input {x}")
+    return (x,)
+
+
+def _ref_rescale(a: RescaleAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[np.ndarray]:
+    """Keras's x * scale + offset, over the last axis, in float64."""
+    y = xs[0].astype(np.float64) * np.asarray(a.scale) + np.asarray(a.offset)
+    return [activations.apply(a.activation, y)]
+
+
+register(OpRule(OpKind.RESCALE, RescaleAttrs, _infer_rescale, _ref_rescale, epilogue=True,
                 flops=lambda a, ins, outs: 2 * outs[0].sample_size))

@@ -1,13 +1,16 @@
-"""Normalization layers: BatchNormalization (inference: the moving statistics)."""
+"""Normalization layers: BatchNormalization (inference: the moving
+statistics) and Rescaling."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from layerc import initializers
 from layerc.errors import ConfigError, ShapeError
 from layerc.ir import OpKind, Port, TensorType
-from layerc.ir.ops.normalization import BatchNormAttrs
+from layerc.ir.ops.normalization import BatchNormAttrs, RescaleAttrs
 from layerc.layers.base import Builder, Layer
 
 
@@ -84,4 +87,38 @@ class BatchNormalization(Layer):
                 **self.training_only}
 
 
-__all__ = ["BatchNormalization"]
+def _values(layer: Layer, option: str, value: Any) -> tuple[float, ...]:
+    """A number, or a 1-D sequence of numbers (one per channel of the last axis)."""
+    array = np.asarray(value, dtype=object)
+    if array.ndim > 1 or array.size == 0 or not all(
+            isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+            for v in array.reshape(-1)):
+        raise ConfigError(f"{layer.label()}: {option} must be a number or a 1-D sequence of "
+                          f"numbers (one per channel of the last axis), got {value!r}")
+    return tuple(float(v) for v in array.reshape(-1))
+
+
+class Rescaling(Layer):
+    """Keras's Rescaling: x * scale + offset, each a number or one value per
+    channel of the last axis (Keras's default channels-last image format). A
+    mask passes through."""
+
+    mask_mode = "pass"
+
+    def __init__(self, scale: Any, offset: Any = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scale = _values(self, "scale", scale)
+        self.offset = _values(self, "offset", offset)
+
+    def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
+        return [b.add(OpKind.RESCALE, inputs, RescaleAttrs(self.scale, self.offset))]
+
+    def get_config(self) -> dict[str, Any]:
+        def spelled(values: tuple[float, ...]) -> Any:
+            return values[0] if len(values) == 1 else list(values)
+
+        return {**super().get_config(), "scale": spelled(self.scale),
+                "offset": spelled(self.offset)}
+
+
+__all__ = ["BatchNormalization", "Rescaling"]

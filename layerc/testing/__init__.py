@@ -77,7 +77,7 @@ from layerc.testing.makers.conv import make_conv1d, make_conv2d
 from layerc.testing.makers.core import (make_activation, make_dense, make_dropout, make_flatten,
                                         make_reshape)
 from layerc.testing.makers.local import make_locally_connected1d, make_locally_connected2d
-from layerc.testing.makers.normalization import make_batch_normalization
+from layerc.testing.makers.normalization import make_batch_normalization, make_rescaling
 from layerc.testing.makers.pool import (make_average_pooling1d, make_average_pooling2d,
                                         make_global_average_pooling1d,
                                         make_global_average_pooling2d, make_global_max_pooling1d,
@@ -100,7 +100,8 @@ __all__ = [
     "make_dropout", "make_flatten", "make_global_average_pooling1d",
     "make_global_average_pooling2d", "make_global_max_pooling1d", "make_global_max_pooling2d",
     "make_locally_connected1d", "make_locally_connected2d", "make_max_pooling1d",
-    "make_max_pooling2d", "make_reshape", "model_inputs", "probe_magnitude", "probe_sensitivity",
+    "make_max_pooling2d", "make_rescaling", "make_reshape", "model_inputs", "probe_magnitude",
+    "probe_sensitivity",
     "reference_values", "register_layer_maker", "reshape_targets", "sample_shapes",
     "spatial_shapes", "spatial_stacks",
 ]

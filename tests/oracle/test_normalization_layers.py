@@ -118,3 +118,30 @@ def test_refuses_the_batch_axis_and_a_non_int_axis():
         layerc.Sequential([Input((3, 4)), BatchNormalization(axis=0, name="bn")])
     with pytest.raises(ConfigError, match=r"axis must be an int"):
         BatchNormalization(axis=[1, 2])
+
+
+@SWEEP
+@given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple), data=st.data(),
+       batch=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_rescaling_matches_keras(oracle, shape, data, batch, seed):
+    """A number or one value per channel of the last axis, for scale and offset."""
+    def values(scale):
+        number = st.floats(-scale, scale, allow_nan=False, width=32)
+        return data.draw(number | st.lists(number, min_size=shape[-1], max_size=shape[-1]))
+
+    options = dict(scale=values(2.0), offset=values(1.0), name="rescale")
+    model = layerc.Sequential([Input(shape), layerc.layers.Rescaling(**options)])
+    kmodel = oracle.keras.Sequential([oracle.keras.Input(shape),
+                                      oracle.layers.Rescaling(**options)])
+    x = np.random.default_rng(seed).uniform(-3, 3, (batch, *shape)).astype(np.float32)
+    oracle.check(model, kmodel, x, atol=ATOL, rtol=RTOL)
+    converted = layerc.from_keras(kmodel)
+    oracle.assert_close(layerc.compile(converted).predict(x), oracle.run_keras(kmodel, [x])[0],
+                        "from_keras", ATOL, RTOL)
+
+
+def test_rescaling_refuses_what_is_not_numbers():
+    with pytest.raises(ConfigError, match=r"scale must be a number or a 1-D sequence"):
+        layerc.layers.Rescaling([[1.0, 2.0]])
+    with pytest.raises(layerc.ShapeError, match=r"offset has 2 values; expected 1 or one per"):
+        layerc.Sequential([Input((4, 3)), layerc.layers.Rescaling(1.0, offset=[0.5, 1.0])])

@@ -1,6 +1,6 @@
-"""CPU: batch normalization as a per-channel scale and shift (the moving
-statistics are folded at lowering; the lowering is shared:
-codegen/lowering.py), its activation after it: the opcode, kernels and step.
+"""CPU: batch normalization and rescaling as a per-channel scale and shift
+(computed at lowering; the lowering is shared: codegen/lowering.py), the
+activation after it: the opcode, kernels and step.
 fold-batchnorm folds most of them into the Dense or convolution before
 them; these are the rest."""
 

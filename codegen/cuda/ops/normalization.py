@@ -1,5 +1,5 @@
-"""CUDA: batch normalization as a per-channel scale and shift (the moving
-statistics are folded at lowering: codegen/lowering.py), a thread per value,
+"""CUDA: batch normalization and rescaling as a per-channel scale and shift
+(computed at lowering: codegen/lowering.py), a thread per value,
 its activation fused unless it needs whole rows (softmax: the row kernel
 after it)."""
 
@@ -33,9 +33,9 @@ def _scale_shift(o: dict[str, int], arena: Any, weights: Any, state: Any, batch:
                                  o["inner"], weights, o["scale"], o["shift"], o["act"])
 
 
-@lowers(OpKind.BATCH_NORM)
-def lower_batch_norm(e: Emitter, node: Node) -> None:
-    operands = lowering.batch_norm_operands(e, node)
+@lowers(OpKind.BATCH_NORM, OpKind.RESCALE)
+def lower_scale_shift(e: Emitter, node: Node) -> None:
+    operands = lowering.scale_shift_operands(e, node)
     act = operands.pop("act")
     e.launch(SCALE_SHIFT, node, **operands, act=fused(act))
     size = operands["outer"] * operands["c"] * operands["inner"]

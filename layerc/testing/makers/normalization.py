@@ -1,4 +1,4 @@
-"""Makers of the normalization layers: BatchNormalization."""
+"""Makers of the normalization layers: BatchNormalization, Rescaling."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
 
 from layerc import initializers
-from layerc.layers import BatchNormalization
+from layerc.layers import BatchNormalization, Rescaling
 from layerc.layers.base import Layer
 from layerc.testing.limits import Shape
 from layerc.testing.makers.base import _SEEDS, register_layer_maker
@@ -28,3 +28,15 @@ def make_batch_normalization(draw: DrawFn, shape: Shape) -> Layer | None:
         beta_initializer=initializers.RandomUniform(-1.0, 1.0, seed=seed + 1),
         moving_mean_initializer=initializers.RandomUniform(-1.0, 1.0, seed=seed + 2),
         moving_variance_initializer=initializers.RandomUniform(0.25, 4.0, seed=seed + 3))
+
+
+@register_layer_maker("rescaling")
+def make_rescaling(draw: DrawFn, shape: Shape) -> Layer | None:
+    """A scale and an offset, each one number or one per channel of the last axis."""
+    def values(low: float, high: float) -> list[float] | float:
+        number = st.floats(low, high, allow_nan=False, width=32)
+        if draw(st.booleans()):
+            return draw(number)
+        return draw(st.lists(number, min_size=shape[-1], max_size=shape[-1]))
+
+    return Rescaling(values(-2.0, 2.0), values(-1.0, 1.0))

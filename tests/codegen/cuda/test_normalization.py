@@ -1,4 +1,5 @@
-"""CUDA lowering of BatchNormalization against the reference interpreter:
+"""CUDA lowering of BatchNormalization and Rescaling against the reference
+interpreter:
 the scale-and-shift kernel over a channels-first axis, a middle axis and
 the last, with a fused activation and with softmax (the row kernel after
 it); folded into a convolution by the default pipeline, run unfolded under
@@ -7,7 +8,7 @@ plan-memory alone."""
 import numpy as np
 import pytest
 
-from layerc.layers import Activation, BatchNormalization, Conv2D, Input
+from layerc.layers import Activation, BatchNormalization, Conv2D, Input, Rescaling
 from layerc.models import Sequential
 
 
@@ -32,3 +33,8 @@ def test_batch_normalization_after_a_convolution(like_reference):
     model = Sequential([Input((2, 6, 6)), Conv2D(3, 3, data_format="channels_first"),
                         BatchNormalization(axis=1, center=False)])
     like_reference(_statistics(model, 1))
+
+
+@pytest.mark.parametrize("scale,offset", [(1 / 255, 0.0), ([0.5, -1.0, 2.0], [0.1, 0.2, 0.3])])
+def test_rescaling(like_reference, scale, offset):
+    like_reference(Sequential([Input((4, 3)), Rescaling(scale, offset)]))
