@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from layerc.errors import ArtifactError, ConfigError, LayercError
-from layerc.keras_layers import AUGMENTATION, convert_layer, label
+from layerc.keras_layers import AUGMENTATION, convert_layer, label, refuse_unconvertible
 from layerc.layers.base import Layer, SymbolicTensor
 from layerc.layers.embeddings import Embedding
 from layerc.layers.recurrent import Recurrent
@@ -120,6 +120,8 @@ class _Replay:
         self.ops: dict[int, str] = {}  # id(keras tensor) -> the non-layer op that made it
 
     def run(self) -> Model:
+        refuse_unconvertible([k for k in self.kmodel.layers if _KERAS_MODEL not in _bases(k)],
+                             self.kmodel.name)
         nodes_by_depth = self.graph._nodes_by_depth
         for depth in sorted(nodes_by_depth, reverse=True):
             for node in nodes_by_depth[depth]:

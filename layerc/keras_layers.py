@@ -323,11 +323,31 @@ CONVERTERS: dict[str, Callable[[Any], Layer]] = {
 }
 
 
+SUPPORTED = "the README's 'Importing Keras models' lists the classes layerc converts"
+
+
+def convertible(klayer: Any) -> bool:
+    """Whether the importer has a converter for a Keras layer's class."""
+    cls = type(klayer)
+    return cls.__name__ in CONVERTERS and cls.__module__.startswith("keras.")
+
+
+def refuse_unconvertible(klayers: list[Any], model: str) -> None:
+    """One ConfigError naming every Keras class of `klayers` layerc lacks,
+    with its count and first layer, rather than one refusal per run."""
+    missing: dict[str, list[str]] = {}
+    for klayer in klayers:
+        if not convertible(klayer):
+            missing.setdefault(type(klayer).__name__, []).append(klayer.name)
+    if missing:
+        found = "; ".join(f"{cls} x{len(names)} (first: {names[0]!r})"
+                          for cls, names in sorted(missing.items()))
+        raise ConfigError(f"from_keras: model {model!r}: layerc has no such layer for these "
+                          f"Keras classes: {found}; {SUPPORTED}")
+
+
 def convert_layer(klayer: Any) -> Layer:
     """The unbuilt layerc twin of a Keras layer (weights come after its calls)."""
-    cls = type(klayer)
-    convert = CONVERTERS.get(cls.__name__)
-    if convert is None or not cls.__module__.startswith("keras."):
-        raise ConfigError(f"from_keras: {label(klayer)}: layerc has no such layer; it "
-                          f"converts the Keras layers {', '.join(sorted(CONVERTERS))}")
-    return convert(klayer)
+    if not convertible(klayer):
+        raise ConfigError(f"from_keras: {label(klayer)}: layerc has no such layer; {SUPPORTED}")
+    return CONVERTERS[type(klayer).__name__](klayer)

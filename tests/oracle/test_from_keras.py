@@ -477,7 +477,23 @@ def test_conv2d_groups_refused(oracle):
 def test_layer_type_layerc_lacks_refused(oracle):
     k = oracle.keras
     kmodel = sequential(k, (5,), k.layers.Dense(3), k.layers.LayerNormalization(name="ln"))
-    refused(lambda: from_keras(kmodel), "'ln'", "LayerNormalization", "no such layer", "Dense")
+    error = refused(lambda: from_keras(kmodel), "'ln'", "LayerNormalization", "no such layer",
+                    "README")
+    assert "Dense" not in str(error)  # no list of every class it converts
+
+
+def test_every_class_layerc_lacks_is_refused_at_once(oracle):
+    """Counts and first layer per missing class, in one error."""
+    k = oracle.keras
+    x = k.Input((6, 4))
+    y = k.layers.LayerNormalization(name="ln1")(x)
+    y = k.layers.Bidirectional(k.layers.LSTM(3, return_sequences=True), name="bi")(y)
+    y = k.layers.LayerNormalization(name="ln2")(y)
+    y = k.layers.UnitNormalization(name="unit")(k.layers.Dense(2)(y))
+    error = refused(lambda: from_keras(k.Model(x, y, name="several")), "'several'",
+                    "Bidirectional x1 (first: 'bi')", "LayerNormalization x2 (first: 'ln1')",
+                    "UnitNormalization x1 (first: 'unit')", "README")
+    assert "Dense" not in str(error)
 
 
 def test_mixed_precision_policy_refused(oracle):
