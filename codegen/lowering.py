@@ -147,6 +147,14 @@ def concatenate(e: BaseEmitter, node: Node) -> Steps:
     return steps
 
 
+# ----- reshaping -----
+@shared(OpKind.REPEAT)
+def repeat(e: BaseEmitter, node: Node) -> Steps:
+    """Each sample's `size` values written `n` times in a row."""
+    return [("repeat", {**io_operands(e, node), "n": node.attrs.n,
+                        "size": e.graph.type_of(node.inputs[0]).sample_size})]
+
+
 # ----- normalization -----
 def scale_shift_operands(e: BaseEmitter, node: Node) -> Operands:
     """A batch normalization or a rescaling as y = x * scale + shift per

@@ -29,6 +29,7 @@ class OpKind(str, Enum):
     RECURRENT = "recurrent"
     BATCH_NORM = "batch_norm"
     RESCALE = "rescale"
+    REPEAT = "repeat"
 
     def __str__(self) -> str:
         return self.value

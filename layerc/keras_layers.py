@@ -107,6 +107,7 @@ BATCH_NORMALIZATION = {
     # inference reads the moving statistics either way, but renorm adds weights
     "renorm": only(False), "renorm_clipping": DROP, "renorm_momentum": DROP}
 RESCALING = {**BASE, "scale": DROP, "offset": DROP}  # read from the layer (convert_rescaling)
+REPEAT_VECTOR = {**BASE, "n": PASS}
 MERGE = dict(BASE)
 CONCATENATE = {**BASE, "axis": PASS}
 SIMPLE_RNN = {
@@ -309,6 +310,7 @@ CONVERTERS: dict[str, Callable[[Any], Layer]] = {
     "Concatenate": same_class(L.Concatenate, CONCATENATE),
     "BatchNormalization": same_class(L.BatchNormalization, BATCH_NORMALIZATION),
     "Rescaling": convert_rescaling,
+    "RepeatVector": same_class(L.RepeatVector, REPEAT_VECTOR),
     "ReLU": as_activation(RELU, lambda c: "relu" if c["max_value"] is None else "relu6"),
     "LeakyReLU": as_activation(LEAKY_RELU, lambda c: "leaky_relu"),
     "ELU": as_activation(ELU, lambda c: "elu"),

@@ -34,7 +34,8 @@ WINDOWED = {"Conv1D", "Conv2D", "MaxPooling1D", "AveragePooling1D", "MaxPooling2
 GLOBAL_POOLS = {"GlobalMaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling2D",
                 "GlobalAveragePooling2D"}
 SPATIAL = WINDOWED | GLOBAL_POOLS
-NORMALIZATION = {"BatchNormalization", "Rescaling"}  # BatchNormalization: a spatial maker too
+NORMALIZATION = {"BatchNormalization", "Rescaling",  # BatchNormalization: a spatial maker too
+                 "RepeatVector"}  # (and the reshaping layers the core makers draw)
 MERGE_OPS = (OpKind.ADD, OpKind.SUBTRACT, OpKind.MULTIPLY, OpKind.AVERAGE, OpKind.MAXIMUM,
              OpKind.MINIMUM, OpKind.CONCATENATE)
 SPATIAL_MAKER_NAMES = sorted(name for name in LAYER_MAKERS if name[-2:] in ("1d", "2d"))

@@ -11,7 +11,7 @@ from typing import Any
 
 from layerc.errors import ConfigError
 from layerc.layers import (convolutional, core, embeddings, input_layer, local, merge,
-                           normalization, pooling, recurrent)
+                           normalization, pooling, recurrent, reshaping)
 from layerc.layers.base import LAYERS, Layer, SymbolicTensor
 from layerc.layers.convolutional import *  # noqa: F403
 from layerc.layers.core import *  # noqa: F403
@@ -22,6 +22,7 @@ from layerc.layers.merge import *  # noqa: F403
 from layerc.layers.normalization import *  # noqa: F403
 from layerc.layers.pooling import *  # noqa: F403
 from layerc.layers.recurrent import *  # noqa: F403
+from layerc.layers.reshaping import *  # noqa: F403
 
 
 def serialize(layer: Layer) -> dict[str, Any]:
@@ -37,7 +38,8 @@ def deserialize(data: dict[str, Any]) -> Layer:
 
 
 __all__ = ["LAYERS", "Layer", "SymbolicTensor", "convolutional", "core", "deserialize",
-           "embeddings", "local", "merge", "normalization", "pooling", "recurrent", "serialize"]
+           "embeddings", "local", "merge", "normalization", "pooling", "recurrent", "reshaping",
+           "serialize"]
 __all__ += convolutional.__all__
 __all__ += core.__all__
 __all__ += embeddings.__all__
@@ -47,3 +49,4 @@ __all__ += merge.__all__
 __all__ += normalization.__all__
 __all__ += pooling.__all__
 __all__ += recurrent.__all__
+__all__ += reshaping.__all__

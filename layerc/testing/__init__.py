@@ -83,6 +83,7 @@ from layerc.testing.makers.pool import (make_average_pooling1d, make_average_poo
                                         make_global_average_pooling2d, make_global_max_pooling1d,
                                         make_global_max_pooling2d, make_max_pooling1d,
                                         make_max_pooling2d)
+from layerc.testing.makers.reshaping import make_repeat_vector
 from layerc.testing.makers.spatial import feature_map
 from layerc.testing.probes import (MAX_MAGNITUDE, MAX_SENSITIVITY, SENSITIVITY_NOISE,
                                    probe_magnitude, probe_sensitivity, reference_values)
@@ -100,7 +101,8 @@ __all__ = [
     "make_dropout", "make_flatten", "make_global_average_pooling1d",
     "make_global_average_pooling2d", "make_global_max_pooling1d", "make_global_max_pooling2d",
     "make_locally_connected1d", "make_locally_connected2d", "make_max_pooling1d",
-    "make_max_pooling2d", "make_rescaling", "make_reshape", "model_inputs", "probe_magnitude",
+    "make_max_pooling2d", "make_repeat_vector", "make_rescaling", "make_reshape",
+    "model_inputs", "probe_magnitude",
     "probe_sensitivity",
     "reference_values", "register_layer_maker", "reshape_targets", "sample_shapes",
     "spatial_shapes", "spatial_stacks",
