@@ -82,6 +82,10 @@ class OpRule:
     mask_outputs: Callable[[Any], tuple[int, ...]] = _none
     # The op reads integer indices on input 0, valid in [0, index_bound(attrs)).
     index_bound: Callable[[Any], int] | None = None
+    # A backend may run this op inside the step of the op whose output it
+    # alone reads (the CPU: a max pooling in its convolution's step), so
+    # plan-memory keeps that op's inputs alive through this one.
+    runs_in_producer: bool = False
     # The output axis (given the output's rank, batch axis included) whose
     # channels are the last axis of the op's kernel (its first weight) and of
     # its bias (its second, with use_bias): a per-channel scale and shift of

@@ -4,18 +4,19 @@ Sizes are per sample (the runtime scales offsets by the batch size).  A view
 shares its source's buffer.  Each buffer lives from the node that writes it to
 the last node that reads it (graph inputs from the start, outputs to the end);
 buffers whose lifetimes overlap never overlap in memory, so no op ever writes
-over its own input. A backend may run a pooling inside the step of the op
-whose output it alone reads (the CPU does so for a convolution and its max
-pooling: codegen/cpu/fusion.py), so that op's inputs live through the
-pooling's step too.  Placement is greedy by size, largest first, at the lowest
-offset that fits (the TFLite arena planner's strategy).
+over its own input. A backend may run an op whose rule says
+`runs_in_producer` (pooling) inside the step of the op whose output it alone
+reads (the CPU does so for a convolution and its max pooling:
+codegen/cpu/fusion.py), so that op's inputs live through its step too.
+Placement is greedy by size, largest first, at the lowest offset that fits
+(the TFLite arena planner's strategy).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from layerc.ir import Graph, MemoryPlan, OpKind, Port, rule_for
+from layerc.ir import Graph, MemoryPlan, Port, rule_for
 from layerc.passes.base import Pass, PassResult
 
 ALIGN = 16  # floats: 64-byte alignment for vector loads at every batch size
@@ -48,7 +49,7 @@ class PlanMemory(Pass):
         for step, node in enumerate(order):
             for p in node.inputs:
                 end[root[p]] = max(end[root[p]], step)
-            if node.op is OpKind.POOL and g.use_count(node.inputs[0]) == 1:
+            if rule_for(node.op).runs_in_producer and g.use_count(node.inputs[0]) == 1:
                 for p in g.node(node.inputs[0].node).inputs:  # the producer's inputs
                     end[root[p]] = max(end[root[p]], step)
             for i in range(len(node.types)):

@@ -65,7 +65,8 @@ def _window(a: PoolAttrs) -> Window:
 
 
 register(OpRule(OpKind.POOL, PoolAttrs, _infer_pool, _ref_pool, window=_window,
-                flops=lambda a, ins, outs: math.prod(a.pool) * outs[0].sample_size))
+                flops=lambda a, ins, outs: math.prod(a.pool) * outs[0].sample_size,
+                runs_in_producer=True))
 
 
 @dataclass(frozen=True, slots=True)

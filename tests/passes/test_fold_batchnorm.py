@@ -13,7 +13,7 @@ from layerc.layers import (BatchNormalization, Conv1D, Conv2D, Dense, Input,
                            LocallyConnected1D, LocallyConnected2D)
 from layerc.passes import FoldBatchNorm, FuseActivation
 
-from pass_helpers import assert_same_numbers, run_pass
+from pass_helpers import assert_same_numbers, body, run_pass
 
 
 def _statistics(model, seed):
@@ -109,3 +109,24 @@ def test_a_shared_layer_keeps_its_weights_for_its_other_call():
     assert_same_numbers(graph, result.graph)
     kernels = {n.weights[0] for n in result.graph.nodes() if n.op is OpKind.DENSE}
     assert kernels == {"p/kernel", "p/kernel+bn"}
+
+
+def test_golden_text_before_and_after():
+    x = Input((3,), name="x")
+    y = BatchNormalization(name="bn", center=False)(Dense(2, use_bias=False, name="p")(x))
+    graph = _statistics(layerc.Model(x, y, name="g"), 3).to_graph()
+    assert body(graph) == (
+        "  %x = input() {shape=(3,), dtype='float32', batch_size=None} : f32[?,3]\n"
+        "  %p = dense(%x) {units=2, use_bias=False, activation='linear'} [p/kernel: f32[3,2]]"
+        " : f32[?,2]\n"
+        "  %bn = batch_norm(%p) {axis=1, epsilon=0.001, center=False, scale=True, "
+        "activation='linear'} [bn/gamma: f32[2], bn/moving_mean: f32[2], "
+        "bn/moving_variance: f32[2]] : f32[?,2]\n"
+        "  return %bn\n"
+        "}\n")
+    assert body(run_pass(FoldBatchNorm(), graph).graph) == (
+        "  %x = input() {shape=(3,), dtype='float32', batch_size=None} : f32[?,3]\n"
+        "  %p = dense(%x) {units=2, use_bias=True, activation='linear'} [p/kernel+bn: f32[3,2], "
+        "p/bias+bn: f32[2]] : f32[?,2]\n"
+        "  return %p\n"
+        "}\n")
