@@ -129,7 +129,7 @@ def lower_conv(e: Emitter, node: Node) -> None:
         if variant in (VARIANT.direct, VARIANT.winograd):
             variant = VARIANT.im2col  # only channels last has these kernels
         scratch = e.scratch(g["oh"] * g["ow"] * k) if variant == VARIANT.im2col else 0
-    elif variant == VARIANT.winograd and winograd.fits(g):
+    elif not fusion.gemm_path(e, node):  # the Winograd variant on its 3x3 window
         kernel = e.weight(node.weights[0], pack=winograd.pack_kernel)
         bias_pack = pack_bias  # padded to whole panels
         scratch = 0  # the kernel's blocks are its own
