@@ -216,6 +216,7 @@ class Case:
     onnx_skip: str | None = None
     stateful: bool = False
     check_steps: int = 5
+    passes: Any = None  # layerc.compile's passes (None: the default pipeline)
 
 
 @dataclass
@@ -227,14 +228,21 @@ class Peer:
 
 
 def copy_weights_to_keras(layerc_model: Any, keras_model: Any) -> None:
-    """keras_layer.set_weights(layerc_layer.get_weights()) for every layer, in
-    order. Layouts are identical by design (shared/DESIGN.md)."""
+    """keras_layer.set_weights(layerc_layer.get_weights()) for every layer:
+    by name when the case names its layers (a functional model, whose layer
+    lists need not share an order), else in order. Layouts are identical by
+    design (shared/DESIGN.md)."""
     ours = list(layerc_model.layers)
     theirs = list(keras_model.layers)
-    if len(ours) != len(theirs):
+    named = {layer.name: layer for layer in theirs}
+    if all(a.name in named for a in ours if a.get_weights()):
+        pairs = [(a, named[a.name]) for a in ours if a.get_weights()]
+    elif len(ours) != len(theirs):
         raise SystemExit(f"FAIL: layerc model has {len(ours)} layers, the Keras one "
                          f"{len(theirs)}: the case's Keras builder does not match")
-    for a, b in zip(ours, theirs):
+    else:
+        pairs = list(zip(ours, theirs))
+    for a, b in pairs:
         if type(a).__name__ != type(b).__name__:
             raise SystemExit(f"FAIL: layer {a.name} is a {type(a).__name__} in layerc but "
                              f"{b.name} is a {type(b).__name__} in Keras")
@@ -267,7 +275,8 @@ def compile_accepts_threads() -> bool:
     return "threads" in inspect.signature(layerc.compile).parameters
 
 
-def compile_layerc(model: Any, threads: int | None) -> tuple[Any, str]:
+def compile_layerc(model: Any, threads: int | None,
+                   passes: Any = None) -> tuple[Any, str]:
     """layerc.compile(model), or layerc.compile(model, threads=N) for a thread
     count N when layerc.compile accepts `threads`; returns the compiled model
     and the call, as words for the results. `None` (the `default` rows) never
@@ -275,9 +284,12 @@ def compile_layerc(model: Any, threads: int | None) -> tuple[Any, str]:
     the cores the process may use, once that lands)."""
     import layerc
 
+    options = {} if passes is None else {"passes": passes}
+    said = "" if passes is None else ", passes=<the default pipeline without fold-batchnorm>"
     if threads is not None and compile_accepts_threads():
-        return layerc.compile(model, threads=threads), f"layerc.compile(model, threads={threads})"
-    return layerc.compile(model), "layerc.compile(model)"
+        return (layerc.compile(model, threads=threads, **options),
+                f"layerc.compile(model, threads={threads}{said})")
+    return layerc.compile(model, **options), f"layerc.compile(model{said})"
 
 
 def layerc_peer(compiled: Any, how: str = "layerc.compile(model)") -> Peer:

@@ -38,12 +38,14 @@ def case_factories() -> list:
     import bench_convnet
     import bench_lstm
     import bench_mlp
+    import bench_resnet_bn
     import bench_stacked_gru
     import bench_streaming
     import bench_text_cnn
     import bench_text_lstm
 
-    return [bench_mlp.case, bench_convnet.case, bench_cifar.case, bench_text_cnn.case,
+    return [bench_mlp.case, bench_convnet.case, bench_cifar.case, bench_resnet_bn.case,
+            bench_resnet_bn.case_unfolded, bench_text_cnn.case,
             bench_text_lstm.case, bench_lstm.case, bench_stacked_gru.case,
             bench_streaming.case]
 
@@ -151,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"\n## {case.name}", flush=True)
             case_started = time.perf_counter()
-            compiled, how = common.compile_layerc(case.layerc_model, None)
+            compiled, how = common.compile_layerc(case.layerc_model, None, case.passes)
             keras_model = case.build_keras()
             common.copy_weights_to_keras(case.layerc_model, keras_model)
             rng = np.random.default_rng(0)
@@ -203,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                 label = "default" if threads is None else str(threads)
                 with common.thread_setting(threads):
                     compiled_t, how_t = ((compiled, how) if threads is None else
-                                         common.compile_layerc(case.layerc_model, threads))
+                                         common.compile_layerc(case.layerc_model, threads,
+                                                               case.passes))
                     ort_p, session = (common.ort_peer(onnx_path, threads) if onnx_path
                                       else (None, None))
                     peers = [common.layerc_peer(compiled_t, how_t), *([ort_p] if ort_p else []),

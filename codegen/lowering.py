@@ -19,7 +19,10 @@ import numpy as np
 from layerc.codegen.base import BaseEmitter, Operands, Steps, shared
 from layerc.codegen.codes import ACTIVATIONS, BINOPS, CELLS, INITS
 from layerc.ir import Node, OpKind, TargetError, rule_for
-from layerc.ir.ops.normalization import rescale_vectors, scale_and_shift
+from layerc.ir.ops.activation import prelu_alpha_shape, softmax_block
+from layerc.ir.ops.normalization import (group_block, norm_block, normalize_vectors,
+                                         rescale_vectors, scale_and_shift)
+from layerc.ir.ops.reshaping import linear_weights
 from layerc.ir.ops.recurrent import state_count
 from layerc.ir.ops.spatial import split, window_pads
 
@@ -78,15 +81,12 @@ def copy(e: BaseEmitter, node: Node) -> Steps:
     return [("copy", {**io_operands(e, node), "size": node.type.sample_size})]
 
 
-@shared(OpKind.FLATTEN, OpKind.TRANSPOSE)
+@shared(OpKind.FLATTEN)
 def flatten(e: BaseEmitter, node: Node) -> Steps:
-    """A copy, or for a flatten of channels-first maps (and a transpose) the
-    channel axis moved last: (C, S) -> (S, C) per sample."""
+    """A copy, or for a flatten of channels-first maps the channel axis moved
+    last: (C, S) -> (S, C) per sample."""
     x = e.graph.type_of(node.inputs[0])
-    if node.op is OpKind.TRANSPOSE and node.attrs.perm != (0, *range(2, x.rank), 1):
-        raise TargetError(f"{node.label}: layerc's backends only move the channel axis last; "
-                          f"permutation {node.attrs.perm} is not supported")
-    if node.op is OpKind.FLATTEN and (node.attrs.data_format == "channels_last" or x.rank <= 2):
+    if node.attrs.data_format == "channels_last" or x.rank <= 2:
         return copy(e, node)
     channels = x.shape[1]
     return [("transpose_cs", {**io_operands(e, node), "channels": channels,  # type: ignore
@@ -155,7 +155,203 @@ def repeat(e: BaseEmitter, node: Node) -> Steps:
                         "size": e.graph.type_of(node.inputs[0]).sample_size})]
 
 
+# ----- the value-moving ops as one strided copy -----
+COPY_DIMS = 6  # the iteration space's axes a strided copy row holds
+
+
+def strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Row-major strides of a sample shape, in values."""
+    return tuple(math.prod(shape[i + 1:]) for i in range(len(shape)))
+
+
+def strided_operands(e: BaseEmitter, node: Node, dims: tuple[int, ...], xs: tuple[int, ...],
+                     ys: tuple[int, ...], xo: int = 0, yo: int = 0,
+                     zero: bool = False) -> Operands:
+    """y[yo + sum i_k ys_k] = x[xo + sum i_k xs_k] over the index space
+    `dims`, per sample, after zeroing y's sample when `zero`; axes of size 1
+    drop and axes that run on contiguously in both merge, so that most
+    copies are a few long runs."""
+    kept = [(d, a, b) for d, a, b in zip(dims, xs, ys) if d != 1]
+    merged: list[tuple[int, int, int]] = []
+    for d, a, b in kept:
+        if merged and merged[-1][1] == a * d and merged[-1][2] == b * d:
+            merged[-1] = (merged[-1][0] * d, a, b)
+        else:
+            merged.append((d, a, b))
+    if len(merged) > COPY_DIMS:
+        raise TargetError(f"{node.label}: this data movement needs {len(merged)} strided axes; "
+                          f"layerc's copy kernel walks at most {COPY_DIMS}")
+    merged = [(1, 0, 0)] * (COPY_DIMS - len(merged)) + merged
+    x = e.graph.type_of(node.inputs[0])
+    operands = {**io_operands(e, node), "xsize": x.sample_size, "ysize": node.type.sample_size,
+                "zero": int(zero), "xo": xo, "yo": yo}
+    for k, (d, a, b) in enumerate(merged):
+        operands.update({f"d{k}": d, f"xs{k}": a, f"ys{k}": b})
+    return operands
+
+
+@shared(OpKind.TRANSPOSE)
+def transpose(e: BaseEmitter, node: Node) -> Steps:
+    """Each output value read from its permuted place."""
+    x = e.graph.type_of(node.inputs[0]).sample_shape
+    perm = [p - 1 for p in node.attrs.perm[1:]]
+    xs = strides(x)  # type: ignore[arg-type]
+    out = node.type.sample_shape
+    return [("strided", strided_operands(e, node, out, tuple(xs[p] for p in perm),  # type: ignore
+                                         strides(out)))]  # type: ignore[arg-type]
+
+
+@shared(OpKind.PAD)
+def pad(e: BaseEmitter, node: Node) -> Steps:
+    """The output zeroed, then the input copied into its interior."""
+    x, out = e.graph.type_of(node.inputs[0]).sample_shape, node.type.sample_shape
+    ys = strides(out)  # type: ignore[arg-type]
+    yo = sum(lo * s for (lo, _), s in zip(node.attrs.pads, ys))
+    return [("strided", strided_operands(e, node, x, strides(x), ys, yo=yo,  # type: ignore
+                                         zero=True))]
+
+
+@shared(OpKind.CROP)
+def crop(e: BaseEmitter, node: Node) -> Steps:
+    """The kept window of the input copied out."""
+    x, out = e.graph.type_of(node.inputs[0]).sample_shape, node.type.sample_shape
+    xs = strides(x)  # type: ignore[arg-type]
+    xo = sum(lo * s for (lo, _), s in zip(node.attrs.crops, xs))
+    return [("strided", strided_operands(e, node, out, xs, strides(out), xo=xo))]  # type: ignore
+
+
+@shared(OpKind.BROADCAST)
+def broadcast(e: BaseEmitter, node: Node) -> Steps:
+    """Every output value read from the input, its size-1 axes at stride 0."""
+    x, out = e.graph.type_of(node.inputs[0]).sample_shape, node.type.sample_shape
+    xs = tuple(0 if d == 1 else s for d, s in zip(x, strides(x)))  # type: ignore[arg-type]
+    return [("strided", strided_operands(e, node, out, xs, strides(out)))]  # type: ignore
+
+
+@shared(OpKind.REVERSE)
+def reverse(e: BaseEmitter, node: Node) -> Steps:
+    """A copy that reads the axis from its end: its input stride negated."""
+    shape = node.type.sample_shape
+    ys = strides(shape)  # type: ignore[arg-type]
+    k = node.attrs.axis - 1
+    xs = tuple(-s if i == k else s for i, s in enumerate(ys))
+    return [("strided", strided_operands(e, node, shape, xs, ys,  # type: ignore[arg-type]
+                                         xo=(shape[k] - 1) * ys[k]))]
+
+
+@shared(OpKind.UPSAMPLE)
+def upsample(e: BaseEmitter, node: Node) -> Steps:
+    """Nearest: a strided copy, each input axis split into (value, repeat)
+    with the repeat at input stride 0. Bilinear: the resize kernel, with the
+    two axes' source rows and weights as constant tables."""
+    x, out = e.graph.type_of(node.inputs[0]).sample_shape, node.type.sample_shape
+    a = node.attrs
+    if a.interpolation == "bilinear":
+        return [("resize", resize_operands(e, node, x, a.spatial, a.size))]  # type: ignore
+    dims, xs, ys = [], [], []
+    for n, s, xstride, ystride in zip(x, a.size, strides(x), strides(out)):  # type: ignore
+        dims += [n, s]
+        xs += [xstride, 0]
+        ys += [ystride * s, ystride]
+    return [("strided", strided_operands(e, node, tuple(dims), tuple(xs), tuple(ys)))]
+
+
+def resize_operands(e: BaseEmitter, node: Node, x: tuple[int, ...], spatial: tuple[int, int],
+                    size: tuple[int, ...]) -> Operands:
+    """A sample as (outer, h, w, inner) resized to (outer, oh, ow, inner);
+    `tab` holds, for the rows then the columns, each output index's two
+    source indices and the second one's weight."""
+    i, j = spatial
+    tables = []
+    for n, s in ((x[i], size[i]), (x[j], size[j])):
+        m = linear_weights(n, s)
+        lo = np.argmax(m > 0, axis=1)
+        hi = np.minimum(lo + 1, n - 1)
+        tables += [lo, hi, m[np.arange(n * s), hi] * (hi != lo)]
+    return {**io_operands(e, node), "outer": math.prod(x[:i]), "h": x[i], "w": x[j],
+            "inner": math.prod(x[j + 1:]), "oh": x[i] * size[i], "ow": x[j] * size[j],
+            "tab": e.constants(np.concatenate(tables))}
+
+
+# ----- activation layers -----
+@shared(OpKind.RELU, OpKind.ELU, OpKind.PRELU)
+def rectify(e: BaseEmitter, node: Node) -> Steps:
+    """y = clip(x, 0, top) above the threshold t, alpha * f(x - t) at or
+    below it, f the identity or expm1 (ELU); alpha one value, or one per
+    sample value (PReLU's, spread over its shared axes)."""
+    a, size = node.attrs, node.type.sample_size
+    threshold, top, alpha, period = 0.0, np.inf, 0.0, 1
+    if node.op is OpKind.RELU:
+        threshold, alpha = a.threshold, a.negative_slope
+        top = np.inf if a.max_value is None else a.max_value
+    elif node.op is OpKind.ELU:
+        alpha = a.alpha
+    x = e.graph.type_of(node.inputs[0])
+    if node.op is OpKind.PRELU:
+        prelu_alpha_shape(a, x)
+        at = e.weight(node.weights[0], pack=lambda w: np.broadcast_to(
+            w, x.sample_shape).reshape(-1))  # type: ignore[arg-type]
+        period = size
+    else:
+        at = e.constant(alpha)
+    return [("rectify", {**io_operands(e, node), "size": size, "alpha": at, "period": period,
+                         "params": e.constants(np.array([threshold, min(top, 3.0e38)])),
+                         "exp": int(node.op is OpKind.ELU)})]
+
+
+@shared(OpKind.SOFTMAX)
+def softmax(e: BaseEmitter, node: Node) -> Steps:
+    outer, n, inner = softmax_block(node.attrs, node.type)
+    return [("softmax_axis", {**io_operands(e, node), "outer": outer, "n": n, "inner": inner,
+                              "log": int(node.attrs.log)})]
+
+
+@shared(OpKind.GLU)
+def glu(e: BaseEmitter, node: Node) -> Steps:
+    """Per row of the last axis: the first half times sigmoid of the second."""
+    half: int = node.type.shape[-1]  # type: ignore[assignment]
+    return [("glu", {**io_operands(e, node), "rows": node.type.sample_size // half,
+                     "half": half})]
+
+
+@shared(OpKind.MASKING)
+def masking(e: BaseEmitter, node: Node) -> Steps:
+    x = e.graph.type_of(node.inputs[0])
+    return [("masking", {**io_operands(e, node), "m": e.offset(node.port(1)),
+                         "steps": x.shape[1], "features": x.shape[2],  # type: ignore
+                         "value": e.constant(node.attrs.mask_value)})]
+
+
 # ----- normalization -----
+@shared(OpKind.LAYER_NORM, OpKind.GROUP_NORM)
+def moments(e: BaseEmitter, node: Node) -> Steps:
+    """A sample seen as (a, r1, k, r2): each of the a x k groups is
+    normalized by its moments over r1 x r2; gamma and beta (-1: none) are
+    indexed by i1 * gs1 + k * gsk + (i2 // gdiv) * gs2."""
+    a = node.attrs
+    x = e.graph.type_of(node.inputs[0])
+    if node.op is OpKind.LAYER_NORM:
+        outer, n, inner = norm_block(a.axes, x)
+        geometry = dict(a=outer, r1=n, k=inner, r2=1, gs1=1, gsk=0, gs2=0, gdiv=1)
+        mode = ("layer", "rms", "unit").index(a.mode)
+        has_beta = a.center and a.mode == "layer"
+    else:
+        outer, groups, per, inner = group_block(a, x)
+        if outer > 1 and inner > 1:
+            raise TargetError(f"{node.label}: group normalization over a middle channel axis "
+                              f"(axis {a.axis} of {x}) is not supported; use the first or last "
+                              f"sample axis")
+        geometry = dict(a=1, r1=outer, k=groups, r2=per * inner, gs1=0, gsk=per, gs2=1,
+                        gdiv=inner)
+        mode, has_beta = 0, a.center
+    gamma = e.weight(node.weights[0], pack=lambda w: w.reshape(-1)) if a.scale else -1
+    beta = (e.weight(node.weights[int(a.scale)], pack=lambda w: w.reshape(-1))
+            if has_beta else -1)
+    eps = a.epsilon if mode != 2 else 1e-12
+    return [("moments", {**io_operands(e, node), **geometry, "gamma": gamma, "beta": beta,
+                         "eps": e.constant(eps), "mode": mode})]
+
+
 def scale_shift_operands(e: BaseEmitter, node: Node) -> Operands:
     """A batch normalization or a rescaling as y = x * scale + shift per
     channel (ir/ops/normalization.py: the moving statistics folded at
@@ -171,6 +367,14 @@ def scale_shift_operands(e: BaseEmitter, node: Node) -> Operands:
         s, t = scale_and_shift(a, [e.graph.weights[name] for name in node.weights])
         s_at = e.weight(node.weights[-1], pack=lambda _: s.astype(np.float32))
         t_at = e.weight(node.weights[-2], pack=lambda _: t.astype(np.float32))
+    elif node.op is OpKind.NORMALIZE:  # one (s, t) per sample value
+        s, t = normalize_vectors(a, [e.graph.weights[name] for name in node.weights],
+                                 dims)  # type: ignore[arg-type]
+        s_at = e.weight(node.weights[-1], pack=lambda _: s.reshape(-1).astype(np.float32))
+        t_at = e.weight(node.weights[-2], pack=lambda _: t.reshape(-1).astype(np.float32))
+        return {**io_operands(e, node), "outer": 1, "c": x.sample_size, "inner": 1,
+                "row": dims[-1], "scale": s_at, "shift": t_at,  # type: ignore[dict-item]
+                "act": act("linear")}
     else:
         axis = x.rank - 1
         s, t = rescale_vectors(a, dims[-1])  # type: ignore[arg-type]
@@ -181,7 +385,7 @@ def scale_shift_operands(e: BaseEmitter, node: Node) -> Operands:
             "act": act(a.activation)}
 
 
-@shared(OpKind.BATCH_NORM, OpKind.RESCALE)
+@shared(OpKind.BATCH_NORM, OpKind.RESCALE, OpKind.NORMALIZE)
 def scale_shift(e: BaseEmitter, node: Node) -> Steps:
     return [("scale_shift", scale_shift_operands(e, node))]
 

@@ -30,6 +30,20 @@ class OpKind(str, Enum):
     BATCH_NORM = "batch_norm"
     RESCALE = "rescale"
     REPEAT = "repeat"
+    PAD = "pad"
+    CROP = "crop"
+    UPSAMPLE = "upsample"
+    BROADCAST = "broadcast"
+    REVERSE = "reverse"
+    RELU = "relu"
+    ELU = "elu"
+    PRELU = "prelu"
+    SOFTMAX = "softmax"
+    GLU = "glu"
+    LAYER_NORM = "layer_norm"
+    GROUP_NORM = "group_norm"
+    NORMALIZE = "normalize"
+    MASKING = "masking"
 
     def __str__(self) -> str:
         return self.value

@@ -45,8 +45,28 @@ hard_silu = _public("hard_silu")
 hard_swish = hard_silu
 exponential = _public("exponential")
 mish = _public("mish")
+celu = _public("celu")
+hard_tanh = _public("hard_tanh")
+hard_shrink = _public("hard_shrink")
+soft_shrink = _public("soft_shrink")
+tanh_shrink = _public("tanh_shrink")
+log_sigmoid = _public("log_sigmoid")
+sparse_plus = _public("sparse_plus")
+sparse_sigmoid = _public("sparse_sigmoid")
+squareplus = _public("squareplus")
+sparsemax = _public("sparsemax")
 
-NAMES = tuple(sorted(_ref.ACTIVATIONS))
+
+def glu(x: Any) -> np.ndarray:
+    """The Keras `glu` activation on a NumPy array: the first half of the
+    last axis times the sigmoid of the second half."""
+    x = np.asarray(x, dtype=np.float32)
+    half = x.shape[-1] // 2
+    return x[..., :half] * _ref.apply("sigmoid", x[..., half:])
+
+
+# glu halves the last axis: a layer given it runs it as an op of its own.
+NAMES = tuple(sorted([*_ref.ACTIVATIONS, "glu"]))
 
 
 def get(identifier: Any, layer: str = "activation") -> str:
@@ -56,8 +76,12 @@ def get(identifier: Any, layer: str = "activation") -> str:
         identifier = identifier.__name__
     if identifier is None or isinstance(identifier, str):
         name = _ref.canonical(identifier)
-        if name is not None:
-            return name
+        if name is not None or identifier == "glu":
+            return name or "glu"
+        if identifier in _ref.NOT_ELEMENT_WISE:
+            raise ConfigError(f"{layer}: activation {identifier!r} "
+                              f"{_ref.NOT_ELEMENT_WISE[identifier]}; it cannot be named as a "
+                              f"layer's activation")
         raise ConfigError(f"{layer}: unknown activation {identifier!r}; "
                           f"known: {', '.join(NAMES)}")
     raise ConfigError(f"{layer}: activation must be a name or a layerc.activations "

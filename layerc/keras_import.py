@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from layerc.errors import ArtifactError, ConfigError, LayercError
-from layerc.keras_layers import AUGMENTATION, convert_layer, label, refuse_unconvertible
+from layerc.keras_layers import (AUGMENTATION, WEIGHTS, convert_layer, label,
+                                 refuse_unconvertible)
 from layerc.layers.base import Layer, SymbolicTensor
-from layerc.layers.embeddings import Embedding
 from layerc.layers.recurrent import Recurrent
 from layerc.models import Model, Sequential
 
@@ -104,6 +104,14 @@ def _is_keras_tensor(value: Any) -> bool:
     return hasattr(value, "_keras_history")
 
 
+def _leaf_layers(kmodel: Any) -> list[Any]:
+    """The layers of a Keras model, those of the models nested in it included."""
+    found = []
+    for klayer in kmodel.layers:
+        found += _leaf_layers(klayer) if _KERAS_MODEL in _bases(klayer) else [klayer]
+    return found
+
+
 # ----- replaying the graph -----
 class _Replay:
     """Converts one Keras model: layers, calls, masks, weights, states."""
@@ -111,7 +119,9 @@ class _Replay:
     def __init__(self, kmodel: Any) -> None:
         self.kmodel = kmodel
         self.graph = _graph(kmodel)
-        is_sequential = _KERAS_SEQUENTIAL in _bases(kmodel)
+        # A Sequential holding a nested model becomes a functional layerc Model.
+        is_sequential = _KERAS_SEQUENTIAL in _bases(kmodel) and not any(
+            _KERAS_MODEL in _bases(k) for k in kmodel.layers)
         self.sequential = Sequential(name=kmodel.name) if is_sequential else None
         self.layers: dict[int, tuple[Any, Layer]] = {}  # id(keras layer) -> (it, twin)
         self.tensors: dict[int, SymbolicTensor] = {}  # id(keras tensor) -> layerc tensor
@@ -120,8 +130,7 @@ class _Replay:
         self.ops: dict[int, str] = {}  # id(keras tensor) -> the non-layer op that made it
 
     def run(self) -> Model:
-        refuse_unconvertible([k for k in self.kmodel.layers if _KERAS_MODEL not in _bases(k)],
-                             self.kmodel.name)
+        refuse_unconvertible(_leaf_layers(self.kmodel), self.kmodel.name)
         nodes_by_depth = self.graph._nodes_by_depth
         for depth in sorted(nodes_by_depth, reverse=True):
             for node in nodes_by_depth[depth]:
@@ -161,10 +170,6 @@ class _Replay:
 
     def _twin(self, klayer: Any) -> Layer:
         entry = self.layers.get(id(klayer))
-        if entry is None and _KERAS_MODEL in _bases(klayer):
-            raise ConfigError(f"from_keras: {label(klayer)}: a Keras model used as a layer "
-                              f"(nested model) is not supported; build one model from its "
-                              f"layers")
         if entry is None:
             entry = (klayer, convert_layer(klayer))
             self.layers[id(klayer)] = entry
@@ -179,6 +184,9 @@ class _Replay:
                 self.ops[id(t)] = f"the Keras op {op.name!r} ({type(op).__name__})"
             self._note_mask_op(node)
             return
+        if _KERAS_MODEL in _bases(op):
+            self._inline(node, op)
+            return
         layer = self._twin(op)
         if node.is_input:
             if self.sequential is not None:
@@ -192,10 +200,38 @@ class _Replay:
         except LayercError as err:
             raise type(err)(f"from_keras: {label(op)}: {err}") from None
         self._bind(op, node.outputs, outs if isinstance(outs, list) else [outs])
-        if isinstance(layer, Embedding) and layer.mask_zero:
+        if layer._nodes[-1].mask_output:  # Embedding(mask_zero=True), Masking
             kmask = getattr(node.outputs[0], "_keras_mask", None)
             if kmask is not None:
                 self.mask_sources[id(kmask)] = id(node.arguments.args[0])
+
+    def _inline(self, node: Any, kmodel: Any) -> None:
+        """A Keras model used as a layer: its layer calls replayed on this
+        call's tensors, each inner layer converted once (so a model called
+        twice shares its weights, as in Keras); the outer model holds the
+        inner layers as its own."""
+        where = f"from_keras: {label(kmodel)}"
+        args = list(node.arguments.args)
+        kwargs = {k: v for k, v in node.arguments.kwargs.items()
+                  if v is not None and not (k == "training" and v is False)}
+        if len(args) != 1 or kwargs:
+            extra = ", ".join(sorted(kwargs)) or f"{len(args)} positional arguments"
+            raise ConfigError(f"{where}: a nested model called with {extra}; layerc inlines "
+                              f"nested models called on their inputs alone")
+        graph = _graph(kmodel)
+        given = self._inputs(args[0], kmodel)
+        given = given if isinstance(given, list) else [given]
+        if len(given) != len(graph.inputs):
+            raise ConfigError(f"{where}: called on {len(given)} tensor(s); the nested model has "
+                              f"{len(graph.inputs)} input(s)")
+        for inner, tensor in zip(graph.inputs, given):
+            self.tensors[id(inner)] = tensor
+        for depth in sorted(graph._nodes_by_depth, reverse=True):
+            for inner_node in graph._nodes_by_depth[depth]:
+                if not inner_node.is_input:
+                    self._visit(inner_node)
+        outs = [self._tensor(t, f"the outputs of {label(kmodel)}") for t in graph.outputs]
+        self._bind(kmodel, node.outputs, outs)
 
     def _note_mask_op(self, node: Any) -> None:
         """`not_equal(ids, 0)` is how Keras computes an Embedding's mask; a
@@ -261,7 +297,7 @@ class _Replay:
                 made_by = self.ops.get(id(keras_mask), "a layer layerc does not mask like Keras")
                 raise ConfigError(f"{where}: Keras calls it with a mask made by {made_by}; "
                                   f"layerc supports the masks of Embedding(mask_zero=True) "
-                                  f"carried by the layers that pass masks on")
+                                  f"and Masking carried by the layers that pass masks on")
         first = inputs[0] if isinstance(inputs, list) else inputs
         ours = _masked_ids(first.mask) if layer.mask_mode == "consume" else None
         if ours is theirs:
@@ -289,14 +325,16 @@ class _Replay:
 
 
 def _masked_ids(mask: SymbolicTensor | None) -> SymbolicTensor | None:
-    """The token ids a layerc mask tests for zero (masks come from Embedding)."""
+    """What a layerc mask is computed from: the token ids an Embedding's mask
+    tests for zero, the values a Masking's tests for its mask value."""
     if mask is None:
         return None
     return mask.layer._nodes[mask.node_index].data_inputs[0]
 
 
 def _copy_weights(klayer: Any, layer: Layer) -> None:
-    weights = [np.asarray(w) for w in klayer.get_weights()]
+    form = WEIGHTS.get(type(klayer).__name__)
+    weights = form(klayer, layer) if form else [np.asarray(w) for w in klayer.get_weights()]
     if not weights and not layer._weights:
         return
     try:

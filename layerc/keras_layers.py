@@ -52,7 +52,8 @@ def only(*values: Any, keep: bool = False) -> Key:
 
 
 def _is_activation(value: Any) -> bool:
-    return isinstance(value, str) and ir_activations.canonical(value) is not None
+    return isinstance(value, str) and (ir_activations.canonical(value) is not None or
+                                       value == "glu")
 
 
 def _is_float32_policy(value: Any) -> bool:
@@ -68,7 +69,8 @@ def _is_float32_policy(value: Any) -> bool:
 
 
 ACTIVATION = Key(True, _is_activation,
-                 f"one of layerc's activations ({', '.join(sorted(ir_activations.ACTIVATIONS))})")
+                 f"one of layerc's activations "
+                 f"({', '.join(sorted([*ir_activations.ACTIVATIONS, 'glu']))})")
 FLOAT32 = Key(False, _is_float32_policy, "only the 'float32' dtype policy (layerc computes in "
                                           "float32; mixed or quantized policies are refused)")
 
@@ -122,23 +124,36 @@ SIMPLE_RNN = {
 GRU = {**SIMPLE_RNN, "recurrent_activation": ACTIVATION, "reset_after": PASS}
 LSTM = {**SIMPLE_RNN, "recurrent_activation": ACTIVATION,
         "unit_forget_bias": DROP}  # only how the bias is initialized
-
-# ----- Keras activation layers that are a layerc Activation -----
-def number(*allowed: float, words: str = "") -> Key:
-    def accepts(value: Any) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and \
-            any(abs(value - a) < 1e-7 for a in allowed)
-
-    return Key(False, accepts, words or "only " + " or ".join(str(a) for a in allowed))
+RECURRENT_TABLES = {"SimpleRNN": SIMPLE_RNN, "GRU": GRU, "LSTM": LSTM}
 
 
-RELU = {**BASE, "max_value": Key(False, lambda v: v is None or number(6.0).accepts(v),
-                                 "only None or 6.0 (relu6)"),
-        "negative_slope": number(0.0), "threshold": number(0.0)}
-LEAKY_RELU = {**BASE, "negative_slope": number(0.2, words="only 0.2 (layerc's leaky_relu)")}
-ELU = {**BASE, "alpha": number(1.0)}
-SOFTMAX = {**BASE, "axis": Key(False, lambda v: v in (-1, [-1], (-1,)),
-                               "only -1 (the last axis)")}
+# ----- activation, normalization and reshaping layers -----
+RELU = {**BASE, "max_value": PASS, "negative_slope": PASS, "threshold": PASS}
+LEAKY_RELU = {**BASE, "negative_slope": PASS}
+ELU = {**BASE, "alpha": PASS}
+SOFTMAX = {**BASE, "axis": PASS}
+PRELU = {**BASE, "alpha_initializer": DROP, "alpha_regularizer": DROP, "alpha_constraint": DROP,
+         "shared_axes": PASS}
+NORM_TRAINING = {key: DROP for key in (
+    "beta_initializer", "gamma_initializer", "beta_regularizer", "gamma_regularizer",
+    "beta_constraint", "gamma_constraint")}
+LAYER_NORMALIZATION = {**BASE, **NORM_TRAINING, "axis": PASS, "epsilon": PASS, "center": PASS,
+                       "scale": PASS, "rms_scaling": PASS}
+GROUP_NORMALIZATION = {**BASE, **NORM_TRAINING, "groups": PASS, "axis": PASS, "epsilon": PASS,
+                       "center": PASS, "scale": PASS}
+UNIT_NORMALIZATION = {**BASE, "axis": PASS}
+# mean and variance are read from the layer, given or adapted (normalization_weights)
+NORMALIZATION = {**BASE, "axis": PASS, "invert": PASS, "mean": DROP, "variance": DROP}
+PERMUTE = {**BASE, "dims": PASS}
+ZERO_PADDING = {**BASE, "padding": PASS, "data_format": PASS}
+CROPPING_1D = {**BASE, "cropping": PASS}
+CROPPING_2D = {**BASE, "cropping": PASS, "data_format": PASS}
+UP_SAMPLING_1D = {**BASE, "size": PASS}
+UP_SAMPLING_2D = {**BASE, "size": PASS, "data_format": PASS, "interpolation": PASS}
+MASKING = {**BASE, "mask_value": PASS}
+# The wrapped layers are read from the wrapper (convert_bidirectional, ...).
+BIDIRECTIONAL = {**BASE, "layer": DROP, "merge_mode": PASS, "backward_layer": DROP}
+TIME_DISTRIBUTED = {**BASE, "layer": DROP}
 
 
 # ----- Keras noise and dropout layers: the identity at inference, a layerc Dropout -----
@@ -213,17 +228,6 @@ def same_class(cls: type[Layer], table: dict[str, Key]) -> Callable[[Any], Layer
     return convert
 
 
-def as_activation(table: dict[str, Key],
-                  activation: Callable[[dict[str, Any]], str]) -> Callable[[Any], Layer]:
-    """Keras's ReLU/LeakyReLU/ELU/Softmax layers: a layerc Activation."""
-    def convert(klayer: Any) -> Layer:
-        options = checked_options(klayer, table)
-        name = activation(config_of(klayer))
-        return build(klayer, L.Activation, {**options, "activation": name})
-
-    return convert
-
-
 def as_dropout(table: dict[str, Key]) -> Callable[[Any], Layer]:
     """Keras's SpatialDropout, Gaussian and Alpha layers act only in training."""
     def convert(klayer: Any) -> Layer:
@@ -275,6 +279,28 @@ def refuse_random_crop(klayer: Any) -> Layer:
                       f"cannot follow both; crop with Cropping2D or resize before the model")
 
 
+def convert_bidirectional(klayer: Any) -> Layer:
+    """Keras's Bidirectional holds its two directions as layers of their
+    own (`forward_<name>`, `backward_<name>`), converted here. Keras sets
+    their zero_output_for_mask to return_sequences, which matters only with
+    a mask (then the layerc Bidirectional refuses return_sequences)."""
+    options = checked_options(klayer, BIDIRECTIONAL)
+    directions = []
+    for inner in (klayer.forward_layer, klayer.backward_layer):
+        if type(inner).__name__ not in RECURRENT_TABLES:
+            raise ConfigError(f"from_keras: {label(klayer)}: wraps {label(inner)}; layerc's "
+                              f"Bidirectional wraps SimpleRNN, GRU or LSTM")
+        table = {**RECURRENT_TABLES[type(inner).__name__], "zero_output_for_mask": DROP}
+        directions.append(same_class(getattr(L, type(inner).__name__), table)(inner))
+    return build(klayer, L.Bidirectional, {**options, "layer": directions[0],
+                                           "backward_layer": directions[1]})
+
+
+def convert_time_distributed(klayer: Any) -> Layer:
+    options = checked_options(klayer, TIME_DISTRIBUTED)
+    return build(klayer, L.TimeDistributed, {**options, "layer": convert_layer(klayer.layer)})
+
+
 def convert_input(klayer: Any) -> Layer:
     options = checked_options(klayer, INPUT)
     return build(klayer, L.InputLayer, options)
@@ -311,10 +337,25 @@ CONVERTERS: dict[str, Callable[[Any], Layer]] = {
     "BatchNormalization": same_class(L.BatchNormalization, BATCH_NORMALIZATION),
     "Rescaling": convert_rescaling,
     "RepeatVector": same_class(L.RepeatVector, REPEAT_VECTOR),
-    "ReLU": as_activation(RELU, lambda c: "relu" if c["max_value"] is None else "relu6"),
-    "LeakyReLU": as_activation(LEAKY_RELU, lambda c: "leaky_relu"),
-    "ELU": as_activation(ELU, lambda c: "elu"),
-    "Softmax": as_activation(SOFTMAX, lambda c: "softmax"),
+    "ReLU": same_class(L.ReLU, RELU),
+    "LeakyReLU": same_class(L.LeakyReLU, LEAKY_RELU),
+    "ELU": same_class(L.ELU, ELU),
+    "Softmax": same_class(L.Softmax, SOFTMAX),
+    "PReLU": same_class(L.PReLU, PRELU),
+    "LayerNormalization": same_class(L.LayerNormalization, LAYER_NORMALIZATION),
+    "GroupNormalization": same_class(L.GroupNormalization, GROUP_NORMALIZATION),
+    "UnitNormalization": same_class(L.UnitNormalization, UNIT_NORMALIZATION),
+    "Normalization": same_class(L.Normalization, NORMALIZATION),
+    "Permute": same_class(L.Permute, PERMUTE),
+    "ZeroPadding1D": same_class(L.ZeroPadding1D, ZERO_PADDING),
+    "ZeroPadding2D": same_class(L.ZeroPadding2D, ZERO_PADDING),
+    "Cropping1D": same_class(L.Cropping1D, CROPPING_1D),
+    "Cropping2D": same_class(L.Cropping2D, CROPPING_2D),
+    "UpSampling1D": same_class(L.UpSampling1D, UP_SAMPLING_1D),
+    "UpSampling2D": same_class(L.UpSampling2D, UP_SAMPLING_2D),
+    "Masking": same_class(L.Masking, MASKING),
+    "Bidirectional": convert_bidirectional,
+    "TimeDistributed": convert_time_distributed,
     "SpatialDropout1D": as_dropout(SPATIAL_DROPOUT),
     "SpatialDropout2D": as_dropout(SPATIAL_DROPOUT),
     "GaussianNoise": as_dropout(GAUSSIAN_NOISE),
@@ -325,13 +366,31 @@ CONVERTERS: dict[str, Callable[[Any], Layer]] = {
 }
 
 
+def normalization_weights(klayer: Any, layer: Layer) -> list[np.ndarray]:
+    """Keras's Normalization keeps its statistics (given or adapted) as
+    `mean` and `variance` broadcastable over a batch; layerc's weights are
+    them spread over one sample."""
+    shapes = [w.shape for w in layer.get_weights()]
+    return [np.broadcast_to(np.asarray(stat, np.float32)[0], shape).copy()
+            for stat, shape in zip((klayer.mean, klayer.variance), shapes)]
+
+
+# Keras layers whose weights layerc takes in another form than get_weights().
+WEIGHTS: dict[str, Callable[[Any, Layer], list[np.ndarray]]] = {
+    "Normalization": normalization_weights}
+
+
 SUPPORTED = "the README's 'Importing Keras models' lists the classes layerc converts"
 
 
 def convertible(klayer: Any) -> bool:
-    """Whether the importer has a converter for a Keras layer's class."""
+    """Whether the importer has a converter for a Keras layer's class (and
+    for the layers a wrapper holds)."""
     cls = type(klayer)
-    return cls.__name__ in CONVERTERS and cls.__module__.startswith("keras.")
+    inner = [getattr(klayer, a) for a in ("layer", "forward_layer", "backward_layer")
+             if cls.__name__ in ("Bidirectional", "TimeDistributed") and hasattr(klayer, a)]
+    return cls.__name__ in CONVERTERS and cls.__module__.startswith("keras.") and all(
+        convertible(k) for k in inner)
 
 
 def refuse_unconvertible(klayers: list[Any], model: str) -> None:

@@ -187,11 +187,44 @@ class Model:
         return self.compiled().predict(x, batch_size=batch_size)
 
     def __call__(self, x: Any) -> Any:
-        if isinstance(x, SymbolicTensor) or (isinstance(x, (list, tuple)) and x
-                                            and isinstance(x[0], SymbolicTensor)):
-            raise ConfigError(f"model {self.name}: using a model as a layer of another model "
-                              f"is not supported yet; add its layers instead")
+        """On arrays, predict; on symbolic tensors, the model used as a layer."""
+        if isinstance(x, SymbolicTensor) or (isinstance(x, (list, tuple, dict)) and x and all(
+                isinstance(t, SymbolicTensor) for t in (x.values() if isinstance(x, dict)
+                                                        else x))):
+            return self._inline(x)
         return self.predict(x)
+
+    def _inline(self, x: Any) -> Any:
+        """This model's layer calls replayed on `x`: its layers (and so their
+        weights) are shared with every other use of the model, and the outer
+        model holds them as its own (Keras keeps a nested model as one layer;
+        layerc inlines it)."""
+        self._require_built("calling it as a layer")
+        if isinstance(x, dict):
+            x = [x[name] for name in self._require_input_names(x)]
+        xs = list(x) if isinstance(x, (list, tuple)) else [x]
+        if len(xs) != len(self._inputs):
+            raise ShapeError(f"model {self.name}: called as a layer on {len(xs)} tensor(s); it "
+                             f"has {len(self._inputs)} input(s)")
+        for given, own in zip(xs, self._inputs):
+            if given.type != own.type:
+                raise ShapeError(f"model {self.name}: input {own.layer.name!r} expects "
+                                 f"{own.type}, got {given.type}")
+        mapping = {id(own): given for own, given in zip(self._inputs, xs)}
+        for node in self._nodes:
+            if isinstance(node.layer, InputLayer):
+                continue
+            ins = [mapping[id(t)] for t in node.data_inputs]
+            if node.layer.multi_input:
+                out = node.layer(ins)
+            elif len(ins) > 1:  # a recurrent layer's initial_state
+                out = node.layer(ins[0], initial_state=ins[1:])
+            else:
+                out = node.layer(ins[0])
+            outs = out if isinstance(out, list) else [out]
+            for own, made in zip(node.data_outputs, outs):
+                mapping[id(own)] = made
+        return _restructure([mapping[id(t)] for t in self._outputs], self._output_structure)
 
     def _require_input_names(self, x: dict) -> list[str]:
         names = self.input_names
@@ -298,9 +331,14 @@ class Sequential(Model):
     def add(self, layer: Any) -> None:
         if isinstance(layer, SymbolicTensor) and isinstance(layer.layer, InputLayer):
             layer = layer.layer
+        if isinstance(layer, Sequential):  # its layers, shared with it
+            for inner in layer.layers:
+                self.add(inner)
+            return
         if isinstance(layer, Model):
-            raise ConfigError(f"model {self.name}: adding a model as a layer is not supported "
-                              f"yet; add its layers instead")
+            raise ConfigError(f"model {self.name}: a functional model {layer.name!r} cannot be "
+                              f"a layer of a Sequential; call it in a functional model "
+                              f"(y = {layer.name}(x)) or add a Sequential")
         if not isinstance(layer, Layer):
             raise ConfigError(f"model {self.name}: add() takes a layer, got "
                               f"{type(layer).__name__}")

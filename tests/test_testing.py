@@ -34,11 +34,25 @@ WINDOWED = {"Conv1D", "Conv2D", "MaxPooling1D", "AveragePooling1D", "MaxPooling2
 GLOBAL_POOLS = {"GlobalMaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling2D",
                 "GlobalAveragePooling2D"}
 SPATIAL = WINDOWED | GLOBAL_POOLS
-NORMALIZATION = {"BatchNormalization", "Rescaling",  # BatchNormalization: a spatial maker too
-                 "RepeatVector"}  # (and the reshaping layers the core makers draw)
+# The normalization, activation and reshaping layers the core makers draw too
+# (BatchNormalization is a spatial maker as well).
+NORMALIZATION = {"BatchNormalization", "Rescaling", "LayerNormalization", "UnitNormalization",
+                 "GroupNormalization", "Normalization", "ReLU", "LeakyReLU", "ELU", "PReLU",
+                 "Softmax", "RepeatVector", "Permute", "ZeroPadding1D", "ZeroPadding2D",
+                 "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D"}
+# The makers of the activation, normalization and reshaping families. The
+# searches for core, spatial and merge options draw without them, so that
+# those options stay as reachable (and the searches as short) as before the
+# families joined; test_default_draws_reach_every_family_layer covers them.
+FAMILY_MAKERS = {"relu", "prelu", "softmax", "layer_normalization", "group_normalization",
+                 "normalization", "permute", "zero_padding", "cropping", "up_sampling"}
 MERGE_OPS = (OpKind.ADD, OpKind.SUBTRACT, OpKind.MULTIPLY, OpKind.AVERAGE, OpKind.MAXIMUM,
              OpKind.MINIMUM, OpKind.CONCATENATE)
 SPATIAL_MAKER_NAMES = sorted(name for name in LAYER_MAKERS if name[-2:] in ("1d", "2d"))
+
+
+def classic_makers():
+    return {name: maker for name, maker in LAYER_MAKERS.items() if name not in FAMILY_MAKERS}
 
 
 def layers_of(model):
@@ -121,8 +135,18 @@ def test_layer_stacks_reach_every_core_layer_and_option():
     }
     features.update({f"activation {name}": has_node(
         OpKind.ACTIVATION, lambda graph, node, name=name: node.attrs.activation == name)
-        for name in layerc.activations.NAMES if name != "linear"})
-    assert missing_features(layer_stacks(), features) == set()
+        for name in layerc.activations.NAMES if name not in ("linear", "glu")})
+    features["activation glu"] = has_node(OpKind.GLU)
+    assert missing_features(layer_stacks(makers=classic_makers()), features) == set()
+
+
+def test_default_draws_reach_every_family_layer():
+    kinds = NORMALIZATION - {"BatchNormalization", "Rescaling", "RepeatVector"}
+    features = {kind: has_layer(kind) for kind in kinds}
+    features["bilinear upsampling"] = has_layer(
+        "UpSampling2D", lambda layer: layer.interpolation == "bilinear")
+    features["RMS scaling"] = has_layer("LayerNormalization", lambda layer: layer.rms_scaling)
+    assert missing_features(layer_stacks(), features, examples=600) == set()
 
 
 def test_layer_stacks_reach_every_spatial_layer():
@@ -427,7 +451,8 @@ def test_functional_graphs_reach_merges_shared_layers_and_several_outputs():
                 graph.node(p.node).op in (OpKind.CONV, OpKind.POOL, OpKind.LOCAL)
                 for p in node.inputs) for node in graph.nodes()),
     })
-    assert missing_features(functional_graphs(), features, examples=500) == set()
+    assert missing_features(functional_graphs(makers=classic_makers()), features,
+                            examples=500) == set()
 
 
 @DRAWS
@@ -679,7 +704,7 @@ def test_functional_graphs_find_a_maximum_that_takes_the_minimum(monkeypatch):
         lower(e, dataclasses.replace(node, op=OpKind.MINIMUM))
 
     monkeypatch.setitem(LOWERINGS, OpKind.MAXIMUM, lower_as_minimum)
-    assert "= maximum(" in first_failure(functional_graphs())
+    assert "= maximum(" in first_failure(functional_graphs(makers=classic_makers()))
 
 
 

@@ -19,7 +19,8 @@ from numba import njit
 
 from layerc.codegen.codes import ACT
 from layerc.codegen.cpu import threads  # noqa: F401  (first: the cache locator, the pool)
-from layerc.ir.activations import INV_SQRT2, LEAKY_SLOPE, SELU_ALPHA, SELU_SCALE
+from layerc.ir.activations import (INV_SQRT2, LEAKY_SLOPE, SELU_ALPHA, SELU_SCALE, SHRINK,
+                                   SQUAREPLUS_B)
 
 JIT: dict[str, Any] = dict(cache=True, nogil=True, error_model="numpy")
 # Reassociation lets LLVM vectorize reductions (NUMBA_NOTES: 12x); no nnan/ninf,
@@ -71,7 +72,55 @@ def scalar(v: float, act: int) -> float:
         return math.exp(v)
     if act == ACT.mish:
         return v * math.tanh(_softplus(v))
+    if act == ACT.celu:
+        return math.expm1(v) if v < 0.0 else v
+    if act == ACT.hard_tanh:
+        return -1.0 if v < -1.0 else (1.0 if v > 1.0 else v)
+    if act == ACT.hard_shrink:
+        return v if abs(v) > SHRINK else (v if math.isnan(v) else 0.0)
+    if act == ACT.soft_shrink:
+        if v > SHRINK:
+            return v - SHRINK
+        return v + SHRINK if v < -SHRINK else (v if math.isnan(v) else 0.0)
+    if act == ACT.tanh_shrink:
+        return v - math.tanh(v)
+    if act == ACT.log_sigmoid:
+        return -_softplus(-v)
+    if act == ACT.sparse_plus:
+        if v <= -1.0:
+            return 0.0
+        return 0.25 * (v + 1.0) * (v + 1.0) if v < 1.0 else v
+    if act == ACT.sparse_sigmoid:
+        h = 0.5 * (v + 1.0)
+        return 0.0 if h < 0.0 else (1.0 if h > 1.0 else h)
+    if act == ACT.squareplus:
+        return 0.5 * (v + math.sqrt(v * v + SQUAREPLUS_B))
     return v
+
+
+@njit(**JIT)
+def sparsemax_row(x: np.ndarray, y: np.ndarray) -> None:
+    """Keras 3.15's sparsemax of one row (ir/activations.py)."""
+    z = np.sort(x.astype(np.float64))[::-1]
+    running, support_sum, size = 0.0, 0.0, 0
+    for k in range(z.size):
+        running += z[k]
+        if 1.0 + (k + 1) * z[k] > running:
+            support_sum += running
+            size += 1
+    tau = (support_sum - 1.0) / max(size, 1)
+    for j in range(x.shape[0]):
+        v = np.float64(x[j]) - tau
+        y[j] = v if v > 0.0 or math.isnan(v) else 0.0
+
+
+@njit(**JIT)
+def row_activation(x: np.ndarray, y: np.ndarray, act: int) -> None:
+    """A row-wise activation (softmax, log_softmax, sparsemax) of one row."""
+    if act == ACT.sparsemax:
+        sparsemax_row(x, y)
+    else:
+        softmax_row(x, y, act == ACT.log_softmax)
 
 
 @njit(**JIT)
@@ -100,9 +149,9 @@ def activate(x: np.ndarray, y: np.ndarray, act: int) -> None:
     if act == ACT.linear:
         y[:, :] = x
         return
-    if act == ACT.softmax or act == ACT.log_softmax:
+    if act == ACT.softmax or act == ACT.log_softmax or act == ACT.sparsemax:
         for r in range(rows):
-            softmax_row(x[r], y[r], act == ACT.log_softmax)
+            row_activation(x[r], y[r], act)
         return
     if act == ACT.relu:  # the common case gets a loop LLVM can vectorize
         for r in range(rows):

@@ -38,6 +38,9 @@ NAN = float32(np.nan)
 SELU_ALPHA = float32(activations.SELU_ALPHA)
 SELU_SCALE = float32(activations.SELU_SCALE)
 INV_SQRT2 = float32(activations.INV_SQRT2)
+SHRINK = float32(activations.SHRINK)
+QUARTER = float32(0.25)
+SQUAREPLUS_B = float32(activations.SQUAREPLUS_B)
 
 
 @cuda.jit(device=True)
@@ -85,6 +88,29 @@ def act_scalar(v, act):
         return math.exp(v)
     if act == ACT.mish:
         return v * math.tanh(softplus(v))
+    if act == ACT.celu:
+        return math.expm1(v) if v < ZERO else v
+    if act == ACT.hard_tanh:
+        return -ONE if v < -ONE else (ONE if v > ONE else v)
+    if act == ACT.hard_shrink:
+        return ZERO if -SHRINK <= v <= SHRINK else v
+    if act == ACT.soft_shrink:
+        if v > SHRINK:
+            return v - SHRINK
+        return v + SHRINK if v < -SHRINK else (v if math.isnan(v) else ZERO)
+    if act == ACT.tanh_shrink:
+        return v - math.tanh(v)
+    if act == ACT.log_sigmoid:
+        return -softplus(-v)
+    if act == ACT.sparse_plus:
+        if v <= -ONE:
+            return ZERO
+        return QUARTER * (v + ONE) * (v + ONE) if v < ONE else v
+    if act == ACT.sparse_sigmoid:
+        h = HALF * (v + ONE)
+        return ZERO if h < ZERO else (ONE if h > ONE else h)
+    if act == ACT.squareplus:
+        return HALF * (v + math.sqrt(v * v + SQUAREPLUS_B))
     return v
 
 
@@ -103,9 +129,32 @@ def softmax_terms(buf, base, n):
 
 
 @cuda.jit(device=True)
+def sparsemax_tau(buf, base, n):
+    """Keras 3.15's sparsemax threshold (ir/activations.py) over buf[base:
+    base + n] without sorting: value i, of rank r_i with running sum s_i
+    (the count and sum of the values >= it), is in the support when
+    1 + r_i * v_i > s_i; tau = (sum of the support's s_i - 1) / its size."""
+    size, support_sum = ZERO, ZERO  # float32 counts keep the arithmetic in float32
+    for i in range(n):
+        v = buf[base + i]
+        count, total = ZERO, ZERO
+        for j in range(n):
+            if buf[base + j] >= v:
+                count += ONE
+                total += buf[base + j]
+        if ONE + count * v > total:
+            size += ONE
+            support_sum += total
+    return (support_sum - ONE) / (size if size > ZERO else ONE)
+
+
+@cuda.jit(device=True)
 def row_act(buf, base, j, n, act):
     """Element j of act over buf[base: base + n]: softmax and log_softmax
     normalize over the whole row (read only), the others are element-wise."""
+    if act == ACT.sparsemax:
+        v = buf[base + j] - sparsemax_tau(buf, base, n)
+        return v if v > ZERO or math.isnan(v) else ZERO
     if act != ACT.softmax and act != ACT.log_softmax:
         return act_scalar(buf[base + j], act)
     top, total = softmax_terms(buf, base, n)

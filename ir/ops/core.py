@@ -195,3 +195,28 @@ def _infer_transpose(a: TransposeAttrs, ins: tuple[TensorType, ...]) -> tuple[Te
 register(OpRule(OpKind.TRANSPOSE, TransposeAttrs, _infer_transpose,
                 lambda a, xs, ws: [np.ascontiguousarray(np.transpose(xs[0], a.perm))],
                 rearranges=True))
+
+
+# ----- masking: the steps whose features all equal a value are skipped -----
+@dataclass(frozen=True, slots=True)
+class MaskingAttrs:
+    mask_value: float = 0.0
+
+
+def _infer_masking(a: MaskingAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    (x,) = ins
+    if x.rank != 3 or x.shape[-1] is None:
+        raise ShapeError(f"expected a (batch, steps, features) input with the features known "
+                         f"(the mask is per step), got {x}")
+    return (x, TensorType(x.shape[:-1]))
+
+
+def _ref_masking(a: MaskingAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[np.ndarray]:
+    """Keras's Masking: mask = any(x != mask_value) over the last axis; the
+    output is x times the mask."""
+    keep = np.any(xs[0] != a.mask_value, axis=-1)
+    return [xs[0] * keep[..., None].astype(np.float32), keep.astype(np.float32)]
+
+
+register(OpRule(OpKind.MASKING, MaskingAttrs, _infer_masking, _ref_masking,
+                mask_outputs=lambda a: (1,), flops=lambda a, ins, outs: outs[0].sample_size))

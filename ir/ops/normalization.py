@@ -4,6 +4,7 @@ scale and an offset, one or one per channel of the last axis)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,4 +110,171 @@ def _ref_rescale(a: RescaleAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) ->
 
 
 register(OpRule(OpKind.RESCALE, RescaleAttrs, _infer_rescale, _ref_rescale, epilogue=True,
+                flops=lambda a, ins, outs: 2 * outs[0].sample_size))
+
+
+# ----- layer, RMS and unit normalization: moments over adjacent axes -----
+NORM_MODES = ("layer", "rms", "unit")  # unit: x / sqrt(sum of squares), Keras's L2 normalize
+UNIT_EPSILON = 1e-12  # Keras's UnitNormalization
+
+
+@dataclass(frozen=True, slots=True)
+class LayerNormAttrs:
+    # adjacent sample axes (batch axis 0), in the order of gamma's and beta's
+    # axes (Keras's: the axes as given, sorted as numbers, so -1 before 1)
+    axes: tuple[int, ...]
+    epsilon: float = 1e-3
+    center: bool = True  # a beta weight (not with rms)
+    scale: bool = True  # a gamma weight
+    mode: str = "layer"  # NORM_MODES
+
+
+def norm_block(axes: tuple[int, ...], x: TensorType) -> tuple[int, int, int]:
+    """The sample seen as (outer, n, inner), normalized over n."""
+    axes = tuple(sorted(axes))
+    if not axes or any(not 1 <= axis < x.rank for axis in axes) or list(axes) != list(
+            range(axes[0], axes[-1] + 1)):
+        raise ShapeError(f"axes {axes} must be adjacent sample axes of the input {x} (layerc "
+                         f"normalizes one block of adjacent axes)")
+    dims = x.sample_shape
+    if any(d is None for d in dims):
+        raise ShapeError(f"normalizing over axes {axes} needs every sample axis known, got {x}")
+    lo, hi = axes[0] - 1, axes[-1]
+    return (math.prod(dims[:lo]), math.prod(dims[lo:hi]),  # type: ignore[arg-type]
+            math.prod(dims[hi:]))  # type: ignore[arg-type]
+
+
+def _infer_layer_norm(a: LayerNormAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    norm_block(a.axes, ins[0])
+    return (ins[0],)
+
+
+def _layer_norm_weights(a: LayerNormAttrs,
+                        ins: tuple[TensorType, ...]) -> tuple[tuple[int, ...], ...]:
+    """Keras's order: gamma (scale), beta (center), shaped like the axes."""
+    norm_block(a.axes, ins[0])
+    shape = tuple(ins[0].shape[axis] for axis in a.axes)
+    return (shape,) * (int(a.scale) + int(a.center and a.mode == "layer"))  # type: ignore
+
+
+def _ref_layer_norm(a: LayerNormAttrs, xs: list[np.ndarray],
+                    ws: list[np.ndarray]) -> list[np.ndarray]:
+    """Keras 3.15's formulas in float64: (x - mean) / sqrt(var + eps) * gamma
+    + beta; rms_scaling x / sqrt(var + eps) * gamma (Keras's var, about the
+    mean); unit x * min(1 / sqrt(sum x^2), 1 / 1e-12)."""
+    x = xs[0].astype(np.float64)
+    axes = tuple(a.axes)
+    if a.mode == "unit":
+        inv = np.minimum(1.0 / np.sqrt(np.sum(x * x, axis=axes, keepdims=True)),
+                         1.0 / UNIT_EPSILON)
+        return [(x * inv).astype(np.float32)]
+    shape = [1] * x.ndim
+    for axis in axes:
+        shape[axis] = x.shape[axis]
+    mean = np.mean(x, axis=axes, keepdims=True)
+    var = np.var(x, axis=axes, keepdims=True)
+    y = (x - mean if a.mode == "layer" else x) / np.sqrt(var + a.epsilon)
+    if a.scale:
+        y = y * np.asarray(ws[0], np.float64).reshape(shape)
+    if a.center and a.mode == "layer":
+        y = y + np.asarray(ws[int(a.scale)], np.float64).reshape(shape)
+    return [y.astype(np.float32)]
+
+
+register(OpRule(OpKind.LAYER_NORM, LayerNormAttrs, _infer_layer_norm, _ref_layer_norm,
+                _layer_norm_weights, flops=lambda a, ins, outs: 5 * outs[0].sample_size))
+
+
+# ----- group normalization: moments over the spatial axes and a group of channels -----
+@dataclass(frozen=True, slots=True)
+class GroupNormAttrs:
+    groups: int
+    axis: int  # the channel axis (batch axis 0)
+    epsilon: float = 1e-3
+    center: bool = True
+    scale: bool = True
+
+
+def group_block(a: GroupNormAttrs, x: TensorType) -> tuple[int, int, int, int]:
+    """The sample seen as (outer, groups, per_group, inner): normalized over
+    outer x per_group x inner for each group."""
+    c = _channels(BatchNormAttrs(a.axis), x)
+    if c % a.groups:
+        raise ShapeError(f"{a.groups} groups do not divide the {c} channels of {x}")
+    if any(d is None for d in x.sample_shape):
+        raise ShapeError(f"group normalization needs every sample axis known, got {x}")
+    dims = x.sample_shape
+    return (math.prod(dims[:a.axis - 1]), a.groups, c // a.groups,  # type: ignore[arg-type]
+            math.prod(dims[a.axis:]))  # type: ignore[arg-type]
+
+
+def _infer_group_norm(a: GroupNormAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    group_block(a, ins[0])
+    return (ins[0],)
+
+
+def _ref_group_norm(a: GroupNormAttrs, xs: list[np.ndarray],
+                    ws: list[np.ndarray]) -> list[np.ndarray]:
+    x = xs[0].astype(np.float64)
+    outer, groups, per, inner = group_block(a, TensorType((None, *x.shape[1:])))
+    g = x.reshape(len(x), outer, groups, per, inner)
+    mean = g.mean(axis=(1, 3, 4), keepdims=True)
+    var = g.var(axis=(1, 3, 4), keepdims=True)
+    y = ((g - mean) / np.sqrt(var + a.epsilon)).reshape(x.shape)
+    shape = [1] * x.ndim
+    shape[a.axis] = x.shape[a.axis]
+    if a.scale:
+        y = y * np.asarray(ws[0], np.float64).reshape(shape)
+    if a.center:
+        y = y + np.asarray(ws[int(a.scale)], np.float64).reshape(shape)
+    return [y.astype(np.float32)]
+
+
+register(OpRule(OpKind.GROUP_NORM, GroupNormAttrs, _infer_group_norm, _ref_group_norm,
+                lambda a, ins: ((group_block(a, ins[0])[1] * group_block(a, ins[0])[2],),)
+                * (int(a.scale) + int(a.center)),
+                flops=lambda a, ins, outs: 5 * outs[0].sample_size))
+
+
+# ----- Keras's Normalization preprocessing layer: given or adapted statistics -----
+NORMALIZE_EPSILON = 1e-7  # Keras's backend.epsilon(), the floor of the standard deviation
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizeAttrs:
+    invert: bool = False
+
+
+def _infer_normalize(a: NormalizeAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    _known_sample(ins[0])
+    return (ins[0],)
+
+
+def _known_sample(x: TensorType) -> tuple[int, ...]:
+    if any(d is None for d in x.sample_shape):
+        raise ShapeError(f"normalization needs every sample axis known, got {x}")
+    return x.sample_shape  # type: ignore[return-value]
+
+
+def normalize_vectors(a: NormalizeAttrs, ws: list[np.ndarray],
+                      sample: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(s, t) with normalize(x) = x * s + t per sample value, in float64:
+    s = 1 / max(sqrt(var), eps), t = -mean * s; inverted s = max(sqrt(var),
+    eps), t = mean."""
+    mean, var = (np.broadcast_to(np.asarray(w, np.float64), sample) for w in ws)
+    std = np.maximum(np.sqrt(var), NORMALIZE_EPSILON)
+    return (std, mean) if a.invert else (1.0 / std, -mean / std)
+
+
+def _ref_normalize(a: NormalizeAttrs, xs: list[np.ndarray],
+                   ws: list[np.ndarray]) -> list[np.ndarray]:
+    """Keras's (x - mean) / max(sqrt(var), eps), or mean + x * max(sqrt(var), eps)."""
+    x = xs[0].astype(np.float64)
+    mean, var = (np.asarray(w, np.float64) for w in ws)
+    std = np.maximum(np.sqrt(var), NORMALIZE_EPSILON)
+    return [(mean + x * std if a.invert else (x - mean) / std).astype(np.float32)]
+
+
+register(OpRule(OpKind.NORMALIZE, NormalizeAttrs, _infer_normalize, _ref_normalize,
+                lambda a, ins: (_known_sample(ins[0]),) * 2,
                 flops=lambda a, ins, outs: 2 * outs[0].sample_size))

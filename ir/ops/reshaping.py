@@ -1,4 +1,6 @@
-"""Rules for the reshaping ops that move values: RepeatVector's repeat."""
+"""Rules for the reshaping ops that move values: RepeatVector's repeat, zero
+padding, cropping, upsampling (nearest and bilinear), the broadcast the
+merges insert and the reverse (of time) Bidirectional inserts."""
 
 from __future__ import annotations
 
@@ -29,3 +31,149 @@ def _ref_repeat(a: RepeatAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> l
 
 
 register(OpRule(OpKind.REPEAT, RepeatAttrs, _infer_repeat, _ref_repeat, rearranges=True))
+
+
+# ----- zero padding, cropping, nearest upsampling, broadcasting: each moves
+# values by a fixed index map, one entry per sample axis -----
+def _known(x: TensorType, what: str) -> tuple[int, ...]:
+    if any(d is None for d in x.sample_shape):
+        raise ShapeError(f"{what} needs every sample axis known, got {x}")
+    return x.sample_shape  # type: ignore[return-value]
+
+
+def _per_axis(values: tuple, x: TensorType, what: str) -> None:
+    if len(values) != x.rank - 1:
+        raise ShapeError(f"{what} gives {len(values)} sample axes; the input {x} has "
+                         f"{x.rank - 1}")
+
+
+@dataclass(frozen=True, slots=True)
+class PadAttrs:
+    pads: tuple[tuple[int, int], ...]  # (before, after) zeros per sample axis
+
+
+def _infer_pad(a: PadAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    (x,) = ins
+    _per_axis(a.pads, x, "the padding")
+    dims = tuple(None if d is None else d + lo + hi
+                 for d, (lo, hi) in zip(x.sample_shape, a.pads))
+    return (TensorType((None, *dims), x.dtype),)
+
+
+def _ref_pad(a: PadAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.pad(xs[0], ((0, 0), *a.pads))]
+
+
+register(OpRule(OpKind.PAD, PadAttrs, _infer_pad, _ref_pad, rearranges=True))
+
+
+@dataclass(frozen=True, slots=True)
+class CropAttrs:
+    crops: tuple[tuple[int, int], ...]  # (before, after) values dropped per sample axis
+
+
+def _infer_crop(a: CropAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    (x,) = ins
+    _per_axis(a.crops, x, "the cropping")
+    dims = []
+    for axis, (d, (lo, hi)) in enumerate(zip(x.sample_shape, a.crops), 1):
+        if d is not None and lo + hi >= d:
+            raise ShapeError(f"cropping {lo} + {hi} values from axis {axis} of size {d} "
+                             f"leaves nothing (input {x})")
+        dims.append(None if d is None else d - lo - hi)
+    return (TensorType((None, *dims), x.dtype),)
+
+
+def _ref_crop(a: CropAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[np.ndarray]:
+    index = tuple(slice(lo, d - hi) for d, (lo, hi) in zip(xs[0].shape[1:], a.crops))
+    return [np.ascontiguousarray(xs[0][(slice(None),) + index])]
+
+
+register(OpRule(OpKind.CROP, CropAttrs, _infer_crop, _ref_crop, rearranges=True))
+
+
+@dataclass(frozen=True, slots=True)
+class UpsampleAttrs:
+    size: tuple[int, ...]  # repeats per sample axis (1 for the channels)
+    interpolation: str = "nearest"  # or bilinear
+    spatial: tuple[int, ...] = ()  # bilinear: the two adjacent sample axes (0-based) it blends
+
+
+def _infer_upsample(a: UpsampleAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    (x,) = ins
+    _per_axis(a.size, x, "the upsampling")
+    if a.interpolation == "bilinear" and (len(a.spatial) != 2 or a.spatial[1] != a.spatial[0] + 1
+                                          or a.spatial[1] >= x.rank - 1):
+        raise ShapeError(f"bilinear upsampling blends two adjacent sample axes, got "
+                         f"{a.spatial} for {x}")
+    dims = tuple(None if d is None else d * s for d, s in zip(x.sample_shape, a.size))
+    return (TensorType((None, *dims), x.dtype),)
+
+
+def linear_weights(n: int, scale: int) -> np.ndarray:
+    """The (n * scale, n) matrix of a linear resize along one axis, as Keras's
+    bilinear (half-pixel centers, no antialiasing when enlarging): output i
+    samples input position (i + 0.5) / scale - 0.5, clamped to the edges."""
+    out = np.zeros((n * scale, n))
+    src = np.clip((np.arange(n * scale) + 0.5) / scale - 0.5, 0.0, n - 1)
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = src - lo
+    np.add.at(out, (np.arange(n * scale), lo), 1.0 - frac)
+    np.add.at(out, (np.arange(n * scale), hi), frac)
+    return out
+
+
+def _ref_upsample(a: UpsampleAttrs, xs: list[np.ndarray],
+                  ws: list[np.ndarray]) -> list[np.ndarray]:
+    y = xs[0]
+    if a.interpolation == "nearest":
+        for axis, s in enumerate(a.size, 1):
+            y = np.repeat(y, s, axis=axis)
+        return [y]
+    y = y.astype(np.float64)
+    for axis in a.spatial:
+        m = linear_weights(y.shape[axis + 1], a.size[axis])
+        y = np.moveaxis(np.tensordot(m, np.moveaxis(y, axis + 1, 0), axes=1), 0, axis + 1)
+    return [y.astype(np.float32)]
+
+
+register(OpRule(OpKind.UPSAMPLE, UpsampleAttrs, _infer_upsample, _ref_upsample))
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastAttrs:
+    shape: tuple[int, ...]  # the sample shape; the input's axes of size 1 repeat
+
+
+def _infer_broadcast(a: BroadcastAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    (x,) = ins
+    _per_axis(a.shape, x, "the broadcast shape")
+    for axis, (d, n) in enumerate(zip(x.sample_shape, a.shape), 1):
+        if d not in (1, n):
+            raise ShapeError(f"axis {axis} of size {d} does not broadcast to {n} (input {x})")
+    return (TensorType((None, *a.shape), x.dtype),)
+
+
+register(OpRule(OpKind.BROADCAST, BroadcastAttrs, _infer_broadcast,
+                lambda a, xs, ws: [np.ascontiguousarray(
+                    np.broadcast_to(xs[0], (xs[0].shape[0], *a.shape)))],
+                rearranges=True))
+
+
+@dataclass(frozen=True, slots=True)
+class ReverseAttrs:
+    axis: int  # a sample axis (batch axis 0), read from its end
+
+
+def _infer_reverse(a: ReverseAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    (x,) = ins
+    if not 1 <= a.axis < x.rank:
+        raise ShapeError(f"axis {a.axis} is not a sample axis of {x}")
+    _known(x, "a reverse")
+    return (x,)
+
+
+register(OpRule(OpKind.REVERSE, ReverseAttrs, _infer_reverse,
+                lambda a, xs, ws: [np.ascontiguousarray(np.flip(xs[0], axis=a.axis))],
+                rearranges=True))

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from layerc.errors import ConfigError
-from layerc.layers import (convolutional, core, embeddings, input_layer, local, merge,
-                           normalization, pooling, recurrent, reshaping)
+from layerc.layers import (activations, convolutional, core, embeddings, input_layer, local,
+                           merge, normalization, pooling, recurrent, reshaping, wrappers)
 from layerc.layers.base import LAYERS, Layer, SymbolicTensor
+from layerc.layers.activations import *  # noqa: F403
 from layerc.layers.convolutional import *  # noqa: F403
 from layerc.layers.core import *  # noqa: F403
 from layerc.layers.embeddings import *  # noqa: F403
@@ -23,6 +24,7 @@ from layerc.layers.normalization import *  # noqa: F403
 from layerc.layers.pooling import *  # noqa: F403
 from layerc.layers.recurrent import *  # noqa: F403
 from layerc.layers.reshaping import *  # noqa: F403
+from layerc.layers.wrappers import *  # noqa: F403
 
 
 def serialize(layer: Layer) -> dict[str, Any]:
@@ -37,9 +39,10 @@ def deserialize(data: dict[str, Any]) -> Layer:
     return cls.from_config(dict(data.get("config", {})))
 
 
-__all__ = ["LAYERS", "Layer", "SymbolicTensor", "convolutional", "core", "deserialize",
-           "embeddings", "local", "merge", "normalization", "pooling", "recurrent", "reshaping",
-           "serialize"]
+__all__ = ["LAYERS", "Layer", "SymbolicTensor", "activations", "convolutional", "core",
+           "deserialize", "embeddings", "local", "merge", "normalization", "pooling",
+           "recurrent", "reshaping", "serialize", "wrappers"]
+__all__ += activations.__all__
 __all__ += convolutional.__all__
 __all__ += core.__all__
 __all__ += embeddings.__all__
@@ -50,3 +53,4 @@ __all__ += normalization.__all__
 __all__ += pooling.__all__
 __all__ += recurrent.__all__
 __all__ += reshaping.__all__
+__all__ += wrappers.__all__

@@ -124,13 +124,26 @@ class Builder:
         self.graph = graph
         self.layer = layer
         self.source = source
+        self.call_index = call_index
         self.base = layer.name if call_index == 0 else f"{layer.name}@{call_index}"
         self._count = 0
         self.mask: Port | None = None  # the input's mask, for layers that consume masks
         self.out_mask: Port | None = None  # set by layers that produce a mask
 
+    def for_layer(self, layer: Layer) -> Builder:
+        """A builder for a layer a wrapper holds (Bidirectional's two
+        directions): the same graph and call, nodes and weights named after
+        that layer."""
+        inner = Builder(self.graph, layer, self.source, self.call_index)
+        inner.mask = self.mask
+        return inner
+
     def add(self, op: OpKind, inputs: Sequence[Port], attrs: Any,
-            weights: tuple[str, ...] = ()) -> Port:
+            weights: tuple[str, ...] = (), helper: str | None = None) -> Port:
+        """Adds a node of the layer; the first is named after the layer call,
+        the next after their op, and a `helper` (an op the layer inserts
+        before its own, such as a merge's broadcast) after the call and that
+        word."""
         layer = self.layer
         names = tuple(f"{layer.name}/{role}" for role in weights)
         in_types = tuple(self.graph.type_of(p) for p in inputs)
@@ -147,8 +160,11 @@ class Builder:
                                  f"{tuple(array.shape)} but the input {in_types[0]} needs "
                                  f"{tuple(shape)} (was the layer built for another input?)")
             self.graph.weights[name] = array
-        node_id = self.base if self._count == 0 else f"{self.base}.{op.value}"
-        self._count += 1
+        if helper is not None:
+            node_id = f"{self.base}.{helper}"
+        else:
+            node_id = self.base if self._count == 0 else f"{self.base}.{op.value}"
+            self._count += 1
         node = self.graph.add(op, tuple(inputs), attrs, names, layer.name, layer.kind,
                               self.source, id=node_id)
         return node.port()

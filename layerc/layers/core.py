@@ -9,8 +9,9 @@ from layerc import activations, initializers
 from layerc.config import standardize_data_format
 from layerc.errors import ConfigError
 from layerc.ir import OpKind, Port, TensorType
+from layerc.ir.ops.activation import GluAttrs
 from layerc.ir.ops.core import (ActivationAttrs, DenseAttrs, DropoutAttrs, FlattenAttrs,
-                                ReshapeAttrs)
+                                MaskingAttrs, ReshapeAttrs)
 from layerc.layers.base import Builder, Layer
 
 # Options that shape training only: accepted, kept in the config, no effect here.
@@ -30,9 +31,12 @@ def kernel_and_bias(use_bias: bool, kernel: Any, bias: Any) -> list[tuple[str, A
 
 
 def emit_activation(b: Builder, x: Port, activation: str) -> Port:
-    """The activation op a layer applies after its main op (fused later)."""
+    """The activation op a layer applies after its main op (fused later;
+    glu, which halves the last axis, is an op of its own)."""
     if activation == "linear":
         return x
+    if activation == "glu":
+        return b.add(OpKind.GLU, [x], GluAttrs())
     return b.add(OpKind.ACTIVATION, [x], ActivationAttrs(activation))
 
 
@@ -83,7 +87,7 @@ class Activation(Layer):
         self.activation = activations.get(activation, self.label())
 
     def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
-        return [b.add(OpKind.ACTIVATION, inputs, ActivationAttrs(self.activation))]
+        return [emit_activation(b, inputs[0], self.activation)]
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "activation": self.activation}
@@ -148,4 +152,24 @@ class Reshape(Layer):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "target_shape": self.target_shape}
 
-__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Reshape"]
+class Masking(Layer):
+    """Keras's Masking: a step whose features all equal mask_value is zeroed
+    and masked (the mask reaches the recurrent layers after it)."""
+
+    def __init__(self, mask_value: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float)):
+            raise ConfigError(f"{self.label()}: mask_value must be a number, got "
+                              f"{mask_value!r}")
+        self.mask_value = float(mask_value)
+
+    def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
+        values = b.add(OpKind.MASKING, inputs, MaskingAttrs(self.mask_value))
+        b.out_mask = Port(values.node, 1)
+        return [values]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mask_value": self.mask_value}
+
+
+__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Masking", "Reshape"]

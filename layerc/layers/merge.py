@@ -8,15 +8,36 @@ from typing import Any
 from layerc.errors import ConfigError, ShapeError
 from layerc.ir import OpKind, Port
 from layerc.ir.ops.merge import ConcatAttrs, MergeAttrs
+from layerc.ir.ops.reshaping import BroadcastAttrs
 from layerc.layers.base import Builder, Layer
 
 
 class _Elementwise(Layer):
+    """An element-wise merge. Inputs of one rank broadcast as Keras 3's merges
+    do: an axis of size 1 repeats to the others' size (a broadcast op before
+    the merge); ranks that differ are refused."""
+
     multi_input = True
     op: OpKind
 
     def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
-        return [b.add(self.op, inputs, MergeAttrs())]
+        types = [b.graph.type_of(p) for p in inputs]
+        if len({t.rank for t in types}) > 1:
+            raise ShapeError(f"{self.label(b.source)}: inputs of different ranks "
+                             f"({', '.join(str(t) for t in types)}); layerc broadcasts inputs "
+                             f"of one rank only (add a Reshape)")
+        shape = []
+        for axis in range(1, types[0].rank):
+            sizes = {t.shape[axis] for t in types} - {1}
+            if len(sizes) > 1:
+                raise ShapeError(f"{self.label(b.source)}: axis {axis} of the inputs "
+                                 f"({', '.join(str(t) for t in types)}) does not broadcast")
+            shape.append(sizes.pop() if sizes else 1)
+        ports = [p if t.sample_shape == tuple(shape) else
+                 b.add(OpKind.BROADCAST, [p], BroadcastAttrs(tuple(shape)),  # type: ignore
+                       helper=f"broadcast{i}")
+                 for i, (p, t) in enumerate(zip(inputs, types))]
+        return [b.add(self.op, ports, MergeAttrs())]
 
 
 class Add(_Elementwise):

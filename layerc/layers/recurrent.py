@@ -47,6 +47,9 @@ class Recurrent(Layer, register=False):
         self.units = positive_int(self, "units", units)
         self.activation = activations.get(activation, label)
         self.recurrent_activation = activations.get(recurrent_activation, label)
+        if "glu" in (self.activation, self.recurrent_activation):
+            raise ConfigError(f"{label}: glu halves its input's width, so it cannot be a "
+                              f"recurrent cell's activation")
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer, label)
         self.recurrent_initializer = initializers.get(recurrent_initializer, label)

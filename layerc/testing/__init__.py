@@ -21,8 +21,12 @@ Strategies:
 - `model_inputs(model)`: float32 arrays that fit the model's inputs
   (`inputs_for(model, batch)` is the same without hypothesis).
 
-Layer makers ship for the core layers and for the spatial ones: Conv1D/2D,
-Max/AveragePooling1D/2D, GlobalMax/AveragePooling1D/2D and LocallyConnected1D/2D.
+Layer makers ship for the core layers (and the activation, normalization and
+reshaping families: ReLU/LeakyReLU/ELU, PReLU, Softmax, Batch/Layer/Unit/Group
+Normalization, Normalization, Rescaling, RepeatVector, Permute, ZeroPadding,
+Cropping and UpSampling in 1-D or 2-D by the shape's rank) and for the spatial
+ones: Conv1D/2D, Max/AveragePooling1D/2D, GlobalMax/AveragePooling1D/2D and
+LocallyConnected1D/2D.
 Each spatial maker draws its data format, then options valid for the shape read in
 that format: strides or dilation (never both), 'valid', 'same' (uneven pads
 included) or 'causal' padding, windows up to the input's side (one more where the
@@ -34,7 +38,8 @@ returns a layer that accepts that shape, or None when it does not apply (a Conv2
 maker returns None for a rank-1 shape). Register it in `LAYER_MAKERS` with
 `@register_layer_maker("name")`, or hand a mapping of makers to a strategy's
 `makers` argument. The makers that ship live in `layerc/testing/makers/`, one
-module per layer family (`core`, `conv`, `pool`, `local`); every module there is
+module per layer family (`core`, `conv`, `pool`, `local`, `activation`,
+`normalization`, `reshaping`); every module there is
 imported with this package, so a new family is one new file that registers its
 makers.
 
@@ -71,19 +76,24 @@ from layerc.testing.graphs import ELEMENTWISE_MERGES, functional_graphs
 from layerc.testing.inputs import INPUT_RANGE, inputs_for, model_inputs
 from layerc.testing.limits import (DATA_FORMATS, MAX_CHANNELS, MAX_SIDE, MAX_SPATIAL_SIDE,
                                    MAX_STRIDE, Shape)
+from layerc.testing.makers.activation import make_prelu, make_relu, make_softmax
 from layerc.testing.makers.base import (LAYER_MAKERS, LayerMaker, dense_layer, draw_layer,
                                         register_layer_maker)
 from layerc.testing.makers.conv import make_conv1d, make_conv2d
 from layerc.testing.makers.core import (make_activation, make_dense, make_dropout, make_flatten,
                                         make_reshape)
 from layerc.testing.makers.local import make_locally_connected1d, make_locally_connected2d
-from layerc.testing.makers.normalization import make_batch_normalization, make_rescaling
+from layerc.testing.makers.normalization import (make_batch_normalization,
+                                                 make_group_normalization,
+                                                 make_layer_normalization, make_normalization,
+                                                 make_rescaling)
 from layerc.testing.makers.pool import (make_average_pooling1d, make_average_pooling2d,
                                         make_global_average_pooling1d,
                                         make_global_average_pooling2d, make_global_max_pooling1d,
                                         make_global_max_pooling2d, make_max_pooling1d,
                                         make_max_pooling2d)
-from layerc.testing.makers.reshaping import make_repeat_vector
+from layerc.testing.makers.reshaping import (make_cropping, make_permute, make_repeat_vector,
+                                             make_up_sampling, make_zero_padding)
 from layerc.testing.makers.spatial import feature_map
 from layerc.testing.probes import (MAX_MAGNITUDE, MAX_SENSITIVITY, SENSITIVITY_NOISE,
                                    probe_magnitude, probe_sensitivity, reference_values)
@@ -97,13 +107,13 @@ __all__ = [
     "assert_compiles_like_reference", "dense_layer", "draw_layer", "feature_map",
     "functional_graphs", "input_shapes", "inputs_for", "layer_stacks", "make_activation",
     "make_average_pooling1d", "make_average_pooling2d", "make_batch_normalization",
-    "make_conv1d", "make_conv2d", "make_dense",
-    "make_dropout", "make_flatten", "make_global_average_pooling1d",
-    "make_global_average_pooling2d", "make_global_max_pooling1d", "make_global_max_pooling2d",
-    "make_locally_connected1d", "make_locally_connected2d", "make_max_pooling1d",
-    "make_max_pooling2d", "make_repeat_vector", "make_rescaling", "make_reshape",
-    "model_inputs", "probe_magnitude",
-    "probe_sensitivity",
-    "reference_values", "register_layer_maker", "reshape_targets", "sample_shapes",
-    "spatial_shapes", "spatial_stacks",
+    "make_conv1d", "make_conv2d", "make_cropping", "make_dense", "make_dropout",
+    "make_flatten", "make_global_average_pooling1d", "make_global_average_pooling2d",
+    "make_global_max_pooling1d", "make_global_max_pooling2d", "make_group_normalization",
+    "make_layer_normalization", "make_locally_connected1d", "make_locally_connected2d",
+    "make_max_pooling1d", "make_max_pooling2d", "make_normalization", "make_permute",
+    "make_prelu", "make_relu", "make_repeat_vector", "make_rescaling", "make_reshape",
+    "make_softmax", "make_up_sampling", "make_zero_padding", "model_inputs",
+    "probe_magnitude", "probe_sensitivity", "reference_values", "register_layer_maker",
+    "reshape_targets", "sample_shapes", "spatial_shapes", "spatial_stacks",
 ]

@@ -1,6 +1,8 @@
 """Every Keras activation by name: as an Activation layer, as Dense(activation=...),
 as an Activation after a linear Dense (the fusion pass folds it in), given as a
-layerc.activations function, and the NumPy functions themselves."""
+layerc.activations function, and the NumPy functions themselves; glu (which
+halves the last axis) among them; threshold, which Keras cannot call by name,
+refused."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from layerc.layers import Activation, Dense
 
 NAMES = ["linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid",
          "hard_sigmoid", "tanh", "softmax", "log_softmax", "softplus", "softsign", "swish",
-         "silu", "hard_silu", "exponential", "mish"]
+         "silu", "hard_silu", "exponential", "mish", "celu", "hard_tanh", "hard_shrink",
+         "soft_shrink", "tanh_shrink", "log_sigmoid", "sparse_plus", "sparse_sigmoid",
+         "squareplus", "sparsemax", "glu"]
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
@@ -33,7 +37,7 @@ def sample(rng: np.random.Generator, shape: tuple[int, ...], scale: float) -> np
     """Uniform values in [-scale, scale] that also hit the kinks and edges of the
     piecewise activations (0, +-3 for hard_sigmoid, 6 for relu6, the ends)."""
     x = rng.uniform(-scale, scale, shape)
-    points = [-scale, -6.0, -3.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 3.0, 6.0, scale, -0.5, 2.5]
+    points = [-scale, -6.0, -3.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 3.0, 6.0, scale, -0.5, 2.5, 0.5]
     flat = x.reshape(-1)
     for i, p in enumerate(q for q in points if abs(q) <= scale):
         flat[i * 3 % flat.size] = p  # spread over rows so softmax rows differ
@@ -136,9 +140,9 @@ def test_default_activation_is_linear(oracle, rng):
     assert (out.keras[1] < 0).any(), "the test needs negative outputs to see a missing relu"
 
 
-@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "sparsemax"])
 def test_row_wise_activation_on_rank4(oracle, rng, name):
-    """softmax/log_softmax normalize over the last axis only, on any rank."""
+    """softmax/log_softmax/sparsemax normalize over the last axis only, on any rank."""
     k = oracle.layers
     dense = Dense(7, activation=name, name="dense_row")
     x = layerc.Input((2, 3, 5))
@@ -148,5 +152,33 @@ def test_row_wise_activation_on_rank4(oracle, rng, name):
     kmodel = oracle.keras.Model(kx, [k.Activation(name)(kx),
                                      k.Dense(7, activation=name, name="dense_row")(kx)])
     out = oracle.check(model, kmodel, sample(rng, (3, 2, 3, 5), 8.0))
-    if name == "softmax":  # the sums say which axis was normalized
+    if name != "log_softmax":  # the sums say which axis was normalized (Keras 3.15's
+        # sparsemax does not sum to 1, so compare with Keras's own sums)
+        np.testing.assert_allclose(out.compiled[0].sum(axis=-1), out.keras[0].sum(axis=-1),
+                                   atol=1e-5)
+    if name == "softmax":
         np.testing.assert_allclose(out.compiled[0].sum(axis=-1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("where", ["layer", "dense"])
+def test_threshold_is_refused_by_name(where):
+    """keras.activations.threshold needs two arguments a name cannot give."""
+    with pytest.raises(layerc.ConfigError, match="threshold.*needs its threshold and "
+                                                 "default_value"):
+        Activation("threshold") if where == "layer" else Dense(3, activation="threshold")
+
+
+def test_glu_is_no_recurrent_activation():
+    with pytest.raises(layerc.ConfigError, match="glu halves"):
+        layerc.layers.LSTM(4, recurrent_activation="glu")
+
+
+def test_sparsemax_in_a_recurrent_cell(oracle, rng):
+    """A row-wise activation inside the recurrent step (across a gate block)."""
+    k = oracle.layers
+    model = layerc.Sequential([layerc.Input((5, 3)), layerc.layers.GRU(4, activation="sparsemax",
+                                                                       name="gru")])
+    oracle.randomize(model, rng, scale=1.0)
+    kmodel = oracle.keras.Sequential([oracle.keras.Input((5, 3)),
+                                      k.GRU(4, activation="sparsemax", name="gru")])
+    oracle.check(model, kmodel, sample(rng, (3, 5, 3), 2.0), atol=2e-5)

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 import layerc
 from layerc.errors import ArtifactError, ConfigError, LayercError
+from layerc.ir import OpKind
 from layerc.keras_import import from_keras
 
 pytestmark = [
@@ -123,7 +124,9 @@ def test_activations_by_name(oracle, rng, activation):
     convert_and_check(oracle, kmodel, data(rng, (5, 6), 2.0))
 
 
-def test_activation_layers_become_activations(oracle, rng):
+def test_activation_layers_with_default_parameters_fuse(oracle, rng):
+    """Keras's activation layers become their layerc twins; with an
+    activation name's parameters those fuse into the Dense before them."""
     k = oracle.keras
     kmodel = sequential(k, (6,), k.layers.Dense(8), k.layers.ReLU(), k.layers.Dense(8),
                         k.layers.ReLU(max_value=6.0), k.layers.Dense(8),
@@ -131,8 +134,11 @@ def test_activation_layers_become_activations(oracle, rng):
                         k.layers.ELU(), k.layers.Dense(4), k.layers.Softmax())
     randomize(kmodel, rng, 2.0)
     model = convert_and_check(oracle, kmodel, data(rng, (5, 6), 3.0))
-    assert [layer.activation for layer in model.layers if layer.kind == "Activation"] == \
-        ["relu", "relu6", "leaky_relu", "elu", "softmax"]
+    assert [layer.kind for layer in model.layers][1::2] == ["ReLU", "ReLU", "LeakyReLU", "ELU",
+                                                           "Softmax"]
+    dense = [n.attrs.activation for n in layerc.compile(model).graph.nodes()
+             if n.op is OpKind.DENSE]
+    assert dense == ["relu", "relu6", "leaky_relu", "elu", "softmax"]
 
 
 def test_training_only_noise_layers_become_dropout(oracle, rng):
@@ -476,8 +482,8 @@ def test_conv2d_groups_refused(oracle):
 
 def test_layer_type_layerc_lacks_refused(oracle):
     k = oracle.keras
-    kmodel = sequential(k, (5,), k.layers.Dense(3), k.layers.LayerNormalization(name="ln"))
-    error = refused(lambda: from_keras(kmodel), "'ln'", "LayerNormalization", "no such layer",
+    kmodel = sequential(k, (5, 4), k.layers.Dense(3), k.layers.Conv1DTranspose(2, 3, name="ct"))
+    error = refused(lambda: from_keras(kmodel), "'ct'", "Conv1DTranspose", "no such layer",
                     "README")
     assert "Dense" not in str(error)  # no list of every class it converts
 
@@ -486,13 +492,13 @@ def test_every_class_layerc_lacks_is_refused_at_once(oracle):
     """Counts and first layer per missing class, in one error."""
     k = oracle.keras
     x = k.Input((6, 4))
-    y = k.layers.LayerNormalization(name="ln1")(x)
-    y = k.layers.Bidirectional(k.layers.LSTM(3, return_sequences=True), name="bi")(y)
-    y = k.layers.LayerNormalization(name="ln2")(y)
-    y = k.layers.UnitNormalization(name="unit")(k.layers.Dense(2)(y))
+    y = k.layers.Conv1DTranspose(4, 1, name="ct1")(x)
+    y = k.layers.MultiHeadAttention(2, 2, name="mha")(y, y)
+    y = k.layers.Conv1DTranspose(4, 1, name="ct2")(y)
+    y = k.layers.DepthwiseConv1D(1, name="dw")(k.layers.Dense(2)(y))
     error = refused(lambda: from_keras(k.Model(x, y, name="several")), "'several'",
-                    "Bidirectional x1 (first: 'bi')", "LayerNormalization x2 (first: 'ln1')",
-                    "UnitNormalization x1 (first: 'unit')", "README")
+                    "MultiHeadAttention x1 (first: 'mha')", "Conv1DTranspose x2 (first: 'ct1')",
+                    "DepthwiseConv1D x1 (first: 'dw')", "README")
     assert "Dense" not in str(error)
 
 
@@ -511,18 +517,17 @@ def test_unknown_config_key_refused(oracle):
     refused(lambda: from_keras(kmodel), "'odd'", "Dense", "frobnicate=3", "units")
 
 
-@pytest.mark.parametrize("make,words", [
-    (lambda k: k.layers.Dense(3, activation="celu", name="x"), ["activation='celu'", "relu"]),
-    (lambda k: k.layers.Dense(3, lora_rank=2, name="x"), ["lora_rank=2"]),
-    (lambda k: k.layers.SimpleRNN(3, zero_output_for_mask=True, name="x"),
+@pytest.mark.parametrize("make,shape,words", [
+    (lambda k: k.layers.Dense(3, lora_rank=2, name="x"), (4, 5), ["lora_rank=2"]),
+    (lambda k: k.layers.SimpleRNN(3, zero_output_for_mask=True, name="x"), (4, 5),
      ["zero_output_for_mask=True", "False"]),
-    (lambda k: k.layers.LeakyReLU(name="x"), ["negative_slope=0.3", "0.2"]),
-    (lambda k: k.layers.Softmax(axis=1, name="x"), ["axis=1", "-1"]),
+    (lambda k: k.layers.UpSampling2D(interpolation="bicubic", name="x"), (4, 5, 2),
+     ["interpolation 'bicubic' is not supported", "nearest, bilinear"]),
 ])
-def test_values_layerc_cannot_honour_refused(oracle, make, words):
+def test_values_layerc_cannot_honour_refused(oracle, make, shape, words):
     k = oracle.keras
     layer = make(k)
-    kmodel = sequential(k, (4, 5), layer)
+    kmodel = sequential(k, shape, layer)
     refused(lambda: from_keras(kmodel), "'x'", type(layer).__name__, *words)
 
 
@@ -539,9 +544,6 @@ def test_graph_refusals(oracle):
     refused(lambda: from_keras(ops_model), "Keras op", "layers")
     training = k.Model(x, k.layers.Dropout(0.5, name="drop")(x, training=True))
     refused(lambda: from_keras(training), "'drop'", "training=True")
-    inner = k.Sequential([k.Input((4,)), k.layers.Dense(2)], name="inner")
-    nested = k.Model(x, inner(x))
-    refused(lambda: from_keras(nested), "'inner'", "nested")
     refused(lambda: from_keras(k.Sequential([k.layers.Dense(2)])), "not built")
 
     class Subclassed(k.Model):
@@ -594,3 +596,25 @@ def test_a_lambda_activation_is_refused_in_words(oracle, tmp_path):
     assert prompt.returncode == 1
     assert "ConfigError: from_keras: layer 'dense" in prompt.stderr
     assert "Keras cannot describe its options" in prompt.stderr
+
+
+def test_nested_models_are_inlined(oracle, rng):
+    """An encoder inside an autoencoder, a model called twice (its weights
+    shared), a Sequential inside a Sequential."""
+    k = oracle.keras
+    enc = k.Sequential([k.Input((8,)), k.layers.Dense(4, activation="relu", name="e1"),
+                        k.layers.Dense(2, name="e2")], name="enc")
+    dec = k.Sequential([k.Input((2,)), k.layers.Dense(8, name="d1")], name="dec")
+    x = k.Input((8,))
+    auto = k.Model(x, dec(enc(x)), name="auto")
+    a, b = k.Input((8,)), k.Input((8,))
+    twice = k.Model([a, b], k.layers.Subtract()([enc(a), enc(b)]))
+    stacked = k.Sequential([k.Input((8,)), enc, k.layers.Dense(3, name="head")])
+    randomize(auto, rng, 1.0)
+    xs = data(rng, (3, 8), 1.0)
+    for kmodel, args in ((auto, [xs]), (twice, [xs, xs[::-1].copy()]), (stacked, [xs])):
+        model = from_keras(kmodel)
+        oracle.assert_close(layerc.compile(model).predict(args if len(args) > 1 else args[0]),
+                            oracle.run_keras(kmodel, args)[0], kmodel.name, 1e-5, 1e-5)
+    assert [layer.name for layer in from_keras(twice).layers if layer.kind == "Dense"] == \
+        ["e1", "e2"]

@@ -1,6 +1,6 @@
-"""Masks against Keras 3: Embedding(mask_zero=True) makes a (batch, time)
-mask that Dropout, Activation and Dense pass on and that SimpleRNN, GRU, LSTM
-and GlobalAveragePooling1D consume. Masked steps carry the recurrent state
+"""Masks against Keras 3: Embedding(mask_zero=True) and Masking make a
+(batch, time) mask that Dropout, Activation and Dense pass on and that
+SimpleRNN, GRU, LSTM and GlobalAveragePooling1D consume. Masked steps carry the recurrent state
 and repeat the previous output (zeros before the first unmasked step).
 
 Covered: pre-padded, post-padded, holes in the middle, fully masked rows,
@@ -265,3 +265,44 @@ def test_global_average_pooling_of_a_fully_masked_row_is_nan_like_keras(oracle, 
         assert np.isnan(got[4]).all() and np.isfinite(np.delete(got, 4, axis=0)).all()
         np.testing.assert_allclose(np.delete(got, 4, axis=0), np.delete(want, 4, axis=0),
                                    atol=ATOL)
+
+
+@settings(max_examples=10, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pattern=st.lists(st.lists(st.booleans(), min_size=6, max_size=6), min_size=1,
+                        max_size=3),
+       value=st.sampled_from([0.0, -1.0, 2.5]), cell=st.sampled_from(["SimpleRNN", "GRU",
+                                                                        "LSTM"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_masking_layer_masks_the_recurrent_layer(oracle, pattern, value, cell, seed):
+    """Steps whose features all equal mask_value are zeroed and skipped, in
+    layerc as built and as converted from Keras."""
+    def layers(L):
+        return [L.Masking(mask_value=value, name="m"), getattr(L, cell)(3, name="rnn")]
+
+    model = layerc.Sequential([layerc.Input((6, 2)), *layers(layerc.layers)])
+    rng = np.random.default_rng(seed)
+    oracle.randomize(model, rng)
+    kmodel = oracle.keras.Sequential([oracle.keras.Input((6, 2)), *layers(oracle.layers)])
+    x = rng.uniform(-2, 2, (len(pattern), 6, 2)).astype(np.float32)
+    x[np.array(pattern)] = value
+    x[0, 0, 0] = value  # one feature at the mask value does not mask the step
+    oracle.check(model, kmodel, x, atol=1e-5, rtol=1e-5)
+    oracle.assert_close(layerc.compile(layerc.from_keras(kmodel)).predict(x),
+                        oracle.run_keras(kmodel, [x])[0], "from_keras", 1e-5, 1e-5)
+
+
+def test_masking_output_zeroes_masked_steps(oracle, rng):
+    model = layerc.Sequential([layerc.Input((4, 3)), layerc.layers.Masking(name="m")])
+    kmodel = oracle.keras.Sequential([oracle.keras.Input((4, 3)),
+                                      oracle.layers.Masking(name="m")])
+    x = rng.uniform(-1, 1, (2, 4, 3)).astype(np.float32)
+    x[0, 1] = 0.0
+    x[1, 2, 1] = 0.0
+    out = oracle.check(model, kmodel, x)
+    assert out.compiled[0][1, 2, 1] == 0.0 and (out.compiled[0][1, 2] != 0).sum() == 2
+
+
+def test_masking_needs_a_sequence_of_feature_vectors():
+    with pytest.raises(layerc.ShapeError, match=r"m .*\(batch, steps, features\)"):
+        layerc.Sequential([layerc.Input((4,)), layerc.layers.Masking(name="m")])

@@ -1,6 +1,7 @@
 """Merge layers in functional models against Keras 3: element-wise merges with
-2 and 3 inputs, Concatenate over several axes, shared layers, several inputs
-and several outputs."""
+2 and 3 inputs, broadcasting inputs of one rank (hypothesis over which axes
+are 1), Concatenate over several axes, shared layers, several inputs and
+several outputs."""
 
 from __future__ import annotations
 
@@ -260,3 +261,31 @@ def test_merge_sweep(oracle, op, n, shape, batch, seed, data_):
 
     model, kmodel = build_pair(oracle, fn)
     oracle.check(model, kmodel, [data(rng, (batch, *s), 3.0) for s in shapes])
+
+
+@settings(max_examples=10, deadline=None)
+@given(shape=st.lists(st.integers(2, 4), min_size=1, max_size=3).map(tuple),
+       ones=st.lists(st.lists(st.booleans(), min_size=3, max_size=3), min_size=2, max_size=3),
+       op=st.sampled_from(ELEMENTWISE + ["Subtract"]), seed=st.integers(0, 2**32 - 1))
+def test_elementwise_merges_broadcast_as_keras(oracle, shape, ones, op, seed):
+    """Inputs of one rank whose axes are either the full size or 1."""
+    if op == "Subtract":
+        ones = ones[:2]
+    shapes = [tuple(1 if flag else d for d, flag in zip(shape, flags)) for flags in ones]
+
+    def build(ns):
+        ins = [ns.Input(s) for s in shapes]
+        return ins, getattr(ns.layers, op)(name="merge")(ins)
+
+    model, kmodel = build_pair(oracle, build)
+    rng = np.random.default_rng(seed)
+    oracle.check(model, kmodel, [data(rng, (2, *s), 3.0) for s in shapes], atol=1e-5,
+                 rtol=1e-6)
+
+
+def test_broadcasting_refuses_ranks_that_differ_and_sizes_that_clash():
+    a, b, c = layerc.Input((4, 5, 3)), layerc.Input((3,)), layerc.Input((4, 2, 3))
+    with pytest.raises(layerc.ShapeError, match=r"m .*different ranks.*one rank only"):
+        layerc.layers.Add(name="m")([a, b])
+    with pytest.raises(layerc.ShapeError, match=r"m .*axis 2 of the inputs.*does not broadcast"):
+        layerc.layers.Add(name="m")([a, c])

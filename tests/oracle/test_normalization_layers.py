@@ -1,8 +1,12 @@
-"""BatchNormalization against Keras 3 at inference: hypothesis over input
-ranks, the normalized axis (either sign), center, scale and epsilon; after
-a Dense and a convolution in both data formats (fold-batchnorm folds it),
-after an activation (it runs as a scale and shift), with a mask passing
-through it into an LSTM, and through `from_keras` with its option table."""
+"""The normalization layers against Keras 3 at inference. BatchNormalization:
+hypothesis over input ranks, the normalized axis (either sign), center,
+scale and epsilon; after a Dense and a convolution in both data formats
+(fold-batchnorm folds it), after an activation (it runs as a scale and
+shift), with a mask passing through it into an LSTM, and through
+`from_keras` with its option table. LayerNormalization (axes, center, scale,
+rms_scaling), GroupNormalization (groups, first or last channel axis),
+UnitNormalization and Normalization (given, adapted, inverted): hypothesis
+sweeps against Keras and from_keras."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import layerc
 from layerc import ConfigError
 from layerc.ir import OpKind
 from layerc.layers import BatchNormalization, Input
+from layerc.testing import assert_compiles_like_reference
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
@@ -145,3 +150,125 @@ def test_rescaling_refuses_what_is_not_numbers():
         layerc.layers.Rescaling([[1.0, 2.0]])
     with pytest.raises(layerc.ShapeError, match=r"offset has 2 values; expected 1 or one per"):
         layerc.Sequential([Input((4, 3)), layerc.layers.Rescaling(1.0, offset=[0.5, 1.0])])
+
+
+def trailing_axes(data, shape):
+    """A block of adjacent axes ending at the last (Keras's torch backend
+    takes only those; middle blocks are checked against the reference)."""
+    rank = len(shape) + 1
+    first = data.draw(st.integers(1, rank - 1))
+    return [a - rank if data.draw(st.booleans()) else a for a in range(first, rank)]
+
+
+def keras_twin(oracle, shape, options, cls):
+    model = layerc.Sequential([Input(shape), getattr(layerc.layers, cls)(**options)])
+    kmodel = oracle.keras.Sequential([oracle.keras.Input(shape),
+                                      getattr(oracle.layers, cls)(**options)])
+    return model, kmodel
+
+
+@SWEEP
+@given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple), data=st.data(),
+       center=st.booleans(), scale=st.booleans(), rms=st.booleans(),
+       epsilon=st.sampled_from([1e-3, 1e-6, 0.5]), batch=st.integers(1, 3),
+       seed=st.integers(0, 2**32 - 1))
+def test_layer_normalization_matches_keras(oracle, shape, data, center, scale, rms, epsilon,
+                                           batch, seed):
+    axes = trailing_axes(data, shape)
+    options = dict(axis=axes[0] if len(axes) == 1 else axes, center=center, scale=scale,
+                   rms_scaling=rms, epsilon=epsilon, name="ln")
+    model, kmodel = keras_twin(oracle, shape, options, "LayerNormalization")
+    rng = np.random.default_rng(seed)
+    oracle.randomize(model, rng, scale=2.0)
+    x = rng.uniform(-3, 3, (batch, *shape)).astype(np.float32)
+    oracle.check(model, kmodel, x, atol=2e-5, rtol=2e-5)
+
+
+def test_layer_normalization_over_a_middle_block_and_refusals(rng):
+    """Adjacent axes anywhere agree with the reference on every pipeline;
+    axes that are not adjacent are refused naming the layer."""
+    model = layerc.Sequential([Input((3, 4, 5)),
+                               layerc.layers.LayerNormalization(axis=[1, 2], name="ln")])
+    ws = model.layers[0].get_weights()
+    model.layers[0].set_weights([rng.uniform(-2, 2, w.shape) for w in ws])
+    x = rng.uniform(-3, 3, (2, 3, 4, 5)).astype(np.float32)
+    assert_compiles_like_reference(model, [x])
+    with pytest.raises(layerc.ShapeError, match=r"ln .*adjacent sample axes"):
+        layerc.Sequential([Input((3, 4, 5)),
+                           layerc.layers.LayerNormalization(axis=[1, 3], name="ln")])
+
+
+@SWEEP
+@given(spatial=st.lists(st.integers(1, 4), min_size=0, max_size=2).map(tuple), data=st.data(),
+       first=st.booleans(), center=st.booleans(), scale=st.booleans(), batch=st.integers(1, 3),
+       seed=st.integers(0, 2**32 - 1))
+def test_group_normalization_matches_keras(oracle, spatial, data, first, center, scale, batch,
+                                           seed):
+    groups = data.draw(st.integers(1, 4))
+    channels = groups * data.draw(st.integers(1, 3))
+    shape = (channels, *spatial) if first and spatial else (*spatial, channels)
+    options = dict(groups=groups, axis=1 if first and spatial else -1, center=center,
+                   scale=scale, name="gn")
+    model, kmodel = keras_twin(oracle, shape, options, "GroupNormalization")
+    rng = np.random.default_rng(seed)
+    oracle.randomize(model, rng, scale=2.0)
+    x = rng.uniform(-3, 3, (batch, *shape)).astype(np.float32)
+    oracle.check(model, kmodel, x, atol=2e-5, rtol=2e-5)
+
+
+@SWEEP
+@given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple), data=st.data(),
+       batch=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_unit_normalization_matches_keras(oracle, shape, data, batch, seed):
+    rank = len(shape) + 1
+    axes = sorted(data.draw(st.lists(st.integers(1, rank - 1), min_size=1, unique=True)))
+    axes = list(range(axes[0], axes[-1] + 1))  # adjacent
+    model, kmodel = keras_twin(oracle, shape, dict(axis=axes, name="un"), "UnitNormalization")
+    x = np.random.default_rng(seed).uniform(-3, 3, (batch, *shape)).astype(np.float32)
+    x[0] = 0.0  # a zero norm: the inverse is capped, not infinite
+    oracle.check(model, kmodel, x, atol=1e-6, rtol=1e-5)
+
+
+@SWEEP
+@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple), data=st.data(),
+       invert=st.booleans(), batch=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_normalization_given_and_adapted_matches_keras(oracle, shape, data, invert, batch,
+                                                       seed):
+    """Statistics given at construction (over any kept axes) in layerc and
+    Keras; and a Keras layer adapted on data, through from_keras."""
+    rng = np.random.default_rng(seed)
+    rank = len(shape) + 1
+    kept = data.draw(st.lists(st.integers(1, rank - 1), unique=True, max_size=rank - 1))
+    axis = None if not kept else (kept[0] if len(kept) == 1 else sorted(kept))
+    stat_shape = tuple(shape[a - 1] for a in sorted(kept))
+    mean = rng.uniform(-2, 2, stat_shape)
+    variance = rng.uniform(0.1, 4, stat_shape)
+    options = dict(axis=axis, mean=mean, variance=variance, invert=invert, name="norm")
+    model, kmodel = keras_twin(oracle, shape, options, "Normalization")
+    x = rng.uniform(-3, 3, (batch, *shape)).astype(np.float32)
+    oracle.check(model, kmodel, x, copy=False, atol=2e-5, rtol=2e-5)
+    k = oracle.keras
+    adapted = k.layers.Normalization(axis=axis, invert=invert, name="norm")
+    adapted.adapt(rng.normal(1.0, 2.0, (16, *shape)).astype(np.float32))
+    kmodel = k.Sequential([k.Input(shape), adapted])
+    oracle.assert_close(layerc.compile(layerc.from_keras(kmodel)).predict(x),
+                        oracle.run_keras(kmodel, [x])[0], "from_keras", 2e-5, 2e-5)
+
+
+def test_normalization_refuses_half_the_statistics():
+    with pytest.raises(ConfigError, match="give both mean and variance"):
+        layerc.layers.Normalization(mean=[1.0])
+
+
+@pytest.mark.parametrize("cls, options", [
+    ("LayerNormalization", dict(axis=[-2, -1], epsilon=1e-4, rms_scaling=True)),
+    ("GroupNormalization", dict(groups=2, center=False)),
+    ("UnitNormalization", dict(axis=-1))])
+def test_from_keras_converts_the_option_tables(oracle, rng, cls, options):
+    k = oracle.keras
+    kmodel = k.Sequential([k.Input((3, 4)), getattr(k.layers, cls)(**options, name="n")])
+    for w in kmodel.weights:
+        w.assign(rng.uniform(-2, 2, w.shape).astype(np.float32))
+    x = rng.uniform(-3, 3, (2, 3, 4)).astype(np.float32)
+    oracle.assert_close(layerc.compile(layerc.from_keras(kmodel)).predict(x),
+                        oracle.run_keras(kmodel, [x])[0], "from_keras", 2e-5, 2e-5)

@@ -1,4 +1,4 @@
-"""CPU: the core ops (dense, activation, copies, channel transposes) as
+"""CPU: the core ops (dense, activation, copies, channel transposes, masking) as
 opcodes, their kernels, the steps that run their plan rows, and the lowering
 of Dense (which packs its kernel into the GEMM's panels; the others are
 shared)."""
@@ -21,7 +21,8 @@ DENSE = opcode("dense", "x w b y rows k n act")  # b: -1 when there is no bias
 ACTIVATE = opcode("act", "x y size row act")
 COPY = opcode("copy", "x y size")
 TRANSPOSE_CS = opcode("transpose_cs", "x y channels spatial")  # (C, S) -> (S, C) per sample
-_D, _A, _C, _T = DENSE.cols, ACTIVATE.cols, COPY.cols, TRANSPOSE_CS.cols
+MASKING = opcode("masking", "x y m steps features value")
+_D, _A, _C, _T, _M = DENSE.cols, ACTIVATE.cols, COPY.cols, TRANSPOSE_CS.cols, MASKING.cols
 
 
 # ----- kernels -----
@@ -83,3 +84,22 @@ def run_transpose_cs(r, weights, arena, state, batch):
 def lower_dense(e: Emitter, node: Node) -> None:
     kernel = e.weight(node.weights[0], pack=pack)
     e.instr(DENSE, node, w=kernel, **lowering.dense_operands(e, node, bias_pack=pack_bias))
+
+
+@runs(MASKING)
+@njit(**JIT)
+def run_masking(r, weights, arena, state, batch):
+    """A step is kept (mask 1, values copied) where any feature differs from
+    the mask value, else zeroed (mask 0)."""
+    rows, n = r[_M.steps] * batch, r[_M.features]
+    x, y, m = r[_M.x] * batch, r[_M.y] * batch, r[_M.m] * batch
+    value = weights[r[_M.value]]
+    for row in range(rows):
+        keep = False
+        for j in range(n):
+            if arena[x + row * n + j] != value:
+                keep = True
+                break
+        arena[m + row] = 1.0 if keep else 0.0
+        for j in range(n):
+            arena[y + row * n + j] = arena[x + row * n + j] if keep else 0.0

@@ -1,11 +1,15 @@
-"""CPU: batch normalization and rescaling as a per-channel scale and shift
-(computed at lowering; the lowering is shared: codegen/lowering.py), the
-activation after it: the opcode, kernels and step.
-fold-batchnorm folds most of them into the Dense or convolution before
-them; these are the rest."""
+"""CPU: batch normalization, rescaling and Keras's Normalization as a scale
+and shift per channel (or per value), computed at lowering, with the
+activation after it; layer, RMS, unit and group normalization as moments of
+groups: opcodes, kernels and steps (the lowerings are shared:
+codegen/lowering.py). fold-batchnorm folds most batch normalizations into
+the Dense or convolution before them; these are the rest."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 from numba import njit, prange
 
 from layerc.codegen.codes import ACT
@@ -60,3 +64,74 @@ def run_scale_shift(r, weights, arena, state, batch):
     if r[_S.act] != ACT.linear:
         out = y.reshape((size // row, row))
         activate(out, out, r[_S.act])
+
+
+# ----- layer, RMS, unit and group normalization: moments of groups -----
+MOMENTS = opcode("moments", "x y a r1 k r2 gamma beta gs1 gsk gs2 gdiv eps mode")
+_M = MOMENTS.cols
+
+
+@njit(**FAST_JIT)
+def normalize_groups(x, y, lo, hi, r1, k, r2, w, gamma, beta, gs1, gsk, gs2, gdiv, eps, mode):
+    """Groups lo..hi of the (a, r1, k, r2) blocks of x (group g = a * k + kk)
+    normalized by their moments over r1 x r2, in float64: mode 0 (x - mean)
+    / sqrt(var + eps), 1 x / sqrt(var + eps), 2 x * min(1 / sqrt(sum x^2),
+    1 / eps); then gamma and beta where given (offsets >= 0)."""
+    count = r1 * r2
+    for g in range(lo, hi):
+        ai, kk = g // k, g % k
+        base = ai * r1 * k * r2 + kk * r2
+        total = 0.0
+        for i1 in range(r1):
+            row = base + i1 * k * r2
+            for i2 in range(r2):
+                total += x[row + i2]
+        mean = total / count
+        spread = 0.0
+        for i1 in range(r1):
+            row = base + i1 * k * r2
+            for i2 in range(r2):
+                d = x[row + i2] - mean
+                spread += d * d
+        if mode == 2:
+            shift = 0.0
+            squares = spread + count * mean * mean
+            inv = min(1.0 / math.sqrt(squares), 1.0 / eps)
+        else:
+            shift = mean if mode == 0 else 0.0
+            inv = 1.0 / math.sqrt(spread / count + eps)
+        for i1 in range(r1):
+            row = base + i1 * k * r2
+            for i2 in range(r2):
+                v = (x[row + i2] - shift) * inv
+                at = i1 * gs1 + kk * gsk + (i2 // gdiv) * gs2
+                if gamma >= 0:
+                    v *= w[gamma + at]
+                if beta >= 0:
+                    v += w[beta + at]
+                y[row + i2] = v
+
+
+@njit(**PARALLEL_JIT)
+def _normalize_split(x, y, groups, r1, k, r2, w, gamma, beta, gs1, gsk, gs2, gdiv, eps, mode,
+                     chunks):
+    for ci in prange(chunks):
+        normalize_groups(x, y, ci * groups // chunks, (ci + 1) * groups // chunks, r1, k, r2, w,
+                         gamma, beta, gs1, gsk, gs2, gdiv, eps, mode)
+
+
+@runs(MOMENTS)
+@njit(**JIT)
+def run_moments(r, weights, arena, state, batch):
+    a, r1, k, r2 = r[_M.a] * batch, r[_M.r1], r[_M.k], r[_M.r2]
+    size = a * r1 * k * r2
+    x = arena[r[_M.x] * batch: r[_M.x] * batch + size]
+    y = arena[r[_M.y] * batch: r[_M.y] * batch + size]
+    eps = np.float64(weights[r[_M.eps]])
+    chunks = min(a * k, 4 * pool_size())
+    if chunks > 1 and size >= SERIAL_VALUES:
+        _normalize_split(x, y, a * k, r1, k, r2, weights, r[_M.gamma], r[_M.beta], r[_M.gs1],
+                         r[_M.gsk], r[_M.gs2], r[_M.gdiv], eps, r[_M.mode], chunks)
+    else:
+        normalize_groups(x, y, 0, a * k, r1, k, r2, weights, r[_M.gamma], r[_M.beta], r[_M.gs1],
+                         r[_M.gsk], r[_M.gs2], r[_M.gdiv], eps, r[_M.mode])

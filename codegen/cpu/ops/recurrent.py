@@ -15,7 +15,7 @@ from layerc.codegen import lowering
 from layerc.codegen.codes import ACT, CELL, GATE_COUNT, INIT
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.gemm import MR, NR, dense_rows, gemm, npanels, pack
-from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT, scalar, softmax_row
+from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT, row_activation, scalar
 from layerc.codegen.cpu.lower import lowers
 from layerc.codegen.cpu.opcodes import opcode, runs
 from layerc.codegen.cpu.threads import pool_size
@@ -66,8 +66,8 @@ def gate(v, act):
     elif act == ACT.sigmoid:
         for j in range(v.size):
             v[j] = 0.5 + 0.5 * _tanh(0.5 * v[j])
-    elif act == ACT.softmax or act == ACT.log_softmax:  # across the block: one sample's units
-        softmax_row(v, v, act == ACT.log_softmax)
+    elif act == ACT.softmax or act == ACT.log_softmax or act == ACT.sparsemax:
+        row_activation(v, v, act)  # across the block: one sample's units
     elif act != ACT.linear:
         for j in range(v.size):
             v[j] = scalar(np.float64(v[j]), act)

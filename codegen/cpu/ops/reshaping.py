@@ -1,8 +1,11 @@
-"""CPU: the reshaping ops that move values (RepeatVector's repeat): opcode,
-kernel and step; the lowering is shared (codegen/lowering.py)."""
+"""CPU: the reshaping ops that move values (RepeatVector's repeat, the
+strided copy behind transposes, padding, cropping, nearest upsampling and
+broadcasts) and the bilinear resize: opcodes, kernels and steps; the
+lowerings are shared (codegen/lowering.py)."""
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from layerc.codegen.cpu.kernels import JIT
@@ -22,3 +25,65 @@ def run_repeat(r, weights, arena, state, batch):
         for k in range(n):
             at = y + (b * n + k) * size
             arena[at: at + size] = src
+
+
+# ----- the strided copy (transposes, padding, cropping, nearest upsampling,
+# broadcasts; the geometry comes from codegen/lowering.py) -----
+STRIDED = opcode("strided", "x y xsize ysize zero xo yo d0 d1 d2 d3 d4 d5 "
+                 "xs0 xs1 xs2 xs3 xs4 xs5 ys0 ys1 ys2 ys3 ys4 ys5")
+_S = STRIDED.cols
+
+
+@runs(STRIDED)
+@njit(**JIT)
+def run_strided(r, weights, arena, state, batch):
+    xsize, ysize = r[_S.xsize], r[_S.ysize]
+    x, y = r[_S.x] * batch + r[_S.xo], r[_S.y] * batch + r[_S.yo]
+    if r[_S.zero]:
+        arena[r[_S.y] * batch: r[_S.y] * batch + ysize * batch] = 0.0
+    d0, d1, d2, d3, d4, d5 = r[_S.d0], r[_S.d1], r[_S.d2], r[_S.d3], r[_S.d4], r[_S.d5]
+    a0, a1, a2, a3, a4, a5 = r[_S.xs0], r[_S.xs1], r[_S.xs2], r[_S.xs3], r[_S.xs4], r[_S.xs5]
+    b0, b1, b2, b3, b4, b5 = r[_S.ys0], r[_S.ys1], r[_S.ys2], r[_S.ys3], r[_S.ys4], r[_S.ys5]
+    run = a5 == 1 and b5 == 1  # the innermost axis contiguous on both sides: slices
+    for n in range(batch):
+        for i0 in range(d0):
+            for i1 in range(d1):
+                for i2 in range(d2):
+                    for i3 in range(d3):
+                        for i4 in range(d4):
+                            xi = x + n * xsize + i0 * a0 + i1 * a1 + i2 * a2 + i3 * a3 + i4 * a4
+                            yi = y + n * ysize + i0 * b0 + i1 * b1 + i2 * b2 + i3 * b3 + i4 * b4
+                            if run:
+                                arena[yi: yi + d5] = arena[xi: xi + d5]
+                            else:
+                                for i5 in range(d5):
+                                    arena[yi + i5 * b5] = arena[xi + i5 * a5]
+
+
+# ----- bilinear resize of two adjacent axes -----
+RESIZE = opcode("resize", "x y outer h w inner oh ow tab")
+_Z = RESIZE.cols
+
+
+@runs(RESIZE)
+@njit(**JIT)
+def run_resize(r, weights, arena, state, batch):
+    outer, h, w, inner, oh, ow = (r[_Z.outer] * batch, r[_Z.h], r[_Z.w], r[_Z.inner], r[_Z.oh],
+                                  r[_Z.ow])
+    t = r[_Z.tab]
+    x, y = r[_Z.x] * batch, r[_Z.y] * batch
+    for o in range(outer):
+        xb, yb = x + o * h * w * inner, y + o * oh * ow * inner
+        for i in range(oh):
+            r0, r1 = int(weights[t + i]), int(weights[t + oh + i])
+            fy = np.float64(weights[t + 2 * oh + i])
+            for j in range(ow):
+                c0, c1 = int(weights[t + 3 * oh + j]), int(weights[t + 3 * oh + ow + j])
+                fx = np.float64(weights[t + 3 * oh + 2 * ow + j])
+                p00, p01 = xb + (r0 * w + c0) * inner, xb + (r0 * w + c1) * inner
+                p10, p11 = xb + (r1 * w + c0) * inner, xb + (r1 * w + c1) * inner
+                q = yb + (i * ow + j) * inner
+                for c in range(inner):
+                    top = arena[p00 + c] * (1.0 - fx) + arena[p01 + c] * fx
+                    bottom = arena[p10 + c] * (1.0 - fx) + arena[p11 + c] * fx
+                    arena[q + c] = top * (1.0 - fy) + bottom * fy

@@ -1,4 +1,4 @@
-"""CUDA: the core ops (dense, activation, copies, channel transposes): their
+"""CUDA: the core ops (dense, activation, copies, channel transposes, masking): their
 kernels, launchers, and the lowerings of Dense and Activation (which add or
 pick the row kernel for softmax; the others are shared: codegen/lowering.py)."""
 
@@ -10,7 +10,8 @@ from typing import Any
 from layerc.codegen import lowering
 from layerc.codegen.codes import ACT, ROW_WISE_CODES
 from layerc.codegen.cuda.emitter import Emitter
-from layerc.codegen.cuda.kernels import TILE, ZERO, act_scalar, cuda, float32, softmax_terms
+from layerc.codegen.cuda.kernels import (TILE, ZERO, act_scalar, cuda, float32, softmax_terms,
+                                         sparsemax_tau)
 from layerc.codegen.cuda.emitter import kernel
 from layerc.codegen.cuda.launch import grid, launcher
 from layerc.codegen.cuda.lower import lowers
@@ -18,9 +19,10 @@ from layerc.ir import Node, OpKind
 
 DENSE = kernel("dense", "x w b y rows k n act")  # b: -1 when there is no bias
 ACTIVATE = kernel("act", "x y size row act")
-SOFTMAX = kernel("softmax", "x y size row act")  # softmax or log_softmax over rows
+SOFTMAX = kernel("softmax", "x y size row act")  # softmax, log_softmax, sparsemax over rows
 COPY = kernel("copy", "x y size")
 TRANSPOSE_CS = kernel("transpose_cs", "x y channels spatial")  # (C, S) -> (S, C) per sample
+MASKING = kernel("masking", "x y m steps features value")
 
 
 # ----- kernels -----
@@ -58,12 +60,19 @@ def activate(x, xo, y, yo, size, act):
 
 @cuda.jit
 def softmax(x, xo, y, yo, rows, n, act):
-    """softmax or log_softmax of each row of n values, a thread per row
-    (x and y may be the same: a row's values are all read before any write)."""
+    """softmax, log_softmax or sparsemax of each row of n values, a thread
+    per row (x and y may be the same: a row's values are all read before any
+    write)."""
     r = cuda.grid(1)
     if r >= rows:
         return
     base = xo + r * n
+    if act == ACT.sparsemax:
+        tau = sparsemax_tau(x, base, n)
+        for i in range(n):
+            v = x[base + i] - tau
+            y[yo + r * n + i] = v if v > ZERO or math.isnan(v) else ZERO
+        return
     top, total = softmax_terms(x, base, n)
     shift = top + math.log(total)
     for i in range(n):
@@ -87,6 +96,22 @@ def transpose_cs(x, xo, y, yo, total, channels, spatial):
         s = r // channels
         c = r - s * channels
         y[yo + i] = x[xo + n * size + c * spatial + s]
+
+
+@cuda.jit
+def masking(x, xo, y, yo, a, mo, rows, n, w, vo):
+    """A thread per step: kept (mask 1, at a[mo + step]) where any feature
+    differs from the mask value w[vo], else zeroed (mask 0)."""
+    r = cuda.grid(1)
+    if r >= rows:
+        return
+    keep = False
+    for j in range(n):
+        if x[xo + r * n + j] != w[vo]:
+            keep = True
+    a[mo + r] = float32(1.0) if keep else ZERO
+    for j in range(n):
+        y[yo + r * n + j] = x[xo + r * n + j] if keep else ZERO
 
 
 # ----- launchers -----
@@ -128,6 +153,14 @@ def _transpose(o: dict[str, int], arena: Any, weights: Any, state: Any, batch: i
     if total:
         transpose_cs[grid(total)](arena, o["x"] * batch, arena, o["y"] * batch, total,
                                   o["channels"], o["spatial"])
+
+
+@launcher(MASKING)
+def _masking(o: dict[str, int], arena: Any, weights: Any, state: Any, batch: int) -> None:
+    rows = o["steps"] * batch
+    if rows:
+        masking[grid(rows)](arena, o["x"] * batch, arena, o["y"] * batch, arena, o["m"] * batch,
+                            rows, o["features"], weights, o["value"])
 
 
 # ----- lowerings -----

@@ -22,7 +22,8 @@ def test_dense_over_rows_without_bias_and_tiles_of_k(like_reference):
     like_reference(model)
 
 
-@pytest.mark.parametrize("activation", ["relu", "softmax", "log_softmax", "gelu", "linear"])
+@pytest.mark.parametrize("activation", ["relu", "softmax", "log_softmax", "sparsemax", "gelu",
+                                        "linear", "glu"])
 def test_activation_layer(like_reference, activation):
     """With plan-memory alone the Activation runs as its own kernel."""
     model = Sequential([Input((2, 5)), Dense(6), Activation(activation)])
@@ -86,3 +87,11 @@ def test_embedding_with_mask_zero(like_reference):
     graph = model.to_graph()
     compiled = layerc.compile(graph, target="cuda", passes=None)
     assert "gather" in compiled.program.text
+
+
+def test_masking_into_a_recurrent_layer(like_reference):
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 4, 3)).astype(np.float32)
+    x[0, 1] = 0.0
+    x[1, 3] = 0.0
+    like_reference(Sequential([Input((4, 3)), layerc.layers.Masking(), layerc.layers.GRU(2)]),
+                   x)

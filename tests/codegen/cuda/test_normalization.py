@@ -1,14 +1,16 @@
-"""CUDA lowering of BatchNormalization and Rescaling against the reference
-interpreter:
-the scale-and-shift kernel over a channels-first axis, a middle axis and
-the last, with a fused activation and with softmax (the row kernel after
-it); folded into a convolution by the default pipeline, run unfolded under
-plan-memory alone."""
+"""CUDA lowering of the normalization layers against the reference
+interpreter: BatchNormalization's scale-and-shift kernel over a
+channels-first axis, a middle axis and the last, with a fused activation and
+with softmax (the row kernel after it); folded into a convolution by the
+default pipeline, run unfolded under plan-memory alone; Rescaling and
+Normalization (the same kernel); layer, RMS, unit and group normalization
+(the moments kernel)."""
 
 import numpy as np
 import pytest
 
-from layerc.layers import Activation, BatchNormalization, Conv2D, Input, Rescaling
+from layerc.layers import (Activation, BatchNormalization, Conv2D, GroupNormalization, Input,
+                           LayerNormalization, Normalization, Rescaling, UnitNormalization)
 from layerc.models import Sequential
 
 
@@ -38,3 +40,15 @@ def test_batch_normalization_after_a_convolution(like_reference):
 @pytest.mark.parametrize("scale,offset", [(1 / 255, 0.0), ([0.5, -1.0, 2.0], [0.1, 0.2, 0.3])])
 def test_rescaling(like_reference, scale, offset):
     like_reference(Sequential([Input((4, 3)), Rescaling(scale, offset)]))
+
+
+@pytest.mark.parametrize("layer", [
+    lambda: LayerNormalization(beta_initializer="random_uniform"),
+    lambda: LayerNormalization(axis=[1, 2], rms_scaling=True),
+    lambda: UnitNormalization(axis=1),
+    lambda: GroupNormalization(groups=2, gamma_initializer="random_uniform"),
+    lambda: GroupNormalization(groups=3, axis=1),
+    lambda: Normalization(mean=[1.0, -1.0, 0.5, 2.0], variance=[0.5, 2.0, 1.0, 4.0],
+                          invert=True)])
+def test_moments_and_normalization(like_reference, layer):
+    like_reference(Sequential([Input((3, 4)), layer()]))
