@@ -482,4 +482,5 @@ def recurrent_operands(e: BaseEmitter, node: Node) -> Operands:
             "steps": x.shape[1], "features": x.shape[2], "units": a.units,
             "cell": CELLS.index(a.cell), "act": act(a.activation),
             "rec_act": act(a.recurrent_activation), "reset_after": int(a.reset_after),
-            "seq": int(a.return_sequences), "backwards": int(a.go_backwards)}
+            "seq": int(a.return_sequences) * (2 if a.zero_output_for_mask else 1),
+            "backwards": int(a.go_backwards)}

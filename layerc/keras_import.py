@@ -25,7 +25,7 @@ import numpy as np
 from layerc.errors import ArtifactError, ConfigError, LayercError
 from layerc.keras_layers import (AUGMENTATION, WEIGHTS, convert_layer, label,
                                  refuse_unconvertible)
-from layerc.layers.base import Layer, SymbolicTensor
+from layerc.layers.base import Layer, SymbolicTensor, source_override
 from layerc.layers.recurrent import Recurrent
 from layerc.models import Model, Sequential
 
@@ -44,7 +44,8 @@ def from_keras(model_or_path: Any) -> Model:
     a `keras.Sequential`, a functional `keras.Model`, or the path of a
     `.keras` file. Options layerc cannot honour raise ConfigError."""
     kmodel = _keras_model(model_or_path)
-    return _Replay(kmodel).run()
+    with source_override(""):  # errors name the Keras layer, not the caller's line
+        return _Replay(kmodel).run()
 
 
 # ----- what we were given -----
@@ -299,6 +300,9 @@ class _Replay:
                                   f"layerc supports the masks of Embedding(mask_zero=True) "
                                   f"and Masking carried by the layers that pass masks on")
         first = inputs[0] if isinstance(inputs, list) else inputs
+        if theirs is not None and theirs is _masked_ids(first.mask) and \
+                getattr(layer, "mask_unused", False):
+            return  # the mask reaches the layer and passes on, changing nothing there
         ours = _masked_ids(first.mask) if layer.mask_mode == "consume" else None
         if ours is theirs:
             return

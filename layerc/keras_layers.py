@@ -119,8 +119,8 @@ SIMPLE_RNN = {
     "return_state": PASS, "go_backwards": PASS, "stateful": PASS,
     "unroll": DROP,  # the same numbers either way
     "use_cudnn": DROP,  # an implementation choice, the same numbers
-    # layerc carries the previous output through masked steps, as Keras does by default.
-    "zero_output_for_mask": only(False)}
+    # zeros for masked steps' outputs (with return_sequences; the layer checks)
+    "zero_output_for_mask": PASS}
 GRU = {**SIMPLE_RNN, "recurrent_activation": ACTIVATION, "reset_after": PASS}
 LSTM = {**SIMPLE_RNN, "recurrent_activation": ACTIVATION,
         "unit_forget_bias": DROP}  # only how the bias is initialized
@@ -281,16 +281,14 @@ def refuse_random_crop(klayer: Any) -> Layer:
 
 def convert_bidirectional(klayer: Any) -> Layer:
     """Keras's Bidirectional holds its two directions as layers of their
-    own (`forward_<name>`, `backward_<name>`), converted here. Keras sets
-    their zero_output_for_mask to return_sequences, which matters only with
-    a mask (then the layerc Bidirectional refuses return_sequences)."""
+    own (`forward_<name>`, `backward_<name>`), converted here."""
     options = checked_options(klayer, BIDIRECTIONAL)
     directions = []
     for inner in (klayer.forward_layer, klayer.backward_layer):
         if type(inner).__name__ not in RECURRENT_TABLES:
             raise ConfigError(f"from_keras: {label(klayer)}: wraps {label(inner)}; layerc's "
                               f"Bidirectional wraps SimpleRNN, GRU or LSTM")
-        table = {**RECURRENT_TABLES[type(inner).__name__], "zero_output_for_mask": DROP}
+        table = RECURRENT_TABLES[type(inner).__name__]
         directions.append(same_class(getattr(L, type(inner).__name__), table)(inner))
     return build(klayer, L.Bidirectional, {**options, "layer": directions[0],
                                            "backward_layer": directions[1]})

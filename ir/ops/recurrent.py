@@ -43,6 +43,9 @@ class RecurrentAttrs:
     stateful: bool = False
     has_mask: bool = False
     has_initial_state: bool = False
+    # a masked step's output is zeros rather than the previous output (Keras's
+    # zero_output_for_mask; Bidirectional sets it with return_sequences)
+    zero_output_for_mask: bool = False
 
 
 def state_count(a: RecurrentAttrs) -> int:
@@ -126,7 +129,10 @@ def run_sequence(a: RecurrentAttrs, x: np.ndarray, mask: np.ndarray | None,
             keep = (mask[:, t] != 0)[:, None]
             out = np.where(keep, out, previous)
             new = [np.where(keep, n, old) for n, old in zip(new, states)]
-        outputs[:, s] = previous = out
+            outputs[:, s] = np.where(keep, out, 0.0) if a.zero_output_for_mask else out
+            previous = out
+        else:
+            outputs[:, s] = previous = out
         states = new
     return outputs, states
 

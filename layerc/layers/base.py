@@ -11,9 +11,11 @@ import dataclasses
 import re
 import sys
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -43,8 +45,26 @@ def unique_name(base: str) -> str:
     return base if count == 0 else f"{base}_{count}"
 
 
+# A source every layer made or called meanwhile takes instead of the user's
+# line (from_keras: the Keras layer is named in its errors, not the line that
+# called from_keras).
+_SOURCE: ContextVar[str | None] = ContextVar("layerc_source", default=None)
+
+
+@contextmanager
+def source_override(text: str) -> Iterator[None]:
+    token = _SOURCE.set(text)
+    try:
+        yield
+    finally:
+        _SOURCE.reset(token)
+
+
 def user_source() -> str:
     """file:line of the innermost frame outside layerc (the user's code)."""
+    override = _SOURCE.get()
+    if override is not None:
+        return override
     frame = sys._getframe(1)
     while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "layerc":
         frame = frame.f_back  # type: ignore[assignment]

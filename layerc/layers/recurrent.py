@@ -32,7 +32,8 @@ class Recurrent(Layer, register=False):
                  dropout: float = 0.0, recurrent_dropout: float = 0.0, seed: Any = None,
                  return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
-                 use_cudnn: Any = "auto", **kwargs: Any) -> None:
+                 use_cudnn: Any = "auto", zero_output_for_mask: bool = False,
+                 **kwargs: Any) -> None:
         if not self.cell:
             raise ConfigError("Recurrent is an abstract base class; use SimpleRNN, GRU or LSTM")
         training_only = {k: kwargs.pop(k, None) for k in _TRAINING_ONLY}
@@ -63,6 +64,11 @@ class Recurrent(Layer, register=False):
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+        if self.zero_output_for_mask and not self.return_sequences:
+            raise ConfigError(f"{label}: zero_output_for_mask=True is supported with "
+                              f"return_sequences=True only (Keras would also zero the last "
+                              f"output when the last step is masked)")
         self.stateful = bool(stateful)
         self.unroll = bool(unroll)  # the same numbers either way
         self.use_cudnn = use_cudnn
@@ -86,7 +92,7 @@ class Recurrent(Layer, register=False):
         return RecurrentAttrs(self.cell, self.units, self.activation, self.recurrent_activation,
                               self.use_bias, self.return_sequences, self.return_state,
                               self.go_backwards, self.reset_after, self.stateful, has_mask,
-                              has_initial_state)
+                              has_initial_state, self.zero_output_for_mask)
 
     # ----- calls -----
     def _call_inputs(self, inputs: Any, kwargs: dict[str, Any],
@@ -152,6 +158,7 @@ class Recurrent(Layer, register=False):
                 "seed": self.seed, "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
                 "stateful": self.stateful, "unroll": self.unroll, "use_cudnn": self.use_cudnn,
+                "zero_output_for_mask": self.zero_output_for_mask,
                 **self.training_only}
 
 

@@ -33,7 +33,9 @@ class Bidirectional(Layer):
     in time order; the two are merged by `merge_mode` (concat on the last
     axis, sum, mul, ave, or None: both returned); return_state adds the
     forward states, then the backward ones. Weights: the forward layer's,
-    then the backward layer's. A mask reaches both directions."""
+    then the backward layer's. A mask reaches both directions; with
+    return_sequences a masked step's outputs are zeros (Keras sets
+    zero_output_for_mask on both)."""
 
     mask_mode = "consume"
 
@@ -58,10 +60,15 @@ class Bidirectional(Layer):
                               f"building")
         if layer.stateful:
             raise ConfigError(f"{label}: a stateful wrapped layer is not supported")
-        self.forward_layer = _recreated(layer, f"forward_{layer.name.removeprefix('forward_')}")
+        # Keras zeroes masked steps' outputs in both directions when they
+        # return sequences (zero_output_for_mask = return_sequences).
+        zero = layer.return_sequences
+        self.forward_layer = _recreated(layer, f"forward_{layer.name.removeprefix('forward_')}",
+                                        zero_output_for_mask=zero)
         self.backward_layer = backward_layer if backward_layer is not None else _recreated(
             layer, f"backward_{layer.name.removeprefix('backward_')}",
-            go_backwards=not layer.go_backwards)
+            go_backwards=not layer.go_backwards, zero_output_for_mask=zero)
+        self.backward_layer.zero_output_for_mask = self.backward_layer.return_sequences
         for attr in ("return_sequences", "return_state", "stateful"):
             if getattr(self.forward_layer, attr) != getattr(self.backward_layer, attr):
                 raise ConfigError(f"{label}: the forward and backward layers differ in {attr}")
@@ -95,10 +102,6 @@ class Bidirectional(Layer):
 
     # ----- calls -----
     def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
-        if b.mask is not None and self.return_sequences:
-            raise ConfigError(f"{self.label(b.source)}: a mask with return_sequences=True is not "
-                              f"supported (Keras then zeroes the outputs of masked steps, which "
-                              f"layerc's recurrent kernels do not do yet)")
         forward = self.forward_layer.emit(b.for_layer(self.forward_layer), inputs)
         backward = self.backward_layer.emit(b.for_layer(self.backward_layer), inputs)
         y, y_rev = forward[0], backward[0]
@@ -153,6 +156,13 @@ class TimeDistributed(Layer):
         if getattr(layer, "stateful", False):
             raise ConfigError(f"{self.label()}: a stateful wrapped layer is not supported")
         self.layer = layer
+
+    @property
+    def mask_unused(self) -> bool:
+        """Keras hands TimeDistributed the mask, which reaches only a wrapped
+        layer that takes masks; layerc refuses those (from_keras then sees a
+        mask it would not apply) and passes the mask on past the others."""
+        return self.layer.mask_mode != "consume"
 
     @property
     def _weights(self) -> dict[str, np.ndarray]:

@@ -520,7 +520,7 @@ def test_unknown_config_key_refused(oracle):
 @pytest.mark.parametrize("make,shape,words", [
     (lambda k: k.layers.Dense(3, lora_rank=2, name="x"), (4, 5), ["lora_rank=2"]),
     (lambda k: k.layers.SimpleRNN(3, zero_output_for_mask=True, name="x"), (4, 5),
-     ["zero_output_for_mask=True", "False"]),
+     ["zero_output_for_mask=True", "return_sequences=True only"]),
     (lambda k: k.layers.UpSampling2D(interpolation="bicubic", name="x"), (4, 5, 2),
      ["interpolation 'bicubic' is not supported", "nearest, bilinear"]),
 ])
@@ -618,3 +618,13 @@ def test_nested_models_are_inlined(oracle, rng):
                             oracle.run_keras(kmodel, args)[0], kmodel.name, 1e-5, 1e-5)
     assert [layer.name for layer in from_keras(twice).layers if layer.kind == "Dense"] == \
         ["e1", "e2"]
+
+
+def test_shape_errors_name_the_keras_layer_not_the_calling_line(oracle):
+    k = oracle.keras
+    kmodel = sequential(k, (None, 4), k.layers.LSTM(3, name="enc"))
+    with pytest.raises(layerc.ShapeError) as info:
+        from_keras(kmodel)
+    message = str(info.value)
+    assert "layer 'enc' (Keras LSTM)" in message and "known sizes" in message
+    assert "test_from_keras.py" not in message and " at " not in message

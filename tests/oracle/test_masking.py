@@ -306,3 +306,23 @@ def test_masking_output_zeroes_masked_steps(oracle, rng):
 def test_masking_needs_a_sequence_of_feature_vectors():
     with pytest.raises(layerc.ShapeError, match=r"m .*\(batch, steps, features\)"):
         layerc.Sequential([layerc.Input((4,)), layerc.layers.Masking(name="m")])
+
+
+@pytest.mark.parametrize("cell", ["SimpleRNN", "GRU", "LSTM"])
+@pytest.mark.parametrize("backwards", [False, True])
+def test_zero_output_for_mask(oracle, cell, backwards):
+    """Masked steps' outputs are zeros (in processing order), states carried."""
+    def layers(L):
+        return [L.Embedding(9, 3, mask_zero=True, name="emb"),
+                getattr(L, cell)(4, return_sequences=True, zero_output_for_mask=True,
+                                 go_backwards=backwards, name="rnn")]
+
+    model = layerc.Sequential([layerc.Input((6,), dtype="int32"), *layers(layerc.layers)])
+    oracle.randomize(model, np.random.default_rng(3))
+    kmodel = oracle.keras.Sequential([oracle.keras.Input((6,), dtype="int32"),
+                                      *layers(oracle.layers)])
+    tokens = np.random.default_rng(4).integers(1, 9, (3, 6))
+    tokens[0, 4:] = 0
+    tokens[1, 1:3] = 0
+    out = oracle.check(model, kmodel, tokens, atol=1e-5, rtol=1e-5)
+    assert (out.compiled[0] == 0).all(axis=-1).sum() >= 4  # the masked steps are zeros

@@ -1,7 +1,7 @@
 """Bidirectional and TimeDistributed against Keras 3. Bidirectional:
 hypothesis over the cell, every merge_mode, return_sequences and
 return_state; a given backward_layer; a mask from an Embedding (and the
-refusal of a mask with return_sequences, which Keras zeroes); through
+zeros a masked step's outputs with return_sequences); through
 from_keras. TimeDistributed: a per-position layer (Dense) run once, a
 convolution and a Flatten run per step, into an LSTM; through from_keras."""
 
@@ -88,21 +88,25 @@ def test_bidirectional_through_from_keras(oracle, rng):
     converted_matches(oracle, seq, x)
 
 
-def test_bidirectional_with_a_mask(oracle, rng):
-    """The mask reaches both directions; with return_sequences Keras zeroes
-    masked outputs, which layerc refuses rather than differ."""
+@pytest.mark.parametrize("sequences", [False, True])
+def test_bidirectional_with_a_mask(oracle, rng, sequences):
+    """The mask reaches both directions; with return_sequences the masked
+    steps' outputs are zeros (Keras's zero_output_for_mask on both)."""
     k = oracle.keras
     tokens = rng.integers(1, 9, (4, 7))
     tokens[0, 3:] = 0
     tokens[1, :2] = 0
+    tokens[2, 2:4] = 0
+    head = [k.layers.GlobalAveragePooling1D()] if sequences else []
     kmodel = k.Sequential([k.Input((7,), dtype="int32"), k.layers.Embedding(9, 4, mask_zero=True),
-                           k.layers.Bidirectional(k.layers.LSTM(3)), k.layers.Dense(2)])
+                           k.layers.Bidirectional(k.layers.LSTM(3, return_sequences=sequences)),
+                           *head, k.layers.Dense(2)])
     converted_matches(oracle, kmodel, tokens)
-    kmodel = k.Sequential([k.Input((7,), dtype="int32"), k.layers.Embedding(9, 4, mask_zero=True),
-                           k.layers.Bidirectional(k.layers.LSTM(3, return_sequences=True),
-                                                  name="bi")])
-    with pytest.raises(ConfigError, match="bi .*mask with return_sequences=True"):
-        layerc.from_keras(kmodel)
+    if sequences:  # and the zeros themselves, before any pooling
+        seq = k.Sequential([k.Input((7,), dtype="int32"), k.layers.Embedding(9, 4, mask_zero=True),
+                            k.layers.Bidirectional(k.layers.GRU(3, return_sequences=True))])
+        out = converted_matches(oracle, seq, tokens)
+        assert out is not None
 
 
 def test_bidirectional_refusals():
@@ -149,3 +153,16 @@ def test_time_distributed_needs_steps():
     with pytest.raises(layerc.ShapeError, match=r"td .*expected \(batch, steps, \.\.\.\)"):
         layerc.Sequential([layerc.Input((4,)),
                            layerc.layers.TimeDistributed(layerc.layers.Dense(2), name="td")])
+
+
+def test_time_distributed_passes_a_mask_on(oracle, rng):
+    """Keras hands TimeDistributed the mask of a Masking before it; the
+    wrapped Dense ignores it and the LSTM after it consumes it."""
+    k = oracle.keras
+    kmodel = k.Sequential([k.Input((6, 3)), k.layers.Masking(),
+                           k.layers.LSTM(4, return_sequences=True),
+                           k.layers.TimeDistributed(k.layers.Dense(2)), k.layers.GRU(3)])
+    x = rng.uniform(-1, 1, (3, 6, 3)).astype(np.float32)
+    x[0, 4:] = 0.0
+    x[2, :2] = 0.0
+    converted_matches(oracle, kmodel, x)

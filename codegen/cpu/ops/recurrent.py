@@ -22,7 +22,9 @@ from layerc.codegen.cpu.threads import pool_size
 from layerc.ir import Node, OpKind
 
 # init: zeros, the initial states at h0 (and c0) in the arena, or the stateful
-# layer's slot `state` (-1: not stateful); ht, ct: the final states (return_state).
+# layer's slot `state` (-1: not stateful); ht, ct: the final states (return_state);
+# seq: 0 the last output, 1 every step's (a masked step repeats the previous
+# output), 2 every step's with masked steps' zeroed (zero_output_for_mask).
 RECURRENT = opcode("recurrent", "x wk wr b y scratch mask init h0 c0 ret_state ht ct state "
                                 "steps features units cell act rec_act reset_after seq "
                                 "backwards")
@@ -161,7 +163,9 @@ def _sequence(lo, hi, mask, has_mask, h, c, wr, bias, has_bias, y, scratch, batc
                     hw[b] += bias[g: 2 * g]
         for b in range(lo, hi):
             if has_mask and mask[b * steps + t] == 0.0:
-                if return_sequences:
+                if return_sequences == 2:  # zero_output_for_mask
+                    y[(b * steps + s) * u: (b * steps + s + 1) * u] = 0.0
+                elif return_sequences:
                     y[(b * steps + s) * u: (b * steps + s + 1) * u] = previous[b]
                 continue
             xr = xw[b * steps + t]
@@ -260,7 +264,7 @@ def run_recurrent(r, weights, arena, state, batch):
         mask * batch if mask >= 0 else -1, r[_R.init], r[_R.h0] * batch, r[_R.c0] * batch,
         r[_R.ret_state] == 1, r[_R.ht] * batch, r[_R.ct] * batch,
         slot * batch if slot >= 0 else -1, r[_R.steps], features, units, cell, r[_R.act],
-        r[_R.rec_act], r[_R.reset_after] == 1, r[_R.seq] == 1, r[_R.backwards] == 1)
+        r[_R.rec_act], r[_R.reset_after] == 1, r[_R.seq], r[_R.backwards] == 1)
 
 
 # ----- the lowering -----

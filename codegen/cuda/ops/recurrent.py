@@ -72,7 +72,8 @@ def recurrent(a, wt, state, batch, xw, wr, brec, yo, mask, init, h0, c0, ret_sta
     for s in range(steps):
         t = steps - 1 - s if backwards else s
         xb = xw + (b * steps + t) * g
-        if mask < 0 or a[mask + b * steps + t] != ZERO:
+        kept = mask < 0 or a[mask + b * steps + t] != ZERO
+        if kept:
             seen = True
             # Phase A: recurrent products h @ wr for every gate of this thread's
             # units (GRU without reset_after: z and r only; h's gate waits for r).
@@ -134,9 +135,10 @@ def recurrent(a, wt, state, batch, xw, wr, brec, yo, mask, init, h0, c0, ret_sta
                 for j in range(tid, u, nt):
                     a[hb + j] = a[p + 3 * u + j]
             cuda.syncthreads()
-        if seq:
+        if seq:  # 2: zero_output_for_mask, a masked step's output is zeros
             for j in range(tid, u, nt):
-                a[yo + (b * steps + s) * u + j] = a[hb + j] if seen else ZERO
+                a[yo + (b * steps + s) * u + j] = a[hb + j] if seen and (
+                    kept or seq == 1) else ZERO
     if not seq:
         for j in range(tid, u, nt):
             a[yo + b * u + j] = a[hb + j] if seen else ZERO

@@ -139,3 +139,9 @@ def test_stateful_batch_size_is_enforced():
     gpu = layerc.compile(_stateful("gru"), target="cuda")
     with pytest.raises(layerc.InputError):
         gpu.predict(np.zeros((B + 1, T, F), np.float32))
+
+
+def test_zero_output_for_mask(like_reference):
+    model = Sequential([Input((5,), dtype="int32"), Embedding(7, 3, mask_zero=True),
+                        LSTM(2, return_sequences=True, zero_output_for_mask=True)])
+    like_reference(model, np.array([[1, 2, 0, 0, 3], [0, 4, 5, 6, 0]]), both=False)
