@@ -29,7 +29,19 @@ def _compiled(spec: str, target: str | None = None) -> Any:
     source = load_source(spec, target)
     if isinstance(source, CompiledModel):
         return source
-    return compile(source, target or "cpu")
+    return _fixed(spec, compile(source, target or "cpu"))
+
+
+def _fixed(spec: str, compiled: Any) -> Any:
+    """The compiled model, unless its inputs have unknown sizes: the CLI
+    compiles, inspects and runs fixed-size models."""
+    from layerc.runtime.variable import ShapeSpecializedModel
+
+    if isinstance(compiled, ShapeSpecializedModel):
+        raise ConfigError(f"{spec}: the model's inputs have unknown sizes besides the batch; "
+                          f"the CLI works on fixed sizes (give the inputs their sizes; "
+                          f"predict from Python specializes per shape)")
+    return compiled
 
 
 def _dump(args: argparse.Namespace) -> None:
@@ -116,7 +128,7 @@ def _inspect(args: argparse.Namespace) -> None:
 
     source = load_source(args.model)
     is_artifact = isinstance(source, CompiledModel)
-    model = source if is_artifact else compile(source)
+    model = source if is_artifact else _fixed(args.model, compile(source))
     graph = model.graph
     kernels = _kernels(model.program.text)
     out = sys.stdout

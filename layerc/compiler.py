@@ -9,6 +9,7 @@ from layerc.errors import ConfigError
 from layerc.ir import Graph
 from layerc.passes import Instrument, Pass, PassManager, default_pipeline
 from layerc.runtime import CompiledModel
+from layerc.runtime.variable import Shapes, ShapeSpecializedModel
 
 
 def optimize(graph: Graph, passes: Sequence[Pass] | None = None,
@@ -21,18 +22,53 @@ def optimize(graph: Graph, passes: Sequence[Pass] | None = None,
 
 def compile(model: Any, target: str = "cpu", passes: Sequence[Pass] | None = None,
             instruments: Sequence[Instrument] = (), verify: bool | None = None,
-            threads: int | None = None, **options: Any) -> CompiledModel:
+            threads: int | None = None,
+            **options: Any) -> CompiledModel | ShapeSpecializedModel:
     """Compiles a layerc model (or an already traced ir.Graph) for `target`.
     `threads` (CPU): how many threads layerc runs on; default LAYERC_NUM_THREADS,
-    else the cores this process may use."""
+    else the cores this process may use. A model whose inputs have unknown
+    sizes besides the batch gives a ShapeSpecializedModel, compiled per
+    concrete input shape when predict first meets it."""
     if options:
         raise ConfigError(f"compile: unknown option(s) {', '.join(sorted(options))}")
     graph = model if isinstance(model, Graph) else model.to_graph()
-    optimized, manager = optimize(graph, passes, instruments, verify)
-    applied = tuple((name, result.changed) for name, result in manager.results)
-    compiled = CompiledModel(optimized, target, applied, tuple(manager.changes), threads)
+    variable = [graph.node(i) for i in graph.inputs
+                if any(d is None for d in graph.node(i).type.sample_shape)]
+    if variable:
+        return _specialized(model, graph, variable, target, passes, instruments, verify,
+                            threads)
+    compiled = _compile_graph(graph, target, passes, instruments, verify, threads)
     if not isinstance(model, Graph):
         for layer in model.layers:  # stateful layers reach their states through us
             if getattr(layer, "stateful", False):
                 layer._attach(compiled)
     return compiled
+
+
+def _compile_graph(graph: Graph, target: str, passes: Sequence[Pass] | None,
+                   instruments: Sequence[Instrument], verify: bool | None,
+                   threads: int | None) -> CompiledModel:
+    optimized, manager = optimize(graph, passes, instruments, verify)
+    applied = tuple((name, result.changed) for name, result in manager.results)
+    return CompiledModel(optimized, target, applied, tuple(manager.changes), threads)
+
+
+def _specialized(model: Any, graph: Graph, variable: list, target: str,
+                 passes: Sequence[Pass] | None, instruments: Sequence[Instrument],
+                 verify: bool | None, threads: int | None) -> ShapeSpecializedModel:
+    """A model with inputs of unknown sizes (besides the batch): compiled per
+    concrete input shape at predict time (runtime/variable.py)."""
+    names = ", ".join(repr(node.id) for node in variable)
+    if isinstance(model, Graph):
+        raise ConfigError(f"compile: inputs {names} have unknown sizes; compile the model "
+                          f"(which can be traced again per shape), not its graph")
+    if any(getattr(layer, "stateful", False) for layer in model.layers):
+        raise ConfigError(f"compile: inputs {names} have unknown sizes, which a stateful "
+                          f"model cannot take; give them fixed sizes")
+    from layerc.trace import trace
+
+    def build(shapes: Shapes) -> CompiledModel:
+        concrete = trace(model.inputs, model.outputs, model.name, list(shapes))
+        return _compile_graph(concrete, target, passes, instruments, verify, threads)
+
+    return ShapeSpecializedModel(graph, target, build)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from layerc.errors import ConfigError
-from layerc.ir import Graph, Port
+from layerc.ir import Graph, OpKind, Port
 from layerc.layers.base import Builder, LayerNode, SymbolicTensor
 from layerc.layers.input_layer import InputLayer
 
@@ -50,11 +52,22 @@ def layer_nodes(inputs: list[SymbolicTensor], outputs: list[SymbolicTensor],
     return order
 
 
-def trace(inputs: list[SymbolicTensor], outputs: list[SymbolicTensor], name: str) -> Graph:
+def trace(inputs: list[SymbolicTensor], outputs: list[SymbolicTensor], name: str,
+          sample_shapes: list[tuple[int, ...]] | None = None) -> Graph:
+    """The graph of the layer calls between inputs and outputs. With
+    `sample_shapes` (one per input), the inputs take those shapes instead of
+    their declared ones, whose unknown sizes they fill: every layer's op is
+    then inferred for them (a variable-length model specialized for a
+    concrete input)."""
     graph = Graph(name)
     ports: dict[TensorKey, Port] = {}
+    given = {key(t): shape for t, shape in zip(inputs, sample_shapes or [])}
     for node in layer_nodes(inputs, outputs, name):
         b = Builder(graph, node.layer, node.source, node.outputs[0].node_index)
+        if key(node.outputs[0]) in given and isinstance(node.layer, InputLayer):
+            attrs = dataclasses.replace(node.layer.attrs(), shape=given[key(node.outputs[0])])
+            ports[key(node.outputs[0])] = b.add(OpKind.INPUT, [], attrs)
+            continue
         outs = node.emit(b, [ports[key(t)] for t in node.inputs])
         for t, port in zip(node.outputs, outs):
             ports[key(t)] = port

@@ -39,14 +39,14 @@ def check_pads(pads: object, computed: tuple[tuple[int, int], ...]) -> None:
 
 def _infer_conv(a: ConvAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
     sizes, pads, _ = window_output(ins[0], a.data_format, a.kernel, a.strides, a.dilation,
-                                   a.padding, "kernel")
+                                   a.padding, "kernel", variable=True)
     check_pads(a.pads, pads)
     return (join(sizes, a.filters, a.data_format),)
 
 
 def _conv_weights(a: ConvAttrs, ins: tuple[TensorType, ...]) -> tuple[tuple[int, ...], ...]:
     _, _, channels = window_output(ins[0], a.data_format, a.kernel, a.strides, a.dilation,
-                                   a.padding, "kernel")
+                                   a.padding, "kernel", variable=True)
     kernel = (*a.kernel, channels, a.filters)
     return (kernel, (a.filters,)) if a.use_bias else (kernel,)
 

@@ -145,16 +145,29 @@ def norm_block(axes: tuple[int, ...], x: TensorType) -> tuple[int, int, int]:
 
 
 def _infer_layer_norm(a: LayerNormAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
-    norm_block(a.axes, ins[0])
+    _normalized_shape(a, ins[0])
     return (ins[0],)
+
+
+def _normalized_shape(a: LayerNormAttrs, x: TensorType) -> tuple[int, ...]:
+    """The normalized axes' sizes (known; the others may vary: the model is
+    then specialized per shape, and lowering asks norm_block)."""
+    axes = tuple(sorted(a.axes))
+    if not axes or any(not 1 <= axis < x.rank for axis in axes) or list(axes) != list(
+            range(axes[0], axes[-1] + 1)):
+        raise ShapeError(f"axes {axes} must be adjacent sample axes of the input {x} (layerc "
+                         f"normalizes one block of adjacent axes)")
+    shape = tuple(x.shape[axis] for axis in a.axes)
+    if any(d is None for d in shape):
+        raise ShapeError(f"the normalized axes {a.axes} must be known, got {x}")
+    return shape  # type: ignore[return-value]
 
 
 def _layer_norm_weights(a: LayerNormAttrs,
                         ins: tuple[TensorType, ...]) -> tuple[tuple[int, ...], ...]:
     """Keras's order: gamma (scale), beta (center), shaped like the axes."""
-    norm_block(a.axes, ins[0])
-    shape = tuple(ins[0].shape[axis] for axis in a.axes)
-    return (shape,) * (int(a.scale) + int(a.center and a.mode == "layer"))  # type: ignore
+    shape = _normalized_shape(a, ins[0])
+    return (shape,) * (int(a.scale) + int(a.center and a.mode == "layer"))
 
 
 def _ref_layer_norm(a: LayerNormAttrs, xs: list[np.ndarray],

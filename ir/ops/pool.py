@@ -35,7 +35,8 @@ def _ones(n: int) -> tuple[int, ...]:
 
 def _infer_pool(a: PoolAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
     sizes, pads, channels = window_output(ins[0], a.data_format, a.pool, a.strides,
-                                          _ones(len(a.pool)), a.padding, "pool window")
+                                          _ones(len(a.pool)), a.padding, "pool window",
+                                          variable=True)
     check_pads(a.pads, pads)
     return (join(sizes, channels, a.data_format),)
 
@@ -79,7 +80,7 @@ class GlobalPoolAttrs:
 
 
 def _infer_global(a: GlobalPoolAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
-    sizes, channels = split(ins[0], a.data_format, a.rank)
+    sizes, channels = split(ins[0], a.data_format, a.rank, variable=True)
     if a.has_mask and (a.rank != 1 or a.mode != "avg" or len(ins) != 2
                        or ins[1].shape != (None, sizes[0])):
         raise ShapeError(f"a mask applies to 1-D average pooling as (batch, {sizes[0]}), "

@@ -54,9 +54,9 @@ def state_count(a: RecurrentAttrs) -> int:
 
 def _infer_rnn(a: RecurrentAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
     x = ins[0]
-    if x.rank != 3 or x.shape[1] is None or x.shape[2] is None:
-        raise ShapeError(f"expected input (batch, timesteps, features) with known sizes, "
-                         f"got {x}")
+    if x.rank != 3 or x.shape[2] is None:
+        raise ShapeError(f"expected input (batch, timesteps, features) with the features "
+                         f"known, got {x}")
     expected = 1 + a.has_mask + (state_count(a) if a.has_initial_state else 0)
     if len(ins) != expected:
         raise ShapeError(f"expected {expected} inputs (sequence, mask, initial states), "

@@ -35,12 +35,6 @@ register(OpRule(OpKind.REPEAT, RepeatAttrs, _infer_repeat, _ref_repeat, rearrang
 
 # ----- zero padding, cropping, nearest upsampling, broadcasting: each moves
 # values by a fixed index map, one entry per sample axis -----
-def _known(x: TensorType, what: str) -> tuple[int, ...]:
-    if any(d is None for d in x.sample_shape):
-        raise ShapeError(f"{what} needs every sample axis known, got {x}")
-    return x.sample_shape  # type: ignore[return-value]
-
-
 def _per_axis(values: tuple, x: TensorType, what: str) -> None:
     if len(values) != x.rank - 1:
         raise ShapeError(f"{what} gives {len(values)} sample axes; the input {x} has "
@@ -170,7 +164,6 @@ def _infer_reverse(a: ReverseAttrs, ins: tuple[TensorType, ...]) -> tuple[Tensor
     (x,) = ins
     if not 1 <= a.axis < x.rank:
         raise ShapeError(f"axis {a.axis} is not a sample axis of {x}")
-    _known(x, "a reverse")
     return (x,)
 
 

@@ -44,12 +44,16 @@ def channel_axis(attrs: Any, rank: int) -> int:
     return 1 if attrs.data_format == "channels_first" else rank - 1
 
 
-def split(t: TensorType, data_format: str, rank: int) -> tuple[tuple[int, ...], int]:
-    """(spatial sizes, channels) of a batch of `rank`-D feature maps."""
+def split(t: TensorType, data_format: str, rank: int,
+          variable: bool = False) -> tuple[tuple[int, ...], int]:
+    """(spatial sizes, channels) of a batch of `rank`-D feature maps; with
+    `variable`, spatial sizes may be None (a variable-length input: the
+    model is specialized per concrete shape at predict time)."""
     if t.rank != rank + 2:
         raise ShapeError(f"expected input rank {rank + 2} (batch, {rank} spatial axes and "
                          f"channels), got {t}")
-    if any(d is None for d in t.sample_shape):
+    channel = t.shape[-1] if data_format == "channels_last" else t.shape[1]
+    if (any(d is None for d in t.sample_shape) and not variable) or channel is None:
         raise ShapeError(f"needs every non-batch dimension known, got {t}")
     if data_format == "channels_last":
         return tuple(t.shape[1:-1]), t.shape[-1]  # type: ignore[arg-type, return-value]
@@ -64,13 +68,19 @@ def join(spatial: tuple[int, ...], channels: int, data_format: str) -> TensorTyp
 
 def window_output(x: TensorType, data_format: str, kernel: tuple[int, ...],
                   strides: tuple[int, ...], dilation: tuple[int, ...], padding: str,
-                  what: str) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...], int]:
-    """Output sizes, pads and input channels of a window op, or a ShapeError."""
-    spatial, channels = split(x, data_format, len(kernel))
-    pads = tuple(pads_for(n, k, s, d, padding)
+                  what: str, variable: bool = False
+                  ) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...], int]:
+    """Output sizes, pads and input channels of a window op, or a ShapeError.
+    With `variable`, an unknown spatial size gives an unknown output size
+    (and placeholder pads; the specialized graph has the real ones)."""
+    spatial, channels = split(x, data_format, len(kernel), variable)
+    pads = tuple((0, 0) if n is None else pads_for(n, k, s, d, padding)
                  for n, k, s, d in zip(spatial, kernel, strides, dilation))
-    sizes = []
+    sizes: list = []
     for n, k, s, d, p in zip(spatial, kernel, strides, dilation, pads):
+        if n is None:
+            sizes.append(None)
+            continue
         if n + p[0] + p[1] < effective(k, d):
             span = f"{k}" if d == 1 else f"{k} dilated by {d} (span {effective(k, d)})"
             raise ShapeError(f"the {what} {span} is larger than the input's spatial size "

@@ -37,14 +37,11 @@ class Recurrent(Layer, register=False):
         if not self.cell:
             raise ConfigError("Recurrent is an abstract base class; use SimpleRNN, GRU or LSTM")
         training_only = {k: kwargs.pop(k, None) for k in _TRAINING_ONLY}
-        steps_unknown = kwargs.get("input_dim") is not None and \
-            kwargs.get("input_length") is None and kwargs.get("input_shape") is None
+        if kwargs.get("input_dim") is not None and kwargs.get("input_length") is None \
+                and kwargs.get("input_shape") is None:  # Keras 1: any number of steps
+            kwargs["input_shape"] = (None, kwargs.pop("input_dim"))
         super().__init__(**kwargs)
         label = self.label()
-        if steps_unknown:
-            raise ConfigError(f"{label}: input_dim without input_length leaves the number of "
-                              f"timesteps unknown; layerc needs it (give input_length, or "
-                              f"input_shape=(timesteps, features))")
         self.units = positive_int(self, "units", units)
         self.activation = activations.get(activation, label)
         self.recurrent_activation = activations.get(recurrent_activation, label)

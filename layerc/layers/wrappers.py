@@ -186,11 +186,13 @@ class TimeDistributed(Layer):
 
     def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
         x = b.graph.type_of(inputs[0])
-        if x.rank < 3 or x.shape[1] is None:
-            raise ShapeError(f"{self.label(b.source)}: expected (batch, steps, ...) with the "
-                             f"steps known, got {x}")
+        if x.rank < 3:
+            raise ShapeError(f"{self.label(b.source)}: expected (batch, steps, ...), got {x}")
         if self.layer.kind in PER_POSITION:
             return self.layer.emit(b.for_layer(self.layer), inputs)
+        if x.shape[1] is None:  # specialized per length at predict time
+            raise ShapeError(f"{self.label(b.source)}: {self.layer.label()} runs once per "
+                             f"step, so the steps must be known, got {x}")
         steps = x.shape[1]
         rest = x.sample_shape[1:]
         outs = []

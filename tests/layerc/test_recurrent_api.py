@@ -208,17 +208,17 @@ def test_input_of_the_wrong_rank_is_a_shape_error_naming_the_layer(cell, shape):
         CELLS[cell](3, name="wrong_rank")(layerc.Input(shape))
 
 
-def test_unknown_timesteps_are_a_shape_error_naming_the_layer():
-    with pytest.raises(ShapeError, match="no_steps"):
-        LSTM(3, name="no_steps")(layerc.Input((None, 3)))
-
-
-def test_input_dim_without_input_length_is_a_clear_error():
+def test_input_dim_without_input_length_takes_any_number_of_steps():
     """LSTM(32, input_dim=64) in the document's Keras means any number of
-    steps; layerc compiles fixed lengths, so it must say so, not crash."""
-    with pytest.raises(LayercError, match="dim_only"):
-        model = layerc.Sequential([LSTM(32, input_dim=64, name="dim_only")])
-        model.predict(np.zeros((2, 10, 64), np.float32))
+    steps: the model is compiled per length (a variable-length input)."""
+    model = layerc.Sequential([LSTM(4, input_dim=6, name="dim_only")])
+    assert model.input_shape == (None, None, 6)
+    rng = np.random.default_rng(0)
+    for steps in (10, 3):
+        fixed = layerc.Sequential([layerc.Input((steps, 6)), LSTM(4, name="fixed")])
+        fixed.set_weights(model.get_weights())
+        x = rng.uniform(-1, 1, (2, steps, 6)).astype(np.float32)
+        np.testing.assert_allclose(model.predict(x), fixed.predict(x), atol=1e-6)
 
 
 def test_input_length_without_input_dim_is_refused():

@@ -150,7 +150,7 @@ def test_time_distributed_runs_per_position_layers_once(oracle, rng):
 
 
 def test_time_distributed_needs_steps():
-    with pytest.raises(layerc.ShapeError, match=r"td .*expected \(batch, steps, \.\.\.\)"):
+    with pytest.raises(layerc.ShapeError, match=r"td .*expected \(batch, steps, \.\.\.\), got"):
         layerc.Sequential([layerc.Input((4,)),
                            layerc.layers.TimeDistributed(layerc.layers.Dense(2), name="td")])
 
