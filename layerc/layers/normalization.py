@@ -148,24 +148,22 @@ def _sample_axes(layer: Layer, axes: tuple[int, ...], x: TensorType,
     return tuple(sorted({a % x.rank for a in axes}))
 
 
-class LayerNormalization(Layer):
-    """Keras's LayerNormalization over `axis` (adjacent axes), with gamma
-    (scale) and beta (center), or rms_scaling (gamma only, Keras 3.15's
-    x / sqrt(var + epsilon) * gamma). A mask passes through."""
+class _GammaBeta(Layer):
+    """A normalization with an optional gamma (scale) and beta (center), as
+    Keras's Layer and Group Normalization have: their initializers, the
+    training-only regularizers and constraints, and the build and emit of
+    `op` over `_attrs`."""
 
     mask_mode = "pass"
+    op: OpKind
+    epsilon: float
+    center: bool
+    scale: bool
 
-    def __init__(self, axis: Any = -1, epsilon: float = 1e-3, center: bool = True,
-                 scale: bool = True, rms_scaling: bool = False, beta_initializer: Any = "zeros",
-                 gamma_initializer: Any = "ones", beta_regularizer: Any = None,
-                 gamma_regularizer: Any = None, beta_constraint: Any = None,
-                 gamma_constraint: Any = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def _gamma_beta(self, gamma_initializer: Any, beta_initializer: Any,
+                    gamma_regularizer: Any, beta_regularizer: Any, gamma_constraint: Any,
+                    beta_constraint: Any) -> None:
         label = self.label()
-        self.axis = axis if isinstance(axis, int) else list(_axes(self, axis))
-        self._axes = _axes(self, axis)
-        self.epsilon = _epsilon(self, epsilon)
-        self.center, self.scale, self.rms_scaling = bool(center), bool(scale), bool(rms_scaling)
         self.initializers = {"gamma": initializers.get(gamma_initializer, label),
                              "beta": initializers.get(beta_initializer, label)}
         self.training_only = {"beta_regularizer": beta_regularizer,
@@ -173,42 +171,73 @@ class LayerNormalization(Layer):
                               "beta_constraint": beta_constraint,
                               "gamma_constraint": gamma_constraint}
 
-    def _attrs(self, x: TensorType, source: Any = None) -> LayerNormAttrs:
-        """Keras: rms_scaling keeps gamma (whatever `scale` says) and drops beta."""
-        _sample_axes(self, self._axes, x, source)
-        axes = tuple(a % x.rank for a in sorted(self._axes))  # Keras's order of gamma's axes
-        return LayerNormAttrs(axes, self.epsilon,
-                              self.center, self.scale or self.rms_scaling,
-                              "rms" if self.rms_scaling else "layer")
+    def _attrs(self, x: TensorType, source: Any = None) -> Any:
+        raise NotImplementedError
 
-    def _roles(self, attrs: LayerNormAttrs) -> list[tuple[str, Any]]:
-        roles = ["gamma"] * attrs.scale + ["beta"] * (attrs.center and attrs.mode == "layer")
+    def _roles(self, attrs: Any) -> list[tuple[str, Any]]:
+        """gamma with scale; beta with center (not under RMS scaling)."""
+        beta = attrs.center and getattr(attrs, "mode", "layer") == "layer"
+        roles = ["gamma"] * attrs.scale + ["beta"] * beta
         return [(role, self.initializers[role]) for role in roles]
 
     def build(self, in_types: tuple[TensorType, ...]) -> None:
         try:
             attrs = self._attrs(in_types[0])
         except ShapeError:
-            return
-        self.add_weights_for(OpKind.LAYER_NORM, attrs, in_types, self._roles(attrs))
+            return  # reported with the call's position when the op is emitted
+        self.add_weights_for(self.op, attrs, in_types, self._roles(attrs))
 
     def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
         attrs = self._attrs(b.graph.type_of(inputs[0]), b.source)
         roles = tuple(role for role, _ in self._roles(attrs))
-        return [b.add(OpKind.LAYER_NORM, inputs, attrs, roles)]
+        return [b.add(self.op, inputs, attrs, roles)]
+
+    def _options(self) -> dict[str, Any]:
+        raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale, "rms_scaling": self.rms_scaling,
+        return {**super().get_config(), **self._options(), "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
                 **{f"{role}_initializer": initializers.serialize(init)
                    for role, init in self.initializers.items()}, **self.training_only}
 
 
-class GroupNormalization(Layer):
+class LayerNormalization(_GammaBeta):
+    """Keras's LayerNormalization over `axis` (adjacent axes), with gamma
+    (scale) and beta (center), or rms_scaling (gamma only, Keras 3.15's
+    x / sqrt(var + epsilon) * gamma). A mask passes through."""
+
+    op = OpKind.LAYER_NORM
+
+    def __init__(self, axis: Any = -1, epsilon: float = 1e-3, center: bool = True,
+                 scale: bool = True, rms_scaling: bool = False, beta_initializer: Any = "zeros",
+                 gamma_initializer: Any = "ones", beta_regularizer: Any = None,
+                 gamma_regularizer: Any = None, beta_constraint: Any = None,
+                 gamma_constraint: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.axis = axis if isinstance(axis, int) else list(_axes(self, axis))
+        self._axes = _axes(self, axis)
+        self.epsilon = _epsilon(self, epsilon)
+        self.center, self.scale, self.rms_scaling = bool(center), bool(scale), bool(rms_scaling)
+        self._gamma_beta(gamma_initializer, beta_initializer, gamma_regularizer,
+                         beta_regularizer, gamma_constraint, beta_constraint)
+
+    def _attrs(self, x: TensorType, source: Any = None) -> LayerNormAttrs:
+        """Keras: rms_scaling keeps gamma (whatever `scale` says) and drops beta."""
+        _sample_axes(self, self._axes, x, source)
+        axes = tuple(a % x.rank for a in sorted(self._axes))  # Keras's order of gamma's axes
+        return LayerNormAttrs(axes, self.epsilon, self.center, self.scale or self.rms_scaling,
+                              "rms" if self.rms_scaling else "layer")
+
+    def _options(self) -> dict[str, Any]:
+        return {"axis": self.axis, "rms_scaling": self.rms_scaling}
+
+
+class GroupNormalization(_GammaBeta):
     """Keras's GroupNormalization: the channels of `axis` split into `groups`,
     each normalized over its channels and every other sample axis."""
 
-    mask_mode = "pass"
+    op = OpKind.GROUP_NORM
 
     def __init__(self, groups: int = 32, axis: int = -1, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True, beta_initializer: Any = "zeros",
@@ -224,38 +253,15 @@ class GroupNormalization(Layer):
         self.groups, self.axis = groups, axis
         self.epsilon = _epsilon(self, epsilon)
         self.center, self.scale = bool(center), bool(scale)
-        self.initializers = {"gamma": initializers.get(gamma_initializer, label),
-                             "beta": initializers.get(beta_initializer, label)}
-        self.training_only = {"beta_regularizer": beta_regularizer,
-                              "gamma_regularizer": gamma_regularizer,
-                              "beta_constraint": beta_constraint,
-                              "gamma_constraint": gamma_constraint}
+        self._gamma_beta(gamma_initializer, beta_initializer, gamma_regularizer,
+                         beta_regularizer, gamma_constraint, beta_constraint)
 
     def _attrs(self, x: TensorType, source: Any = None) -> GroupNormAttrs:
         (axis,) = _sample_axes(self, (self.axis,), x, source)
         return GroupNormAttrs(self.groups, axis, self.epsilon, self.center, self.scale)
 
-    def _roles(self) -> list[tuple[str, Any]]:
-        roles = ["gamma"] * self.scale + ["beta"] * self.center
-        return [(role, self.initializers[role]) for role in roles]
-
-    def build(self, in_types: tuple[TensorType, ...]) -> None:
-        try:
-            attrs = self._attrs(in_types[0])
-        except ShapeError:
-            return
-        self.add_weights_for(OpKind.GROUP_NORM, attrs, in_types, self._roles())
-
-    def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
-        attrs = self._attrs(b.graph.type_of(inputs[0]), b.source)
-        roles = tuple(role for role, _ in self._roles())
-        return [b.add(OpKind.GROUP_NORM, inputs, attrs, roles)]
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "groups": self.groups, "axis": self.axis,
-                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                **{f"{role}_initializer": initializers.serialize(init)
-                   for role, init in self.initializers.items()}, **self.training_only}
+    def _options(self) -> dict[str, Any]:
+        return {"groups": self.groups, "axis": self.axis}
 
 
 class UnitNormalization(Layer):
