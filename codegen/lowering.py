@@ -20,6 +20,7 @@ from layerc.codegen.base import BaseEmitter, Operands, Steps, shared
 from layerc.codegen.codes import ACTIVATIONS, BINOPS, CELLS, INITS
 from layerc.ir import Node, OpKind, TargetError, rule_for
 from layerc.ir.ops.activation import prelu_alpha_shape, softmax_block
+from layerc.ir.ops.merge import dot_sizes
 from layerc.ir.ops.normalization import (group_block, norm_block, normalize_vectors,
                                          rescale_vectors, scale_and_shift)
 from layerc.ir.ops.reshaping import linear_weights
@@ -145,6 +146,15 @@ def concatenate(e: BaseEmitter, node: Node) -> Steps:
                                  "inner": inner, "stride": stride, "start": start}))
         start += inner
     return steps
+
+
+@shared(OpKind.DOT)
+def dot(e: BaseEmitter, node: Node) -> Steps:
+    """Per sample, (rows, k) @ (k, cols)."""
+    x, y = (e.graph.type_of(p) for p in node.inputs)
+    rows, k, cols = dot_sizes(x, y)
+    return [("dot", {"a": e.offset(node.inputs[0]), "b": e.offset(node.inputs[1]),
+                     "y": e.offset(node.port()), "rows": rows, "k": k, "cols": cols})]
 
 
 # ----- reshaping -----

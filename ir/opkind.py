@@ -44,6 +44,7 @@ class OpKind(str, Enum):
     GROUP_NORM = "group_norm"
     NORMALIZE = "normalize"
     MASKING = "masking"
+    DOT = "dot"
 
     def __str__(self) -> str:
         return self.value

@@ -112,6 +112,7 @@ RESCALING = {**BASE, "scale": DROP, "offset": DROP}  # read from the layer (conv
 REPEAT_VECTOR = {**BASE, "n": PASS}
 MERGE = dict(BASE)
 CONCATENATE = {**BASE, "axis": PASS}
+DOT = {**BASE, "axes": PASS, "normalize": PASS}
 SIMPLE_RNN = {
     **BASE, **KERNEL_TRAINING, "recurrent_initializer": DROP, "recurrent_regularizer": DROP,
     "recurrent_constraint": DROP, "dropout": DROP, "recurrent_dropout": DROP, "seed": DROP,
@@ -332,6 +333,7 @@ CONVERTERS: dict[str, Callable[[Any], Layer]] = {
     "Maximum": same_class(L.Maximum, MERGE),
     "Minimum": same_class(L.Minimum, MERGE),
     "Concatenate": same_class(L.Concatenate, CONCATENATE),
+    "Dot": same_class(L.Dot, DOT),
     "BatchNormalization": same_class(L.BatchNormalization, BATCH_NORMALIZATION),
     "Rescaling": convert_rescaling,
     "RepeatVector": same_class(L.RepeatVector, REPEAT_VECTOR),

@@ -1,7 +1,9 @@
-"""Rules for the merge ops: element-wise merges of equal shapes, and concatenate."""
+"""Rules for the merge ops: element-wise merges of equal shapes, concatenate, and
+the batched matrix product behind Keras's Dot."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
@@ -73,3 +75,41 @@ def _infer_concat(a: ConcatAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorTy
 
 register(OpRule(OpKind.CONCATENATE, ConcatAttrs, _infer_concat,
                 lambda a, xs, ws: [np.concatenate(xs, axis=a.axis)], arity=(1, None)))
+
+
+# ----- dot: a batched matrix product (Keras's Dot, its axes moved into place) -----
+@dataclass(frozen=True, slots=True)
+class DotAttrs:
+    """x's last axis contracts with y's first sample axis; the Dot layer
+    moves the axes Keras names there (transposes before it)."""
+
+
+def dot_sizes(x: TensorType, y: TensorType) -> tuple[int, int, int]:
+    """(rows, k, cols) of each sample's product: x as (rows, k), y as (k, cols)."""
+    if x.rank < 2 or y.rank < 2 or any(d is None for d in (*x.sample_shape, *y.sample_shape)):
+        raise ShapeError(f"a dot product needs inputs with known sample axes, got {x} and {y}")
+    if x.shape[-1] != y.shape[1]:
+        raise ShapeError(f"the contracted axes differ: {x.shape[-1]} (last of {x}) and "
+                         f"{y.shape[1]} (first of {y})")
+    k: int = x.shape[-1]  # type: ignore[assignment]
+    return x.sample_size // k, k, y.sample_size // k
+
+
+def _infer_dot(a: DotAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    x, y = ins
+    dot_sizes(x, y)
+    if x.rank == 2 and y.rank == 2:  # Keras keeps one axis: (batch, 1)
+        return (TensorType((None, 1)),)
+    return (TensorType((None, *x.shape[1:-1], *y.shape[2:])),)
+
+
+def _ref_dot(a: DotAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[np.ndarray]:
+    x, y = (v.astype(np.float64) for v in xs)
+    out = np.einsum("bik,bkj->bij", x.reshape(len(x), -1, x.shape[-1]),
+                    y.reshape(len(y), y.shape[1], -1))
+    shape = _infer_dot(a, (TensorType((None, *x.shape[1:])), TensorType((None, *y.shape[1:]))))
+    return [out.reshape(len(x), *shape[0].shape[1:]).astype(np.float32)]
+
+
+register(OpRule(OpKind.DOT, DotAttrs, _infer_dot, _ref_dot, arity=(2, 2), sums_products=True,
+                flops=lambda a, ins, outs: 2 * math.prod(dot_sizes(*ins))))

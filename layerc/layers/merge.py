@@ -1,5 +1,5 @@
 """Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate,
-and their functional spellings (`add([a, b])`, ...)."""
+Dot, and their functional spellings (`add([a, b])`, ...)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from typing import Any
 
 from layerc.errors import ConfigError, ShapeError
 from layerc.ir import OpKind, Port
-from layerc.ir.ops.merge import ConcatAttrs, MergeAttrs
+from layerc.ir.ops.core import TransposeAttrs
+from layerc.ir.ops.merge import ConcatAttrs, DotAttrs, MergeAttrs
+from layerc.ir.ops.normalization import LayerNormAttrs
 from layerc.ir.ops.reshaping import BroadcastAttrs
 from layerc.layers.base import Builder, Layer
 
@@ -91,6 +93,53 @@ class Concatenate(Layer):
         return {**super().get_config(), "axis": self.axis}
 
 
+class Dot(Layer):
+    """Keras's Dot: the batch-wise dot product of two inputs over `axes` (an
+    int for both, or one per input; negative counts from the end), with
+    `normalize` each input first L2-normalized along its axis. The output
+    has x's other axes, then y's ((batch, 1) for two vectors). Runs as a
+    per-sample matrix product after transposes that move the contracted
+    axes into place (x's last, y's first)."""
+
+    multi_input = True
+
+    def __init__(self, axes: Any, normalize: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        pair = (axes, axes) if isinstance(axes, int) and not isinstance(axes, bool) else axes
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2 or any(
+                isinstance(a, bool) or not isinstance(a, int) for a in pair):
+            raise ConfigError(f"{self.label()}: axes must be an int or a pair of ints, got "
+                              f"{axes!r}")
+        self.axes = axes if isinstance(axes, int) else list(axes)
+        self._pair = tuple(pair)
+        self.normalize = bool(normalize)
+
+    def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
+        if len(inputs) != 2:
+            raise ShapeError(f"{self.label(b.source)}: expects exactly 2 inputs, "
+                             f"got {len(inputs)}")
+        ports = []
+        for i, (port, axis, to_end) in enumerate(zip(inputs, self._pair, (True, False))):
+            rank = b.graph.type_of(port).rank
+            if not -rank < axis < rank or axis % rank == 0:
+                raise ShapeError(f"{self.label(b.source)}: axis {axis} is not a sample axis of "
+                                 f"input {i} {b.graph.type_of(port)}")
+            axis %= rank
+            if self.normalize:
+                port = b.add(OpKind.LAYER_NORM, [port], LayerNormAttrs(
+                    (axis,), center=False, scale=False, mode="unit"), helper=f"normalize{i}")
+            others = [a for a in range(1, rank) if a != axis]
+            perm = (0, *others, axis) if to_end else (0, axis, *others)
+            if perm != tuple(range(rank)):
+                port = b.add(OpKind.TRANSPOSE, [port], TransposeAttrs(perm),
+                             helper=f"transpose{i}")
+            ports.append(port)
+        return [b.add(OpKind.DOT, ports, DotAttrs())]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
+
+
 def add(inputs: list, **kwargs: Any) -> Any:
     return Add(**kwargs)(inputs)
 
@@ -118,5 +167,10 @@ def minimum(inputs: list, **kwargs: Any) -> Any:
 def concatenate(inputs: list, axis: int = -1, **kwargs: Any) -> Any:
     return Concatenate(axis=axis, **kwargs)(inputs)
 
-__all__ = ["Add", "Average", "Concatenate", "Maximum", "Minimum", "Multiply", "Subtract",
-           "add", "average", "concatenate", "maximum", "minimum", "multiply", "subtract"]
+
+def dot(inputs: list, axes: Any = -1, normalize: bool = False, **kwargs: Any) -> Any:
+    return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)
+
+__all__ = ["Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply",
+           "Subtract", "add", "average", "concatenate", "dot", "maximum", "minimum",
+           "multiply", "subtract"]

@@ -1,7 +1,8 @@
 """Merge layers in functional models against Keras 3: element-wise merges with
 2 and 3 inputs, broadcasting inputs of one rank (hypothesis over which axes
-are 1), Concatenate over several axes, shared layers, several inputs and
-several outputs."""
+are 1), Concatenate over several axes, Dot (hypothesis over ranks, axes of
+either sign and normalize), shared layers, several inputs and several
+outputs."""
 
 from __future__ import annotations
 
@@ -289,3 +290,46 @@ def test_broadcasting_refuses_ranks_that_differ_and_sizes_that_clash():
         layerc.layers.Add(name="m")([a, b])
     with pytest.raises(layerc.ShapeError, match=r"m .*axis 2 of the inputs.*does not broadcast"):
         layerc.layers.Add(name="m")([a, c])
+
+
+@settings(max_examples=12, deadline=None)
+@given(ranks=st.tuples(st.integers(2, 4), st.integers(2, 4)), data=st.data(),
+       normalize=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_dot_matches_keras(oracle, ranks, data, normalize, seed):
+    """Any contracted axis of either input (spelled either sign)."""
+    k = data.draw(st.integers(1, 4))
+    axes, shapes = [], []
+    for rank in ranks:
+        axis = data.draw(st.integers(1, rank - 1))
+        shape = [data.draw(st.integers(1, 3)) for _ in range(rank - 1)]
+        shape[axis - 1] = k
+        axes.append(axis - rank if data.draw(st.booleans()) else axis)
+        shapes.append(tuple(shape))
+    if ranks == (2, 2) and data.draw(st.booleans()):
+        axes = axes[0]  # one int for both
+
+    def build(ns):
+        ins = [ns.Input(s) for s in shapes]
+        return ins, ns.layers.Dot(axes=axes, normalize=normalize, name="dot")(ins)
+
+    model, kmodel = build_pair(oracle, build)
+    rng = np.random.default_rng(seed)
+    oracle.check(model, kmodel, [data_(rng, (2, *s)) for s in shapes], atol=1e-5, rtol=1e-5)
+
+
+def data_(rng, shape):
+    return rng.uniform(-1, 1, shape).astype(np.float32)
+
+
+def test_dot_through_from_keras_and_its_refusals(oracle, rng):
+    k = oracle.keras
+    a, b = k.Input((4, 3)), k.Input((5, 3))
+    kmodel = k.Model([a, b], k.layers.Activation("softmax")(k.layers.dot([a, b], axes=(2, 2))))
+    xs = [data_(rng, (2, 4, 3)), data_(rng, (2, 5, 3))]
+    oracle.assert_close(layerc.compile(layerc.from_keras(kmodel)).predict(xs),
+                        oracle.run_keras(kmodel, xs)[0], "from_keras", 1e-5, 1e-5)
+    x, y = layerc.Input((4, 3)), layerc.Input((5, 2))
+    with pytest.raises(layerc.ShapeError, match=r"d .*contracted axes differ"):
+        layerc.layers.Dot(axes=2, name="d")([x, y])
+    with pytest.raises(layerc.ConfigError, match="axes must be an int or a pair"):
+        layerc.layers.Dot(axes=(1, 2, 3))

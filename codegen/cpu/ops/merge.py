@@ -1,6 +1,7 @@
 """CPU: the merge ops (element-wise merges as chains of binary steps, then a
-scale for Average; concatenation as one copy per input): opcodes, kernels and
-steps (the lowerings are shared: codegen/lowering.py)."""
+scale for Average; concatenation as one copy per input; Dot's per-sample
+matrix product): opcodes, kernels and steps (the lowerings are shared:
+codegen/lowering.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from layerc.codegen.cpu.opcodes import opcode, runs
 BINARY = opcode("binary", "a b y size binop")
 SCALE = opcode("scale", "x y size factor")  # factor: the weight offset of the scale factor
 CONCAT = opcode("concat", "x y outer inner stride start")
-_B, _S, _C = BINARY.cols, SCALE.cols, CONCAT.cols
+DOT = opcode("dot", "a b y rows k cols")  # per sample (rows, k) @ (k, cols)
+_B, _S, _C, _D = BINARY.cols, SCALE.cols, CONCAT.cols, DOT.cols
 
 
 # ----- kernels -----
@@ -78,3 +80,19 @@ def run_concat(r, weights, arena, state, batch):
     concat_part(arena[r[_C.x] * batch: r[_C.x] * batch + outer * inner],
                 arena[r[_C.y] * batch: r[_C.y] * batch + outer * stride],
                 outer, inner, stride, r[_C.start])
+
+
+@runs(DOT)
+@njit(**JIT)
+def run_dot(r, weights, arena, state, batch):
+    """y[n] = a[n] (rows, k) @ b[n] (k, cols) per sample n, summed in float64."""
+    rows, k, cols = r[_D.rows], r[_D.k], r[_D.cols]
+    a, b, y = r[_D.a] * batch, r[_D.b] * batch, r[_D.y] * batch
+    for n in range(batch):
+        an, bn, yn = a + n * rows * k, b + n * k * cols, y + n * rows * cols
+        for i in range(rows):
+            for j in range(cols):
+                total = 0.0
+                for q in range(k):
+                    total += np.float64(arena[an + i * k + q]) * arena[bn + q * cols + j]
+                arena[yn + i * cols + j] = total

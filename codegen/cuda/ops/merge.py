@@ -1,6 +1,7 @@
 """CUDA: the merge ops (element-wise merges as chains of binary kernels, then
-a scale for Average; concatenation as one copy per input): kernels and
-launchers (the lowerings are shared: codegen/lowering.py)."""
+a scale for Average; concatenation as one copy per input; Dot's per-sample
+matrix product, a thread per output value): kernels and launchers (the
+lowerings are shared: codegen/lowering.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import math
 from typing import Any
 
 from layerc.codegen.codes import BINOP
-from layerc.codegen.cuda.kernels import NAN, cuda
+from layerc.codegen.cuda.kernels import NAN, ZERO, cuda
 from layerc.codegen.cuda.emitter import kernel
 from layerc.codegen.cuda.launch import grid, launcher
 
 BINARY = kernel("binary", "a b y size binop")
 SCALE = kernel("scale", "x y size factor")  # factor: the weight offset of the scale factor
 CONCAT = kernel("concat", "x y outer inner stride start")
+DOT = kernel("dot", "a b y rows k cols")
 
 
 # ----- kernels -----
@@ -77,3 +79,23 @@ def _concat(o: dict[str, int], arena: Any, weights: Any, state: Any, batch: int)
     if total:
         concat[grid(total)](arena, o["x"] * batch, arena, o["y"] * batch, total, o["inner"],
                             o["stride"], o["start"])
+
+
+@cuda.jit
+def dot(a, ao, b, bo, y, yo, total, rows, k, cols):
+    for i in range(cuda.grid(1), total, cuda.gridsize(1)):
+        j = i % cols
+        r = (i // cols) % rows
+        n = i // (cols * rows)
+        acc = ZERO
+        for q in range(k):
+            acc += a[ao + (n * rows + r) * k + q] * b[bo + (n * k + q) * cols + j]
+        y[yo + i] = acc
+
+
+@launcher(DOT)
+def _dot(o: dict[str, int], arena: Any, weights: Any, state: Any, batch: int) -> None:
+    total = o["rows"] * o["cols"] * batch
+    if total:
+        dot[grid(total)](arena, o["a"] * batch, arena, o["b"] * batch, arena, o["y"] * batch,
+                         total, o["rows"], o["k"], o["cols"])

@@ -95,3 +95,8 @@ def test_masking_into_a_recurrent_layer(like_reference):
     x[1, 3] = 0.0
     like_reference(Sequential([Input((4, 3)), layerc.layers.Masking(), layerc.layers.GRU(2)]),
                    x)
+
+
+def test_dot(like_reference):
+    a, b = Input((3, 2)), Input((4, 2))
+    like_reference(Model([a, b], layerc.layers.Dot(axes=(2, 2), normalize=True)([a, b])))
