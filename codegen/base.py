@@ -5,7 +5,8 @@ the part of a program every target has (slots, listing, states).
 A backend subclasses `BaseEmitter` with how it records one step (the CPU a
 plan row, CUDA a kernel launch) and keeps its own table from `lowering_table`,
 which starts with the lowerings every target shares (see `codegen/lowering.py`,
-the target-independent half of every lowering); the backend registers only
+the target-independent half of every lowering, and `codegen/moves.py`, the
+ops that only move values); the backend registers only
 the lowerings where it picks its own kernels.
 """
 
@@ -140,7 +141,7 @@ def lowering_table(target: str) -> tuple[dict[OpKind, Lowering], Callable[..., C
     """A backend's table (op kind -> lowering), starting with the shared
     lowerings, and its `@lowers(*kinds)`, which replaces a shared lowering by
     the backend's own (once per kind)."""
-    from layerc.codegen import lowering  # noqa: F401  (registers the shared lowerings)
+    from layerc.codegen import lowering, moves  # noqa: F401  (register the shared lowerings)
 
     table: dict[OpKind, Lowering] = dict(SHARED)
 

@@ -5,13 +5,13 @@ activation name's defaults, so that fuse-activation can fold them."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from layerc.ir import activations
 from layerc.ir.errors import ShapeError
+from layerc.ir.ops.blocks import axes_block
 from layerc.ir.opkind import OpKind
 from layerc.ir.registry import OpRule, register
 from layerc.ir.types import TensorType
@@ -88,15 +88,7 @@ class SoftmaxAttrs:
 
 def softmax_block(a: SoftmaxAttrs, x: TensorType) -> tuple[int, int, int]:
     """The sample seen as (outer, n, inner) with the softmax over n."""
-    if not a.axes or any(not 1 <= axis < x.rank for axis in a.axes) or list(a.axes) != list(
-            range(a.axes[0], a.axes[-1] + 1)):
-        raise ShapeError(f"softmax axes {a.axes} must be adjacent sample axes of the input {x}")
-    dims = x.sample_shape
-    if any(d is None for d in dims):
-        raise ShapeError(f"softmax over axes {a.axes} needs every sample axis known, got {x}")
-    lo, hi = a.axes[0] - 1, a.axes[-1]
-    return (math.prod(dims[:lo]), math.prod(dims[lo:hi]),  # type: ignore[arg-type]
-            math.prod(dims[hi:]))  # type: ignore[arg-type]
+    return axes_block(a.axes, x, "softmax")
 
 
 def _infer_softmax(a: SoftmaxAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:

@@ -11,6 +11,7 @@ import numpy as np
 
 from layerc.ir import activations
 from layerc.ir.errors import ShapeError
+from layerc.ir.ops.blocks import adjacent_axes, axes_block
 from layerc.ir.opkind import OpKind
 from layerc.ir.registry import OpRule, register
 from layerc.ir.types import TensorType
@@ -131,17 +132,7 @@ class LayerNormAttrs:
 
 def norm_block(axes: tuple[int, ...], x: TensorType) -> tuple[int, int, int]:
     """The sample seen as (outer, n, inner), normalized over n."""
-    axes = tuple(sorted(axes))
-    if not axes or any(not 1 <= axis < x.rank for axis in axes) or list(axes) != list(
-            range(axes[0], axes[-1] + 1)):
-        raise ShapeError(f"axes {axes} must be adjacent sample axes of the input {x} (layerc "
-                         f"normalizes one block of adjacent axes)")
-    dims = x.sample_shape
-    if any(d is None for d in dims):
-        raise ShapeError(f"normalizing over axes {axes} needs every sample axis known, got {x}")
-    lo, hi = axes[0] - 1, axes[-1]
-    return (math.prod(dims[:lo]), math.prod(dims[lo:hi]),  # type: ignore[arg-type]
-            math.prod(dims[hi:]))  # type: ignore[arg-type]
+    return axes_block(axes, x, "normalization")
 
 
 def _infer_layer_norm(a: LayerNormAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
@@ -152,11 +143,7 @@ def _infer_layer_norm(a: LayerNormAttrs, ins: tuple[TensorType, ...]) -> tuple[T
 def _normalized_shape(a: LayerNormAttrs, x: TensorType) -> tuple[int, ...]:
     """The normalized axes' sizes (known; the others may vary: the model is
     then specialized per shape, and lowering asks norm_block)."""
-    axes = tuple(sorted(a.axes))
-    if not axes or any(not 1 <= axis < x.rank for axis in axes) or list(axes) != list(
-            range(axes[0], axes[-1] + 1)):
-        raise ShapeError(f"axes {axes} must be adjacent sample axes of the input {x} (layerc "
-                         f"normalizes one block of adjacent axes)")
+    adjacent_axes(a.axes, x, "normalization")
     shape = tuple(x.shape[axis] for axis in a.axes)
     if any(d is None for d in shape):
         raise ShapeError(f"the normalized axes {a.axes} must be known, got {x}")

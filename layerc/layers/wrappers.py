@@ -68,7 +68,8 @@ class Bidirectional(Layer):
         self.backward_layer = backward_layer if backward_layer is not None else _recreated(
             layer, f"backward_{layer.name.removeprefix('backward_')}",
             go_backwards=not layer.go_backwards, zero_output_for_mask=zero)
-        self.backward_layer.zero_output_for_mask = self.backward_layer.return_sequences
+        if backward_layer is not None:  # a given one too, as Keras does
+            backward_layer.zero_output_for_mask = backward_layer.return_sequences
         for attr in ("return_sequences", "return_state", "stateful"):
             if getattr(self.forward_layer, attr) != getattr(self.backward_layer, attr):
                 raise ConfigError(f"{label}: the forward and backward layers differ in {attr}")

@@ -1,7 +1,7 @@
 """CPU: the reshaping ops that move values (RepeatVector's repeat, the
 strided copy behind transposes, padding, cropping, nearest upsampling and
 broadcasts) and the bilinear resize: opcodes, kernels and steps; the
-lowerings are shared (codegen/lowering.py)."""
+lowerings are shared (codegen/moves.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def run_repeat(r, weights, arena, state, batch):
 
 
 # ----- the strided copy (transposes, padding, cropping, nearest upsampling,
-# broadcasts; the geometry comes from codegen/lowering.py) -----
+# broadcasts; the geometry comes from codegen/moves.py) -----
 STRIDED = opcode("strided", "x y xsize ysize zero xo yo d0 d1 d2 d3 d4 d5 "
                  "xs0 xs1 xs2 xs3 xs4 xs5 ys0 ys1 ys2 ys3 ys4 ys5")
 _S = STRIDED.cols

@@ -1,7 +1,7 @@
 """CUDA: the reshaping ops that move values (RepeatVector's repeat, the
 strided copy behind transposes, padding, cropping, nearest upsampling and
 broadcasts) and the bilinear resize: a thread per output value; the
-lowerings are shared (codegen/lowering.py)."""
+lowerings are shared (codegen/moves.py)."""
 
 from __future__ import annotations
 
