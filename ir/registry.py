@@ -33,7 +33,8 @@ class Window:
     kernel: tuple[int, ...]
     strides: tuple[int, ...]
     dilation: tuple[int, ...]
-    padding: str  # valid, same or causal
+    padding: str  # valid, same, causal or explicit
+    pads: tuple[tuple[int, int], ...] | None = None  # with explicit padding
 
 
 def _none(attrs: Any, *rest: Any) -> tuple:

@@ -4,6 +4,7 @@ from layerc.passes.base import Pass, PassResult
 from layerc.passes.dce import DeadCodeElimination
 from layerc.passes.drop_dropout import DropDropout
 from layerc.passes.fold_batchnorm import FoldBatchNorm
+from layerc.passes.fold_padding import FoldPadding
 from layerc.passes.fold_reshape import FoldReshape
 from layerc.passes.fuse_activation import FuseActivation
 from layerc.passes.manager import DumpToFolder, Instrument, PassManager, PrintAfter, Timing
@@ -12,8 +13,8 @@ from layerc.passes.plan_memory import PlanMemory
 from layerc.passes.specialize_padding import SpecializePadding
 
 __all__ = [
-    "DeadCodeElimination", "DropDropout", "DumpToFolder", "FoldBatchNorm", "FoldReshape",
-    "FuseActivation",
+    "DeadCodeElimination", "DropDropout", "DumpToFolder", "FoldBatchNorm", "FoldPadding",
+    "FoldReshape", "FuseActivation",
     "Instrument", "Pass", "PassManager", "PassResult", "PlanMemory", "PrintAfter",
     "SpecializePadding", "Timing",
     "by_name", "default_pipeline",

@@ -6,6 +6,7 @@ from layerc.passes.base import Pass
 from layerc.passes.dce import DeadCodeElimination
 from layerc.passes.drop_dropout import DropDropout
 from layerc.passes.fold_batchnorm import FoldBatchNorm
+from layerc.passes.fold_padding import FoldPadding
 from layerc.passes.fold_reshape import FoldReshape
 from layerc.passes.fuse_activation import FuseActivation
 from layerc.passes.plan_memory import PlanMemory
@@ -14,6 +15,7 @@ from layerc.passes.specialize_padding import SpecializePadding
 DEFAULT: tuple[tuple[Pass, str], ...] = (
     (DropDropout(), "dropout is the identity at inference; removing it exposes fusions"),
     (FoldBatchNorm(), "batch normalizations after a Dense or Conv fold into its kernel and bias"),
+    (FoldPadding(), "a zero padding before a convolution becomes its pads: no padded copy"),
     (FoldReshape(), "reshapes and flattens become views, so they cost no copy"),
     (FuseActivation(), "activations run in the producer's epilogue, saving a pass over memory"),
     (SpecializePadding(), "explicit pads per side and a kernel variant for conv and pooling"),

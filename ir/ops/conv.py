@@ -21,7 +21,7 @@ class ConvAttrs:
     filters: int
     kernel: tuple[int, ...]  # one entry per spatial axis
     strides: tuple[int, ...]
-    padding: str  # valid, same or causal
+    padding: str  # valid, same, causal, or explicit (the pads below; fold-padding)
     dilation: tuple[int, ...]
     data_format: str = "channels_last"
     use_bias: bool = True
@@ -39,14 +39,14 @@ def check_pads(pads: object, computed: tuple[tuple[int, int], ...]) -> None:
 
 def _infer_conv(a: ConvAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
     sizes, pads, _ = window_output(ins[0], a.data_format, a.kernel, a.strides, a.dilation,
-                                   a.padding, "kernel", variable=True)
+                                   a.padding, "kernel", variable=True, explicit=a.pads)
     check_pads(a.pads, pads)
     return (join(sizes, a.filters, a.data_format),)
 
 
 def _conv_weights(a: ConvAttrs, ins: tuple[TensorType, ...]) -> tuple[tuple[int, ...], ...]:
     _, _, channels = window_output(ins[0], a.data_format, a.kernel, a.strides, a.dilation,
-                                   a.padding, "kernel", variable=True)
+                                   a.padding, "kernel", variable=True, explicit=a.pads)
     kernel = (*a.kernel, channels, a.filters)
     return (kernel, (a.filters,)) if a.use_bias else (kernel,)
 
@@ -71,7 +71,7 @@ def _ref_conv(a: ConvAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[
     x = to_channels_last(xs[0].astype(np.float64), a.data_format)
     t = TensorType((None, *x.shape[1:]))
     sizes, pads, _ = window_output(t, "channels_last", a.kernel, a.strides, a.dilation,
-                                   a.padding, "kernel")
+                                   a.padding, "kernel", explicit=a.pads)
     xp = np.pad(x, ((0, 0), *pads, (0, 0)))
     y = np.zeros((x.shape[0], *sizes, a.filters))
     kernel = ws[0].astype(np.float64)
@@ -84,7 +84,8 @@ def _ref_conv(a: ConvAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[
 
 
 def _window(a: ConvAttrs) -> Window:
-    return Window(a.kernel, a.strides, a.dilation, a.padding)
+    return Window(a.kernel, a.strides, a.dilation, a.padding,
+                  a.pads if a.padding == "explicit" else None)
 
 
 def _conv_flops(a: ConvAttrs, ins: tuple[TensorType, ...], outs: tuple[TensorType, ...]) -> int:

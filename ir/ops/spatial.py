@@ -68,14 +68,24 @@ def join(spatial: tuple[int, ...], channels: int, data_format: str) -> TensorTyp
 
 def window_output(x: TensorType, data_format: str, kernel: tuple[int, ...],
                   strides: tuple[int, ...], dilation: tuple[int, ...], padding: str,
-                  what: str, variable: bool = False
+                  what: str, variable: bool = False,
+                  explicit: tuple[tuple[int, int], ...] | None = None
                   ) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...], int]:
     """Output sizes, pads and input channels of a window op, or a ShapeError.
     With `variable`, an unknown spatial size gives an unknown output size
-    (and placeholder pads; the specialized graph has the real ones)."""
+    (and placeholder pads; the specialized graph has the real ones). With
+    padding 'explicit' (a convolution that fold-padding gave the zeros of a
+    ZeroPadding before it), the pads are `explicit`."""
     spatial, channels = split(x, data_format, len(kernel), variable)
-    pads = tuple((0, 0) if n is None else pads_for(n, k, s, d, padding)
-                 for n, k, s, d in zip(spatial, kernel, strides, dilation))
+    if padding == "explicit":
+        if explicit is None or len(explicit) != len(kernel) or any(
+                len(p) != 2 or min(p) < 0 for p in explicit):
+            raise ShapeError(f"padding 'explicit' needs (before, after) pads >= 0 for each of "
+                             f"the {len(kernel)} spatial axes, got {explicit}")
+        pads = tuple((int(lo), int(hi)) for lo, hi in explicit)
+    else:
+        pads = tuple((0, 0) if n is None else pads_for(n, k, s, d, padding)
+                     for n, k, s, d in zip(spatial, kernel, strides, dilation))
     sizes: list = []
     for n, k, s, d, p in zip(spatial, kernel, strides, dilation, pads):
         if n is None:
@@ -95,5 +105,5 @@ def window_pads(x: TensorType, data_format: str, window: Window
     what specialize-padding writes into `pads`, and what code generation uses
     when that pass did not run."""
     _, pads, _ = window_output(x, data_format, window.kernel, window.strides, window.dilation,
-                               window.padding, "window")
+                               window.padding, "window", explicit=window.pads)
     return pads

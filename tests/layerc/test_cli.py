@@ -31,7 +31,7 @@ def test_dump_after_a_pass_and_print_after_all():
     run = layerc("dump", MLP, "--print-after-all")
     heads = [line for line in run.stdout.splitlines() if line.startswith("# after")]
     assert heads == ["# after drop-dropout (2 rewrites)", "# after fold-batchnorm (0 rewrites)",
-                     "# after fold-reshape (0 rewrites)",
+                     "# after fold-padding (0 rewrites)", "# after fold-reshape (0 rewrites)",
                      "# after fuse-activation (3 rewrites)",
                      "# after specialize-padding (0 rewrites)", "# after dce (0 rewrites)",
                      "# after plan-memory (1 rewrites)"]
@@ -169,8 +169,8 @@ def test_dump_dir_writes_one_numbered_file_per_pass(tmp_path):
     assert run.returncode == 0, run.stderr
     names = sorted(p.name for p in (tmp_path / "d").iterdir())
     assert names == ["00-traced.txt", "01-drop-dropout.txt", "02-fold-batchnorm.txt",
-                     "03-fold-reshape.txt", "04-fuse-activation.txt",
-                     "05-specialize-padding.txt", "06-dce.txt", "07-plan-memory.txt"]
+                     "03-fold-padding.txt", "04-fold-reshape.txt", "05-fuse-activation.txt",
+                     "06-specialize-padding.txt", "07-dce.txt", "08-plan-memory.txt"]
     assert "dropout" in (tmp_path / "d" / "00-traced.txt").read_text()
     assert "dropout" not in (tmp_path / "d" / "01-drop-dropout.txt").read_text()
 

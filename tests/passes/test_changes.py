@@ -2,14 +2,15 @@
 
 import layerc
 from layerc.compiler import optimize
-from layerc.layers import Activation, Conv1D, Dense, Dropout, Flatten
+from layerc.layers import Activation, Conv1D, Dense, Dropout, Flatten, ZeroPadding1D
 from layerc.passes import FuseActivation
 from layerc.passes.changes import describe_changes
 
 
 def model():
     x = layerc.Input((6, 2), name="x")
-    h = Conv1D(3, 3, padding="same", name="c")(x)
+    h = ZeroPadding1D((1, 0), name="zp")(x)
+    h = Conv1D(3, 3, padding="same", name="c")(h)
     h = Activation("relu", name="r")(h)
     h = Dropout(0.5, name="drop")(h)
     h = Flatten(name="f")(h)
@@ -19,7 +20,7 @@ def model():
 def test_every_pass_says_what_it_changed():
     _, manager = optimize(model().to_graph())
     changes = dict(manager.changes)
-    assert list(changes) == ["drop-dropout", "fold-batchnorm", "fold-reshape",
+    assert list(changes) == ["drop-dropout", "fold-batchnorm", "fold-padding", "fold-reshape",
                              "fuse-activation",
                              "specialize-padding", "dce", "plan-memory"]
     assert changes["drop-dropout"] == ("removed %drop", "%f: reads %r instead of %drop")
@@ -30,8 +31,10 @@ def test_every_pass_says_what_it_changed():
         "%f: reads %c instead of %r",
         "%d: activation='linear' -> 'softmax'",
         "outputs %d")
-    assert changes["specialize-padding"] == (
-        "%c: pads=None -> ((1, 1),); variant='' -> 'direct'",)
+    assert changes["fold-padding"] == (
+        "removed %zp",
+        "%c: padding='same' -> 'explicit'; pads=None -> ((2, 1),); reads %x instead of %zp")
+    assert changes["specialize-padding"] == ("%c: variant='' -> 'direct'",)
     assert changes["dce"] == ()
     (line,) = changes["plan-memory"]
     assert line.startswith("planned the arena: ") and "(naive " in line

@@ -6,10 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import layerc
 from layerc.layers import (AveragePooling1D, AveragePooling2D, Conv1D, Conv2D, Dense,
                            Embedding, Flatten, GlobalAveragePooling1D, GlobalAveragePooling2D,
                            GlobalMaxPooling1D, GlobalMaxPooling2D, Input, LocallyConnected1D,
-                           LocallyConnected2D, MaxPooling1D, MaxPooling2D)
+                           LocallyConnected2D, MaxPooling1D, MaxPooling2D, ZeroPadding2D)
 from layerc.models import Model, Sequential
 
 FORMATS = ("channels_last", "channels_first")
@@ -139,3 +140,14 @@ def test_small_conv_sweep(like_reference, data):
     x = np.random.default_rng(data.draw(st.integers(0, 99))).uniform(
         -2, 2, (batch, *model.inputs[0].type.sample_shape)).astype(np.float32)
     like_reference(model, x, both=False)
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+def test_zero_padding_folded_into_a_convolution(like_reference, data_format):
+    """fold-padding's explicit pads (asymmetric, on a 'same' convolution too)."""
+    model = Sequential([feature_map((5, 6), 2, data_format),
+                        ZeroPadding2D(((1, 0), (1, 1)), data_format=data_format),
+                        Conv2D(3, 3, padding="same", data_format=data_format)])
+    compiled = layerc.compile(model, target="cuda")
+    assert [n.op.value for n in compiled.graph.nodes()] == ["input", "conv"]
+    like_reference(model)
