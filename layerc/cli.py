@@ -1,7 +1,7 @@
 """The `layerc` command line (also `python -m layerc`).
 
 MODEL is `file.py[:name]` (a model, or a function returning one), a `.keras`
-file, or an artifact written by `layerc compile` / `CompiledModel.save`.
+file, a legacy Keras `.h5` file, or an artifact written by `layerc compile` / `CompiledModel.save`.
 """
 
 from __future__ import annotations
@@ -20,26 +20,27 @@ from layerc.codegen import TARGETS
 from layerc.errors import ConfigError, InputError, LayercError
 
 
-def _compiled(spec: str, target: str | None = None) -> Any:
+def _compiled(spec: str, target: str | None = None, variable_ok: bool = False) -> Any:
     """The model named by `spec`, compiled (an artifact is loaded as it is)."""
     from layerc.compiler import compile
     from layerc.model_file import load_source
     from layerc.runtime import CompiledModel
+    from layerc.runtime.variable import ShapeSpecializedModel
 
     source = load_source(spec, target)
-    if isinstance(source, CompiledModel):
-        return source
-    return _fixed(spec, compile(source, target or "cpu"))
+    loaded = isinstance(source, (CompiledModel, ShapeSpecializedModel))
+    compiled = source if loaded else compile(source, target or "cpu")
+    return compiled if variable_ok else _fixed(spec, compiled)
 
 
 def _fixed(spec: str, compiled: Any) -> Any:
     """The compiled model, unless its inputs have unknown sizes: the CLI
-    compiles, inspects and runs fixed-size models."""
+    inspects and runs fixed-size models (and compiles both kinds)."""
     from layerc.runtime.variable import ShapeSpecializedModel
 
     if isinstance(compiled, ShapeSpecializedModel):
         raise ConfigError(f"{spec}: the model's inputs have unknown sizes besides the batch; "
-                          f"the CLI works on fixed sizes (give the inputs their sizes; "
+                          f"this command works on fixed sizes (give the inputs their sizes; "
                           f"predict from Python specializes per shape)")
     return compiled
 
@@ -94,7 +95,7 @@ def _dump(args: argparse.Namespace) -> None:
 
 
 def _compile(args: argparse.Namespace) -> None:
-    model = _compiled(args.model, args.target)  # an artifact is loaded for --target
+    model = _compiled(args.model, args.target, variable_ok=True)  # loaded for --target
     model.save(args.output)
     size = Path(args.output).stat().st_size
     print(f"{args.output}: {model.graph.name} for {model.target}, {size} bytes, "
@@ -281,8 +282,8 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks on errors")
     sub = top.add_subparsers(dest="command", required=True)
-    model_help = "file.py[:name] (a model or a function returning one), a .keras file, " \
-                 "or an artifact"
+    model_help = "file.py[:name] (a model or a function returning one), a .keras or " \
+                 "legacy .h5 file, or an artifact"
 
     dump = sub.add_parser("dump", parents=[common], help="print a model's IR")
     dump.add_argument("model", help=model_help)

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from layerc.errors import ConfigError
-from layerc.ir import Graph
+from layerc.ir import Graph, rule_for
+from layerc.ir.specialize import with_input_shapes
 from layerc.passes import Instrument, Pass, PassManager, default_pipeline
 from layerc.runtime import CompiledModel
 from layerc.runtime.variable import Shapes, ShapeSpecializedModel
@@ -57,18 +58,19 @@ def _specialized(model: Any, graph: Graph, variable: list, target: str,
                  passes: Sequence[Pass] | None, instruments: Sequence[Instrument],
                  verify: bool | None, threads: int | None) -> ShapeSpecializedModel:
     """A model with inputs of unknown sizes (besides the batch): compiled per
-    concrete input shape at predict time (runtime/variable.py)."""
+    concrete input shape at predict time (runtime/variable.py). A model is
+    traced again per shape; a Graph (or a variable-length artifact's) gets
+    the shapes and infers its types again (ir/specialize.py)."""
     names = ", ".join(repr(node.id) for node in variable)
-    if isinstance(model, Graph):
-        raise ConfigError(f"compile: inputs {names} have unknown sizes; compile the model "
-                          f"(which can be traced again per shape), not its graph")
-    if any(getattr(layer, "stateful", False) for layer in model.layers):
+    if any(rule_for(node.op).state_shapes(node.attrs) for node in graph.nodes()):
         raise ConfigError(f"compile: inputs {names} have unknown sizes, which a stateful "
                           f"model cannot take; give them fixed sizes")
     from layerc.trace import trace
 
     def build(shapes: Shapes) -> CompiledModel:
-        concrete = trace(model.inputs, model.outputs, model.name, list(shapes))
+        concrete = with_input_shapes(model, shapes) if isinstance(model, Graph) else \
+            trace(model.inputs, model.outputs, model.name, list(shapes))
         return _compile_graph(concrete, target, passes, instruments, verify, threads)
 
-    return ShapeSpecializedModel(graph, target, build)
+    names_run = [p.name for p in (default_pipeline() if passes is None else passes)]
+    return ShapeSpecializedModel(graph, target, build, names_run)

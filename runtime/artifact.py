@@ -4,7 +4,9 @@ The zip holds three parts and nothing executable:
   manifest.json  format version, layerc version, target, input/output specs,
                  passes applied, the sha256 of every other part, and a
                  self-test (a small input and the outputs it gave when saved);
-  graph.json     the optimized IR (`layerc.ir.to_json`);
+  graph.json     the optimized IR (`layerc.ir.to_json`), or for a model with
+                 variable-length inputs the traced one with its unknown sizes,
+                 which loading specializes per input shape (`symbolic`);
   weights.npz    the weights by name, read back with allow_pickle=False.
 Loading regenerates the program from graph.json (the kernel library comes from
 the numba cache), checks every hash and re-runs the self-test.
@@ -25,7 +27,10 @@ import numpy as np
 from layerc.ir import ArtifactError, Graph, LayercError, from_json, to_json
 
 FORMAT = "layerc-artifact"
-FORMAT_VERSION = 1
+# 1: a compiled graph; 2 adds variable-length artifacts ("symbolic": the
+# traced graph with unknown sizes and the passes to run per shape), which
+# only version 2 readers know, so only they are written as 2.
+FORMAT_VERSION = 2
 PARTS = ("graph.json", "weights.npz")
 # Loading may run on another machine or thread count: a reduction order may
 # differ, so the self-test allows float32 rounding, not a different answer.
@@ -75,11 +80,14 @@ def _layerc_version() -> str:
 
 
 def manifest_for(model: Any, parts: dict[str, bytes]) -> dict:
-    xs = random_inputs(model)
+    symbolic = hasattr(model, "pass_names")  # a ShapeSpecializedModel
+    xs = random_inputs(model.sample() if symbolic else model)
     ys = model.predict_from_zero_state(xs)
+    extra = {"symbolic": True, "passes": model.pass_names} if symbolic else {}
     return {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": FORMAT_VERSION if symbolic else 1,
+        **extra,
         "layerc_version": _layerc_version(),
         "target": model.target,
         "inputs": [_spec(n, t) for n, t in model.input_specs],
@@ -251,6 +259,8 @@ def load(path: str | os.PathLike, target: str | None = None, verify: bool = True
 
     path = os.fspath(path)
     manifest, graph = read(path)
+    if manifest.get("symbolic"):
+        return _load_symbolic(path, manifest, graph, target, verify, threads)
     try:
         passes = tuple((str(n), int(c)) for n, c in manifest.get("passes_applied", []))
         changes = tuple((str(n), tuple(map(str, lines)))
@@ -259,6 +269,31 @@ def load(path: str | os.PathLike, target: str | None = None, verify: bool = True
         raise ArtifactError(f"artifact {path}: malformed pass list in manifest.json "
                             f"({err})") from None
     model = CompiledModel(graph, target or manifest["target"], passes, changes, threads)
+    for key, specs in (("inputs", model.input_specs), ("outputs", model.output_specs)):
+        mine = [_spec(n, t) for n, t in specs]
+        if mine != manifest[key]:
+            raise ArtifactError(f"artifact {path}: manifest {key} {manifest[key]} do not "
+                                f"match graph.json's {mine}")
+    if verify:
+        check_self_test(model, manifest, path)
+    return model
+
+
+def _load_symbolic(path: str, manifest: dict, graph: Graph, target: str | None, verify: bool,
+                   threads: int | None) -> Any:
+    """A variable-length artifact: a ShapeSpecializedModel over its graph,
+    running the recorded passes per input shape."""
+    from layerc.compiler import compile
+    from layerc.passes import by_name
+
+    try:
+        passes = [by_name(str(name)) for name in manifest["passes"]]
+    except (KeyError, TypeError) as err:
+        raise ArtifactError(f"artifact {path}: bad pass list in manifest.json ({err})") from None
+    if not any(d is None for i in graph.inputs for d in graph.node(i).type.sample_shape):
+        raise ArtifactError(f"artifact {path}: marked symbolic, but its inputs have no "
+                            f"unknown sizes")
+    model = compile(graph, target or manifest["target"], passes, threads=threads)
     for key, specs in (("inputs", model.input_specs), ("outputs", model.output_specs)):
         mine = [_spec(n, t) for n, t in specs]
         if mine != manifest[key]:

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from layerc.errors import ConfigError, InputError
+from layerc.errors import ConfigError, InputError, LayercError
 from layerc.ir import Graph
 from layerc.runtime.compiled_model import CompiledModel
 
 CACHED_SHAPES = 8  # specializations kept, the least recently used dropped first
+SAMPLE_SIZES = (8, 16, 32, 64)  # unknown sizes an artifact's self-test tries
 
 Shapes = tuple[tuple[int, ...], ...]
 
@@ -32,14 +33,27 @@ class ShapeSpecializedModel:
     leave sizes unknown; `specialize(shapes)` compiles (or finds) the model
     for one set of input sample shapes."""
 
-    def __init__(self, graph: Graph, target: str,
-                 build: Callable[[Shapes], CompiledModel]) -> None:
+    def __init__(self, graph: Graph, target: str, build: Callable[[Shapes], CompiledModel],
+                 pass_names: Sequence[str] = ()) -> None:
         self.graph = graph  # symbolic: unknown sizes are None
         self.target = target
+        self.pass_names = list(pass_names)  # what each specialization runs (artifacts)
+        self.state_batch = None  # stateful models take fixed sizes
+        # The passes run per specialization, not on the symbolic graph.
+        self.passes_applied: tuple = ()
+        self.pass_changes: tuple = ()
         self._build = build
         self._inputs = [graph.node(i) for i in graph.inputs]
         self._cache: OrderedDict[Shapes, CompiledModel] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def input_specs(self) -> list[tuple[str, Any]]:
+        return [(n.id, n.type) for n in self._inputs]
+
+    @property
+    def output_specs(self) -> list[tuple[str, Any]]:
+        return [(str(p)[1:], self.graph.type_of(p)) for p in self.graph.outputs]
 
     @property
     def specializations(self) -> list[Shapes]:
@@ -83,6 +97,23 @@ class ShapeSpecializedModel:
     def predict(self, x: Any, batch_size: int | None = None) -> Any:
         return self.specialize(self._shapes(x)).predict(x, batch_size)
 
+    def predict_from_zero_state(self, xs: Any) -> list[np.ndarray]:
+        return self.specialize(self._shapes(xs)).predict_from_zero_state(xs)
+
+    def sample(self) -> CompiledModel:
+        """A specialization for an artifact's self-test: each unknown size
+        SAMPLE_SIZES[i] for the first i the model takes."""
+        error: LayercError | None = None
+        for size in SAMPLE_SIZES:
+            shapes = tuple(tuple(size if d is None else d for d in n.type.sample_shape)
+                           for n in self._inputs)
+            try:
+                return self.specialize(shapes)
+            except LayercError as err:
+                error = err
+        raise ConfigError(f"model {self.graph.name}: no input size in {SAMPLE_SIZES} fits it "
+                          f"for a self-test ({error})")
+
     def __call__(self, x: Any, batch_size: int | None = None) -> Any:
         return self.predict(x, batch_size)
 
@@ -93,6 +124,8 @@ class ShapeSpecializedModel:
         """Nothing to reset: stateful models take fixed sizes (layerc.compile)."""
 
     def save(self, path: Any) -> None:
-        raise ConfigError(f"{path}: a model with variable-length inputs cannot be saved as an "
-                          f"artifact yet; give the inputs fixed sizes (the artifact of one "
-                          f"specialization: model.specialize(shapes).save(path))")
+        """Writes a variable-length artifact: the symbolic graph, specialized
+        per shape again when loaded (runtime/artifact.py)."""
+        from layerc.runtime.artifact import save
+
+        save(self, path)

@@ -97,11 +97,88 @@ def test_refusals():
     compiled = layerc.compile(model)
     with pytest.raises(InputError, match=r"expected shape \(None, None, 4\)"):
         compiled.predict(np.ones((2, 3, 5), np.float32))
-    with pytest.raises(ConfigError, match="variable-length inputs cannot be saved"):
-        compiled.save("/tmp/never.lcz")
-    with pytest.raises(ConfigError, match="compile the model .* not its graph"):
-        layerc.compile(model.to_graph())
     stateful = layerc.Sequential([layerc.Input((None, 2), batch_size=2),
                                   layerc.layers.GRU(2, stateful=True)])
     with pytest.raises(ConfigError, match="stateful model cannot take"):
         layerc.compile(stateful)
+
+
+def _text_model():
+    x = layerc.Input((None,), dtype="int32")
+    h = layerc.layers.Embedding(50, 8, mask_zero=True)(x)
+    h = layerc.layers.Bidirectional(layerc.layers.LSTM(4, return_sequences=True))(h)
+    h = layerc.layers.Conv1D(3, 3, padding="same")(h)
+    return layerc.Model(x, layerc.layers.Dense(2)(layerc.layers.GlobalAveragePooling1D()(h)))
+
+
+def test_a_graph_with_unknown_sizes_compiles_per_shape():
+    model = _text_model()
+    by_model, by_graph = layerc.compile(model), layerc.compile(model.to_graph())
+    for steps in (3, 11):
+        ids = np.random.default_rng(steps).integers(0, 50, (4, steps))
+        ids[:, -1] = 0
+        np.testing.assert_array_equal(by_graph.predict(ids), by_model.predict(ids))
+
+
+def test_variable_length_artifacts_keep_the_symbolic_graph(tmp_path):
+    import json
+    import zipfile
+
+    from layerc.passes import by_name
+
+    model = _text_model()
+    passes = [by_name(n) for n in ("drop-dropout", "specialize-padding", "plan-memory")]
+    compiled = layerc.compile(model, passes=passes)
+    compiled.save(tmp_path / "text.lcz")
+    with zipfile.ZipFile(tmp_path / "text.lcz") as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["format_version"] == 2 and manifest["symbolic"]
+    assert manifest["passes"] == ["drop-dropout", "specialize-padding", "plan-memory"]
+    assert manifest["inputs"][0]["shape"] == [None, None]
+    loaded = layerc.load(tmp_path / "text.lcz")
+    assert isinstance(loaded, variable.ShapeSpecializedModel)
+    assert loaded.pass_names == manifest["passes"]
+    for steps in (2, 9, 30):
+        ids = np.random.default_rng(steps).integers(0, 50, (3, steps))
+        np.testing.assert_array_equal(loaded.predict(ids), compiled.predict(ids))
+    (shapes,) = loaded.specializations[-1:]
+    assert shapes == ((30,),)
+    assert not any(n.op.value == "dropout" for n in loaded.specialize(shapes).graph.nodes())
+
+
+def test_a_variable_length_artifact_with_a_bad_pass_list_is_refused(tmp_path):
+    import json
+    import zipfile
+
+    layerc.compile(_text_model()).save(tmp_path / "a.lcz")
+    with zipfile.ZipFile(tmp_path / "a.lcz") as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    manifest = json.loads(parts["manifest.json"])
+    manifest["passes"] = ["fold-everything"]
+    parts["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(tmp_path / "b.lcz", "w") as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    with pytest.raises(layerc.ArtifactError, match="b.lcz: bad pass list"):
+        layerc.load(tmp_path / "b.lcz")
+
+
+def test_the_cli_compiles_a_variable_length_model_and_refuses_to_run_it(tmp_path):
+    import subprocess
+    import sys
+
+    source = tmp_path / "text.py"
+    source.write_text("import layerc\n"
+                      "x = layerc.Input((None, 3))\n"
+                      "model = layerc.Model(x, layerc.layers.GRU(2)(x))\n")
+    run = subprocess.run([sys.executable, "-m", "layerc", "compile", str(source), "-o",
+                          str(tmp_path / "t.lcz")], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    x = np.random.default_rng(0).normal(size=(2, 7, 3)).astype(np.float32)
+    loaded = layerc.load(tmp_path / "t.lcz")
+    assert loaded.predict(x).shape == (2, 2)
+    np.save(tmp_path / "x.npy", x)
+    run = subprocess.run([sys.executable, "-m", "layerc", "run", str(tmp_path / "t.lcz"),
+                          "--input", str(tmp_path / "x.npy")], capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode != 0 and "unknown sizes besides the batch" in run.stderr
