@@ -129,6 +129,20 @@ def merge(e: BaseEmitter, node: Node) -> Steps:
     return steps
 
 
+@shared(OpKind.MASKED_MERGE)
+def masked_merge(e: BaseEmitter, node: Node) -> Steps:
+    """A pair of masked inputs merged as Keras 3.15 merges them (one step;
+    a mask offset of -1: that input has none)."""
+    a = node.attrs
+    masks = iter(node.inputs[2:])
+    ma, mb = (e.offset(next(masks)) if m else -1 for m in a.masked)
+    return [("masked_binary", {"a": e.offset(node.inputs[0]), "b": e.offset(node.inputs[1]),
+                               "y": e.offset(node.port()), "size": node.type.sample_size,
+                               "binop": BINOPS.index(a.op), "ma": ma, "mb": mb,
+                               "width": node.type.sample_size // e.graph.type_of(
+                                   node.inputs[2]).sample_size, "zero": int(a.zero)})]
+
+
 @shared(OpKind.CONCATENATE)
 def concatenate(e: BaseEmitter, node: Node) -> Steps:
     """One copy per input into its columns of the output."""

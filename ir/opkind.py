@@ -20,6 +20,7 @@ class OpKind(str, Enum):
     AVERAGE = "average"
     MAXIMUM = "maximum"
     MINIMUM = "minimum"
+    MASKED_MERGE = "masked_merge"
     CONCATENATE = "concatenate"
     CONV = "conv"
     POOL = "pool"

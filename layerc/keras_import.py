@@ -1,4 +1,5 @@
-"""`layerc.from_keras`: a Keras 3 model (object or .keras file) as a layerc model.
+"""`layerc.from_keras`: a Keras 3 model (an object, a .keras file or a legacy
+.h5 file) as a layerc model.
 
 The Keras model's own graph is replayed: each Keras layer becomes one layerc
 layer (`keras_layers.py` converts its options), called on the layerc tensors
@@ -16,15 +17,17 @@ so `import layerc` never imports keras (an optional extra).
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from layerc.errors import ArtifactError, ConfigError, LayercError
+from layerc.errors import ConfigError, LayercError
 from layerc.keras_layers import (AUGMENTATION, WEIGHTS, convert_layer, label,
                                  refuse_unconvertible)
+from layerc.keras_files import load
+from layerc.keras_ops import OpRefused, convert_op, reads_mask
+from layerc.keras_masks import KerasMasks, layerc_key, same_mask
 from layerc.layers.base import Layer, SymbolicTensor, source_override
 from layerc.layers.recurrent import Recurrent
 from layerc.models import Model, Sequential
@@ -42,7 +45,8 @@ class KerasImportTypeError(ConfigError, TypeError):
 def from_keras(model_or_path: Any) -> Model:
     """A layerc model with the layers, options and weights of a Keras 3 model:
     a `keras.Sequential`, a functional `keras.Model`, or the path of a
-    `.keras` file. Options layerc cannot honour raise ConfigError."""
+    `.keras` file or of a legacy HDF5 `.h5` model (Keras 2 / tf.keras era,
+    read by Keras 3). Options layerc cannot honour raise ConfigError."""
     kmodel = _keras_model(model_or_path)
     with source_override(""):  # errors name the Keras layer, not the caller's line
         return _Replay(kmodel).run()
@@ -55,33 +59,12 @@ def _bases(obj: Any) -> set[str]:
 
 def _keras_model(obj: Any) -> Any:
     if isinstance(obj, (str, os.PathLike)):
-        return _load(Path(obj))
+        return load(Path(obj))
     if _KERAS_MODEL not in _bases(obj):
         raise KerasImportTypeError(f"from_keras: expected a Keras 3 model (keras.Sequential or "
-                                   f"a functional keras.Model) or the path of a .keras file, "
-                                   f"got {type(obj).__name__}")
+                                   f"a functional keras.Model) or the path of a .keras or .h5 "
+                                   f"file, got {type(obj).__name__}")
     return obj
-
-
-def _load(path: Path) -> Any:
-    if not path.is_file():
-        raise ArtifactError(f"from_keras: {path}: no such file")
-    if path.suffix.lower() != ".keras":
-        raise ConfigError(f"from_keras: {path}: expected a Keras 3 '.keras' file; other "
-                          f"formats (.h5, SavedModel) are not supported")
-    if not zipfile.is_zipfile(path):
-        raise ArtifactError(f"from_keras: {path}: not a Keras 3 .keras file (not a zip "
-                            f"archive)")
-    try:
-        import keras
-    except ImportError as err:
-        raise ConfigError(f"from_keras: reading {path} needs keras (pip install "
-                          f"'layerc[keras]'): {err}") from None
-    try:
-        return keras.saving.load_model(path, compile=False)
-    except Exception as err:  # whatever Keras raises, the file cannot be read
-        raise ArtifactError(f"from_keras: {path}: cannot load the Keras model "
-                            f"({type(err).__name__}: {err})") from err
 
 
 def _graph(kmodel: Any) -> Any:
@@ -126,8 +109,7 @@ class _Replay:
         self.sequential = Sequential(name=kmodel.name) if is_sequential else None
         self.layers: dict[int, tuple[Any, Layer]] = {}  # id(keras layer) -> (it, twin)
         self.tensors: dict[int, SymbolicTensor] = {}  # id(keras tensor) -> layerc tensor
-        # id(keras mask) -> id(the keras token ids it tests for zero)
-        self.mask_sources: dict[int, int] = {}
+        self.masks = KerasMasks(lambda kt: self.tensors.get(id(kt)))
         self.ops: dict[int, str] = {}  # id(keras tensor) -> the non-layer op that made it
 
     def run(self) -> Model:
@@ -163,10 +145,10 @@ class _Replay:
                               f"tensors, got {type(ktensor).__name__}")
         found = self.tensors.get(id(ktensor))
         if found is None:
-            source = self.ops.get(id(ktensor), "outside the model's layers")
+            source = self.ops.get(id(ktensor), "outside the model's layers and the Keras "
+                                               "operations layerc converts")
             raise ConfigError(f"from_keras: {what}: tensor {ktensor.name!r} comes from "
-                              f"{source}; layerc converts Keras layers only (use layers such "
-                              f"as keras.layers.Add rather than keras.ops or operators)")
+                              f"{source}")
         return found
 
     def _twin(self, klayer: Any) -> Layer:
@@ -179,11 +161,7 @@ class _Replay:
     def _visit(self, node: Any) -> None:
         op = node.operation
         if _KERAS_LAYER not in _bases(op):
-            # keras.ops calls (e.g. the not_equal that makes an Embedding's
-            # mask): converted only as the masks they compute.
-            for t in node.outputs:
-                self.ops[id(t)] = f"the Keras op {op.name!r} ({type(op).__name__})"
-            self._note_mask_op(node)
+            self._operation(node, op)
             return
         if _KERAS_MODEL in _bases(op):
             self._inline(node, op)
@@ -195,16 +173,49 @@ class _Replay:
             self.tensors[id(node.outputs[0])] = layer._nodes[0].outputs[0]
             return
         inputs, keras_mask, kwargs = self._arguments(node, op, layer)
-        self._check_mask(op, layer, inputs, keras_mask)
+        if layer.multi_input:
+            self._check_merge_masks(op, inputs, node.arguments.args[0])
+        else:
+            self._check_mask(op, layer, inputs, keras_mask)
         try:
             outs = self._call(layer, inputs, kwargs)
         except LayercError as err:
             raise type(err)(f"from_keras: {label(op)}: {err}") from None
+        outs = outs if isinstance(outs, list) else [outs]
+        self._bind(op, node.outputs, outs)
+        if layer._nodes[-1].mask_output and not layer.multi_input:  # Embedding, Masking
+            self.masks.made_from(getattr(node.outputs[0], "_keras_mask", None), inputs)
+
+    def _operation(self, node: Any, op: Any) -> None:
+        """A Keras operation (`x + y`, keras.ops.*) becomes the layerc layer
+        that computes it (keras_ops.py); one without is remembered with the
+        reason, reported if a converted layer reads its output. The ops that
+        compute masks (not_equal, logical_or, ...) are read as masks
+        (keras_masks.py), not converted."""
+        what = f"the Keras op {op.name!r} ({type(op).__name__})"
+        upstream = [self.ops[id(t)] for t in _flat(node.arguments.args) if id(t) in self.ops]
+        if upstream:  # an input is already not converted: that is the reason
+            for t in node.outputs:
+                self.ops[id(t)] = upstream[0]
+            return
+        try:
+            layer, inputs = convert_op(op, list(node.arguments.args),
+                                       dict(node.arguments.kwargs), node.outputs[0],
+                                       lambda kt: self.tensors.get(id(kt)))
+            xs = inputs if isinstance(inputs, list) else [inputs]
+            if any(x.mask is not None for x in xs) and reads_mask(layer):
+                raise OpRefused("its input carries a mask, which Keras's operations ignore "
+                                "and layerc's twin layer would apply")
+            outs = layer(inputs)
+        except OpRefused as err:
+            for t in node.outputs:
+                self.ops[id(t)] = f"{what}, which is not converted: {err}"
+            return
+        except LayercError as err:
+            raise type(err)(f"from_keras: {what}: {err}") from None
+        for out in outs if isinstance(outs, list) else [outs]:
+            out.mask = None  # Keras's operations give no mask
         self._bind(op, node.outputs, outs if isinstance(outs, list) else [outs])
-        if layer._nodes[-1].mask_output:  # Embedding(mask_zero=True), Masking
-            kmask = getattr(node.outputs[0], "_keras_mask", None)
-            if kmask is not None:
-                self.mask_sources[id(kmask)] = id(node.arguments.args[0])
 
     def _inline(self, node: Any, kmodel: Any) -> None:
         """A Keras model used as a layer: its layer calls replayed on this
@@ -233,16 +244,6 @@ class _Replay:
                     self._visit(inner_node)
         outs = [self._tensor(t, f"the outputs of {label(kmodel)}") for t in graph.outputs]
         self._bind(kmodel, node.outputs, outs)
-
-    def _note_mask_op(self, node: Any) -> None:
-        """`not_equal(ids, 0)` is how Keras computes an Embedding's mask; a
-        loaded .keras graph holds it as an op node of its own."""
-        op, args = node.operation, node.arguments.args
-        if type(op).__name__ != "NotEqual" or node.arguments.kwargs or len(args) != 2:
-            return
-        ids, zero = args
-        if _is_keras_tensor(ids) and type(zero) is int and zero == 0:
-            self.mask_sources[id(node.outputs[0])] = id(ids)
 
     def _arguments(self, node: Any, klayer: Any, layer: Layer) -> tuple[Any, Any, dict]:
         """The layerc inputs, the Keras mask and the layerc call arguments of a call."""
@@ -280,31 +281,45 @@ class _Replay:
             return [self._tensor(t, what) for t in value]
         return self._tensor(value, what)
 
+    def _their_mask(self, where: str, keras_mask: Any) -> Any:
+        """The key of a Keras mask (None for none); one layerc cannot match is
+        refused."""
+        if keras_mask is None:
+            return None
+        key = self.masks.key(keras_mask)
+        if key is None:
+            made_by = self.ops.get(id(keras_mask), "a layer layerc does not mask like Keras")
+            raise ConfigError(f"{where}: Keras calls it with a mask made by {made_by}; "
+                              f"layerc supports the masks of Embedding(mask_zero=True) "
+                              f"and Masking, carried by the layers that pass masks on and "
+                              f"combined by the merge layers")
+        return key
+
+    def _check_merge_masks(self, klayer: Any, inputs: list[SymbolicTensor],
+                           kinputs: Any) -> None:
+        """A merge reads its inputs' masks (Keras: the inputs' _keras_mask):
+        each layerc input must carry the twin of its Keras input's mask."""
+        where = f"from_keras: {label(klayer)}"
+        for i, (kt, t) in enumerate(zip(kinputs, inputs)):
+            theirs = self._their_mask(where, getattr(kt, "_keras_mask", None))
+            ours = layerc_key(t.mask)
+            if not same_mask(ours, theirs):
+                which = "Keras only" if ours is None else "layerc only" if theirs is None \
+                    else "layerc other than Keras's"
+                raise ConfigError(f"{where}: its input {i} carries a mask in {which}")
+
     def _check_mask(self, klayer: Any, layer: Layer, inputs: Any, keras_mask: Any) -> None:
         """Keras hands a layer its mask as the call's `mask` argument; the
-        layerc twin must consume a mask of the same token ids, or none when
-        Keras passes none."""
+        layerc twin must consume the twin of that mask, or none when Keras
+        passes none."""
         where = f"from_keras: {label(klayer)}"
-        if isinstance(keras_mask, (list, tuple)):
-            if any(m is not None for m in keras_mask):
-                raise ConfigError(f"{where}: Keras calls it with masks on several inputs; "
-                                  f"layerc supports masks on single-input layers only")
-            keras_mask = None
-        theirs = None
-        if keras_mask is not None:
-            source = self.mask_sources.get(id(keras_mask))
-            theirs = None if source is None else self.tensors.get(source)
-            if theirs is None:
-                made_by = self.ops.get(id(keras_mask), "a layer layerc does not mask like Keras")
-                raise ConfigError(f"{where}: Keras calls it with a mask made by {made_by}; "
-                                  f"layerc supports the masks of Embedding(mask_zero=True) "
-                                  f"and Masking carried by the layers that pass masks on")
+        theirs = self._their_mask(where, keras_mask)
         first = inputs[0] if isinstance(inputs, list) else inputs
-        if theirs is not None and theirs is _masked_ids(first.mask) and \
-                getattr(layer, "mask_unused", False):
+        if theirs is not None and same_mask(layerc_key(first.mask), theirs) \
+                and getattr(layer, "mask_unused", False):
             return  # the mask reaches the layer and passes on, changing nothing there
-        ours = _masked_ids(first.mask) if layer.mask_mode == "consume" else None
-        if ours is theirs:
+        ours = layerc_key(first.mask) if layer.mask_mode == "consume" else None
+        if same_mask(ours, theirs):
             return
         if theirs is None:
             why = " (Keras 3 drops the input's mask when initial_state is given)" \
@@ -328,12 +343,12 @@ class _Replay:
             self.tensors[id(kt)] = t
 
 
-def _masked_ids(mask: SymbolicTensor | None) -> SymbolicTensor | None:
-    """What a layerc mask is computed from: the token ids an Embedding's mask
-    tests for zero, the values a Masking's tests for its mask value."""
-    if mask is None:
-        return None
-    return mask.layer._nodes[mask.node_index].data_inputs[0]
+def _flat(values: Any) -> list[Any]:
+    """The values of a call's arguments, lists opened."""
+    found: list[Any] = []
+    for v in values:
+        found += _flat(v) if isinstance(v, (list, tuple)) else [v]
+    return found
 
 
 def _copy_weights(klayer: Any, layer: Layer) -> None:

@@ -1,5 +1,5 @@
 """Loading a model named on the command line: `file.py[:name]`, a `.keras`
-file, or an artifact."""
+file, a legacy Keras `.h5` file, or an artifact."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from layerc.models import Model
 
 
 def load_source(spec: str, target: str | None = None) -> Any:
-    """A layerc Model (from file.py[:name] or a .keras file) or a CompiledModel
-    (from an artifact)."""
-    if spec.lower().endswith(".keras"):
+    """A layerc Model (from file.py[:name], a .keras or a .h5 file) or a
+    CompiledModel (from an artifact)."""
+    if spec.lower().endswith((".keras", ".h5", ".hdf5")):
         from layerc.keras_import import from_keras
 
         return from_keras(spec)
@@ -33,7 +33,7 @@ def load_model_file(spec: str) -> Model:
     if path.suffix != ".py":
         if not path.exists():
             raise ConfigError(f"{spec}: no such file")
-        raise ConfigError(f"{spec}: expected file.py[:name], a .keras file or a layerc "
+        raise ConfigError(f"{spec}: expected file.py[:name], a .keras or .h5 file or a layerc "
                           f"artifact")
     if not path.is_file():
         raise ConfigError(f"{path}: no such file")

@@ -28,7 +28,7 @@ from layerc.testing import (DATA_FORMATS, INPUT_RANGE, LAYER_MAKERS, MAX_CHANNEL
 DRAWS = settings(deadline=None, max_examples=30)
 SEARCH = settings(deadline=None, max_examples=1000, database=None, derandomize=True)
 CORE = {"Dense", "Activation", "Dropout", "Flatten", "Reshape"}
-MERGES = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"}
+MERGES = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"}
 WINDOWED = {"Conv1D", "Conv2D", "MaxPooling1D", "AveragePooling1D", "MaxPooling2D",
             "AveragePooling2D", "LocallyConnected1D", "LocallyConnected2D"}
 GLOBAL_POOLS = {"GlobalMaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling2D",
@@ -435,6 +435,9 @@ def test_functional_graphs_reach_merges_shared_layers_and_several_outputs():
         "concatenate by a negative axis": has_layer("Concatenate",
                                                     lambda layer: layer.axis < 0),
         "a shared Dense": shared_dense,
+        "a dot of distinct tensors": has_node(OpKind.DOT, distinct),
+        "a normalized dot": has_node(OpKind.LAYER_NORM, lambda graph, node:
+                                     node.attrs.mode == "unit"),
         "2 inputs": lambda model, graph: len(model.inputs) == 2,
         "3 inputs": lambda model, graph: len(model.inputs) == 3,
         "3 outputs": lambda model, graph: len(model.outputs) == 3,
@@ -452,7 +455,7 @@ def test_functional_graphs_reach_merges_shared_layers_and_several_outputs():
                 for p in node.inputs) for node in graph.nodes()),
     })
     assert missing_features(functional_graphs(makers=classic_makers()), features,
-                            examples=500) == set()
+                            examples=800) == set()
 
 
 @DRAWS

@@ -50,6 +50,50 @@ for _kind, (_fn, _arity) in _MERGES.items():
                     flops=lambda a, ins, outs: (len(ins) - 1) * outs[0].sample_size))
 
 
+# ----- Keras 3.15's Maximum, Minimum and Multiply of masked inputs, a pair at a time -----
+@dataclass(frozen=True, slots=True)
+class MaskedMergeAttrs:
+    """Inputs: a and b (one shape), then the (batch, steps...) masks of those
+    that have one (`masked`). Where b's mask is 0 the output is a; where a's
+    alone is 0, b; else op(a, b) (Keras replaces a masked value by the other,
+    or by 1 for Multiply). `zero`: where both masks are 0 the output is 0
+    (Multiply's last pair when every input is masked)."""
+
+    op: str  # "max", "min" or "mul" (codegen.codes.BINOPS)
+    masked: tuple[bool, bool]
+    zero: bool = False
+
+
+def _infer_masked(a: MaskedMergeAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    if a.op not in ("max", "min", "mul") or not any(a.masked):
+        raise ShapeError(f"a masked merge is max, min or mul with a mask, got {a}")
+    if len(ins) != 2 + sum(a.masked):
+        raise ShapeError(f"expected 2 inputs and {sum(a.masked)} mask(s), got {len(ins)} inputs")
+    x, y, *masks = ins
+    _infer_elementwise(MergeAttrs(), (x, y))
+    for m in masks:
+        if m.shape != x.shape[:-1]:
+            raise ShapeError(f"expected a mask of shape {TensorType(x.shape[:-1])} (the "
+                             f"input's axes but the last), got {m}")
+    return (x,)
+
+
+def _ref_masked(a: MaskedMergeAttrs, xs: list[np.ndarray], ws: list[np.ndarray]
+                ) -> list[np.ndarray]:
+    x, y = (v.astype(np.float64) for v in xs[:2])
+    masks = iter(xs[2:])
+    ma, mb = ((next(masks)[..., None] != 0) if m else np.ones(x.shape[:-1] + (1,), bool)
+              for m in a.masked)
+    op = {"max": np.maximum, "min": np.minimum, "mul": np.multiply}[a.op]
+    out = np.where(mb, np.where(ma, op(x, y), y), np.where(ma | (not a.zero), x, 0.0))
+    return [out.astype(np.float32)]
+
+
+register(OpRule(OpKind.MASKED_MERGE, MaskedMergeAttrs, _infer_masked, _ref_masked,
+                arity=(3, 4), mask_inputs=lambda a: tuple(range(2, 2 + sum(a.masked))),
+                flops=lambda a, ins, outs: outs[0].sample_size))
+
+
 @dataclass(frozen=True, slots=True)
 class ConcatAttrs:
     axis: int  # normalized: 1 <= axis < rank

@@ -107,20 +107,20 @@ class SymbolicTensor:
 
 @dataclass(frozen=True)
 class LayerNode:
-    """One call of a layer: what it read and what it produced. When
-    `mask_input`, the last input is the mask the layer consumes; when
-    `mask_output`, the last output is the mask it produces."""
+    """One call of a layer: what it read and what it produced. The last
+    `mask_inputs` inputs are the masks the layer consumes (one, or a merge's
+    several); when `mask_output`, the last output is the mask it produces."""
 
     layer: Layer
     inputs: tuple[SymbolicTensor, ...]
     outputs: tuple[SymbolicTensor, ...]
     source: str
-    mask_input: bool = False
+    mask_inputs: int = 0
     mask_output: bool = False
 
     @property
     def data_inputs(self) -> tuple[SymbolicTensor, ...]:
-        return self.inputs[:-1] if self.mask_input else self.inputs
+        return self.inputs[:len(self.inputs) - self.mask_inputs]
 
     @property
     def data_outputs(self) -> tuple[SymbolicTensor, ...]:
@@ -129,9 +129,12 @@ class LayerNode:
     def emit(self, b: Builder, ports: list[Port]) -> list[Port]:
         """Emits this call over `ports` (one per input); returns one port per
         output, the produced mask last."""
-        if self.mask_input:
-            b.mask = ports[-1]
-            ports = ports[:-1]
+        if self.mask_inputs:
+            cut = len(ports) - self.mask_inputs
+            b.masks, ports = ports[cut:], ports[:cut]
+            b.mask = b.masks[0]
+            by_mask = {id(t): p for t, p in zip(self.inputs[cut:], b.masks)}
+            b.input_masks = [by_mask.get(id(t.mask)) for t in self.data_inputs]
         outs = self.layer.emit(b, ports)
         return outs + ([b.out_mask] if b.out_mask is not None else [])
 
@@ -148,6 +151,8 @@ class Builder:
         self.base = layer.name if call_index == 0 else f"{layer.name}@{call_index}"
         self._count = 0
         self.mask: Port | None = None  # the input's mask, for layers that consume masks
+        self.masks: list[Port] = []  # every consumed mask (a merge's several)
+        self.input_masks: list[Port | None] = []  # per input, its consumed mask or None
         self.out_mask: Port | None = None  # set by layers that produce a mask
 
     def for_layer(self, layer: Layer) -> Builder:
@@ -201,6 +206,7 @@ class Layer:
     # What the layer does with a (batch, time) mask on its input, as in Keras:
     # "pass" it on unchanged, "consume" it (the emit reads Builder.mask; see
     # output_mask), or "drop" it. A layer that makes a mask sets Builder.out_mask.
+    # Merges decide per call (consumed_masks, output_mask).
     mask_mode = "drop"
 
     def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
@@ -323,27 +329,32 @@ class Layer:
         if not self.built:
             self.build(in_types)
             self.built = True
-        mask = xs[0].mask if self.mask_mode == "consume" else None
-        reads = xs + ([mask] if mask is not None else [])
+        masks = self.consumed_masks(xs)
+        reads = xs + masks
         scratch = Graph(self.name)
         ports = [scratch.add(OpKind.INPUT, (), InputAttrs(x.type.sample_shape, x.type.dtype),
                              id=f"in{i}").port() for i, x in enumerate(reads)]
         index = len(self._nodes)
         b = Builder(scratch, self, source, index)
-        record = LayerNode(self, tuple(reads), (), source, mask_input=mask is not None)
+        record = LayerNode(self, tuple(reads), (), source, mask_inputs=len(masks))
         outs = record.emit(b, ports)
         tensors = tuple(SymbolicTensor(scratch.type_of(p), self, index, i)
                         for i, p in enumerate(outs))
         made = b.out_mask is not None
         data = tensors[:-1] if made else tensors
         for i, t in enumerate(data):
-            t.mask = tensors[-1] if made else self.output_mask(xs[0].mask, i)
+            t.mask = tensors[-1] if made else self.output_mask(xs, i)
         self._nodes.append(dataclasses.replace(record, outputs=tensors, mask_output=made))
         return data[0] if len(data) == 1 else list(data)
 
-    def output_mask(self, mask: SymbolicTensor | None, index: int) -> SymbolicTensor | None:
-        """The mask of output `index` given the input's mask."""
-        return mask if self.mask_mode == "pass" else None
+    def consumed_masks(self, xs: list[SymbolicTensor]) -> list[SymbolicTensor]:
+        """The masks a call reads (the emit finds them in Builder.masks)."""
+        mask = xs[0].mask
+        return [mask] if mask is not None and self.mask_mode == "consume" else []
+
+    def output_mask(self, xs: list[SymbolicTensor], index: int) -> SymbolicTensor | None:
+        """The mask of output `index` of a call on `xs`, when the layer makes none."""
+        return xs[0].mask if self.mask_mode == "pass" else None
 
     def _call_inputs(self, inputs: Any, kwargs: dict[str, Any],
                      source: str) -> list[SymbolicTensor]:

@@ -1,5 +1,13 @@
 """Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate,
-Dot, and their functional spellings (`add([a, b])`, ...)."""
+Dot, and their functional spellings (`add([a, b])`, ...).
+
+Masks combine as Keras 3.15's merges combine them: the element-wise merges
+give the OR of their inputs' masks when every input has one (else none),
+and Maximum, Minimum and Multiply skip masked values too (a chain of
+masked_merge pairs); Concatenate along the last axis gives the OR when every
+input has one (an unmasked input makes Keras's mask all ones: none here),
+along another axis the masks concatenated along it. Dot drops masks. A mask
+is 1/0 floats, so the OR is a Maximum op and the join a Concatenate op."""
 
 from __future__ import annotations
 
@@ -8,18 +16,57 @@ from typing import Any
 from layerc.errors import ConfigError, ShapeError
 from layerc.ir import OpKind, Port
 from layerc.ir.ops.core import TransposeAttrs
-from layerc.ir.ops.merge import ConcatAttrs, DotAttrs, MergeAttrs
+from layerc.ir.ops.merge import ConcatAttrs, DotAttrs, MaskedMergeAttrs, MergeAttrs
 from layerc.ir.ops.normalization import LayerNormAttrs
 from layerc.ir.ops.reshaping import BroadcastAttrs
-from layerc.layers.base import Builder, Layer
+from layerc.layers.base import Builder, Layer, SymbolicTensor
 
 
-class _Elementwise(Layer):
+# Keras 3.15's merges that replace masked values (the others only OR the masks).
+_MASKED_BINOPS = {OpKind.MAXIMUM: "max", OpKind.MINIMUM: "min", OpKind.MULTIPLY: "mul"}
+
+
+class _MaskedMerge(Layer):
+    """A merge that combines its inputs' masks (see the module's doc)."""
+
+    multi_input = True
+
+    def joined_axis(self, xs: list[SymbolicTensor]) -> int | None:
+        """The axis along which the output mask joins the inputs' masks, or
+        None when it is their OR."""
+        return None
+
+    def consumed_masks(self, xs: list[SymbolicTensor]) -> list[SymbolicTensor]:
+        masks = [x.mask for x in xs if x.mask is not None]
+        if len(masks) < len(xs):
+            if masks and self.joined_axis(xs) is not None:
+                raise ConfigError(f"{self.label()}: joins a masked and an unmasked input along "
+                                  f"a masked axis; Keras gives the unmasked input a mask of "
+                                  f"ones, which layerc does not make (mask both inputs)")
+            return []
+        if len({m.type for m in masks}) > 1 and self.joined_axis(xs) is None:
+            raise ShapeError(f"{self.label()}: its inputs' masks have different shapes "
+                             f"({', '.join(str(m.type) for m in masks)}); layerc combines "
+                             f"masks of one shape")
+        if len({id(m) for m in masks}) == 1 and self.joined_axis(xs) is None:
+            return []  # one mask shared by every input: it passes on
+        return masks
+
+    def output_mask(self, xs: list[SymbolicTensor], index: int) -> SymbolicTensor | None:
+        masks = {id(x.mask): x.mask for x in xs}
+        return masks.popitem()[1] if len(masks) == 1 else None
+
+    def emit_mask(self, b: Builder) -> None:
+        """The OR of the consumed masks (a Maximum of 1/0 values), or their join."""
+        if b.masks:
+            b.out_mask = b.add(OpKind.MAXIMUM, b.masks, MergeAttrs(), helper="mask")
+
+
+class _Elementwise(_MaskedMerge):
     """An element-wise merge. Inputs of one rank broadcast as Keras 3's merges
     do: an axis of size 1 repeats to the others' size (a broadcast op before
     the merge); ranks that differ are refused."""
 
-    multi_input = True
     op: OpKind
 
     def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
@@ -39,7 +86,40 @@ class _Elementwise(Layer):
                  b.add(OpKind.BROADCAST, [p], BroadcastAttrs(tuple(shape)),  # type: ignore
                        helper=f"broadcast{i}")
                  for i, (p, t) in enumerate(zip(inputs, types))]
-        return [b.add(self.op, ports, MergeAttrs())]
+        if self.op in _MASKED_BINOPS and b.masks:
+            return [self._emit_masked(b, ports)]
+        out = b.add(self.op, ports, MergeAttrs())
+        self.emit_mask(b)
+        return [out]
+
+    def consumed_masks(self, xs: list[SymbolicTensor]) -> list[SymbolicTensor]:
+        if self.op not in _MASKED_BINOPS:
+            return super().consumed_masks(xs)
+        super().consumed_masks(xs)  # the same checks
+        return list({id(x.mask): x.mask for x in xs if x.mask is not None}.values())
+
+    def _emit_masked(self, b: Builder, ports: list[Port]) -> Port:
+        """Keras 3.15's Maximum, Minimum and Multiply skip masked values: a
+        chain of masked pairs, each against the OR of the masks so far (None
+        once an unmasked input has come: a mask of ones)."""
+        binop, masks = _MASKED_BINOPS[self.op], b.input_masks
+        every = all(m is not None for m in masks)
+        out, seen = ports[0], masks[0]
+        for i, (port, mask) in enumerate(zip(ports[1:], masks[1:]), 1):
+            if seen is None and mask is None:
+                out = b.add(self.op, [out, port], MergeAttrs(), helper=f"pair{i}")
+                continue
+            zero = every and binop == "mul" and i == len(ports) - 1
+            attrs = MaskedMergeAttrs(binop, (seen is not None, mask is not None), zero)
+            reads = [out, port] + [m for m in (seen, mask) if m is not None]
+            out = b.add(OpKind.MASKED_MERGE, reads, attrs, helper=f"pair{i}")
+            if seen is not None and mask is not None and seen is not mask:
+                seen = b.add(OpKind.MAXIMUM, [seen, mask], MergeAttrs(), helper=f"mask{i}")
+            elif mask is None:
+                seen = None
+        if seen is not None and all(seen is not m for m in masks):
+            b.out_mask = seen  # a new OR; one shared mask passes on (output_mask)
+        return out
 
 
 class Add(_Elementwise):
@@ -72,14 +152,17 @@ class Minimum(_Elementwise):
     op = OpKind.MINIMUM
 
 
-class Concatenate(Layer):
-    multi_input = True
-
+class Concatenate(_MaskedMerge):
     def __init__(self, axis: int = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise ConfigError(f"{self.label()}: axis must be an int, got {axis!r}")
         self.axis = axis
+
+    def joined_axis(self, xs: list[SymbolicTensor]) -> int | None:
+        rank = xs[0].type.rank
+        axis = self.axis % rank if -rank <= self.axis < rank else rank - 1
+        return axis if axis < rank - 1 else None
 
     def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
         rank = b.graph.type_of(inputs[0]).rank
@@ -87,7 +170,12 @@ class Concatenate(Layer):
         if not 1 <= axis < rank:
             raise ShapeError(f"{self.label(b.source)}: axis {self.axis} is out of range for "
                              f"inputs of rank {rank} (the batch axis 0 cannot be joined)")
-        return [b.add(OpKind.CONCATENATE, inputs, ConcatAttrs(axis))]
+        out = b.add(OpKind.CONCATENATE, inputs, ConcatAttrs(axis))
+        if b.masks and axis < rank - 1:  # a mask has the input's axes but the last
+            b.out_mask = b.add(OpKind.CONCATENATE, b.masks, ConcatAttrs(axis), helper="mask")
+        else:
+            self.emit_mask(b)
+        return [out]
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axis": self.axis}

@@ -118,9 +118,9 @@ class Recurrent(Layer, register=False):
         count = 1 + (STATES[self.cell] if self.return_state else 0)
         return [Port(first.node, i) for i in range(count)]
 
-    def output_mask(self, mask: SymbolicTensor | None, index: int) -> SymbolicTensor | None:
+    def output_mask(self, xs: list[SymbolicTensor], index: int) -> SymbolicTensor | None:
         """The mask flows on with the sequence output; it ends with the last step."""
-        return mask if index == 0 and self.return_sequences else None
+        return xs[0].mask if index == 0 and self.return_sequences else None
 
     # ----- states of stateful layers -----
     def reset_states(self, states: Any = None) -> None:

@@ -117,10 +117,10 @@ class Bidirectional(Layer):
             outputs = [b.add(op, [y, y_rev], attrs)]  # type: ignore[arg-type]
         return outputs + forward[1:] + backward[1:]
 
-    def output_mask(self, mask: Any, index: int) -> Any:
+    def output_mask(self, xs: Any, index: int) -> Any:
         """Keras: the sequences keep the mask; states and last outputs do not."""
         sequences = 2 if self.merge_mode is None else 1
-        return mask if self.return_sequences and index < sequences else None
+        return xs[0].mask if self.return_sequences and index < sequences else None
 
     def get_config(self) -> dict[str, Any]:
         from layerc.layers import serialize

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
 
-from layerc.layers import (Add, Average, Concatenate, Input, Maximum, Minimum, Multiply, Reshape,
-                           Subtract)
+from layerc.layers import (Add, Average, Concatenate, Dot, Input, Maximum, Minimum, Multiply,
+                           Reshape, Subtract)
 from layerc.layers.base import Layer, SymbolicTensor
 from layerc.models import Model
 from layerc.testing._package import package
@@ -95,6 +95,23 @@ class _GraphDraw:
         spelled = self.draw(st.sampled_from((axis, axis - rank)))
         self.call(Concatenate(axis=spelled), [first, *others])
 
+    def dot(self) -> None:
+        """Keras's Dot of two tensors over an axis of each (a Dense gives the
+        second a last axis of the first's size), sometimes normalized; the
+        output keeps both inputs' other axes, so only small ranks pair."""
+        small = [u for u in self.pool if len(u.shape) <= 3]
+        if not small:
+            return self.merge()
+        first = self.draw(st.sampled_from(small))
+        rank = len(first.shape)
+        axis = self.draw(st.integers(1, rank - 1))
+        second = self.draw(st.sampled_from(
+            [u for u in self.pool if rank + len(u.shape) <= 6]))
+        if second.shape[-1] != first.shape[axis]:
+            second = self.call(dense_layer(self.draw, units=first.shape[axis]), second)
+        axes = (self.draw(st.sampled_from((axis, axis - rank))), -1)
+        self.call(Dot(axes=axes, normalize=self.draw(st.booleans())), [first, second])
+
     def shared(self) -> None:
         """One Dense called on two tensors (maybe the same one) with one last axis."""
         first = self.pick()
@@ -112,7 +129,7 @@ def functional_graphs(draw: DrawFn, makers: Mapping[str, LayerMaker] | None = No
                       max_sensitivity: float | None = MAX_SENSITIVITY) -> Model:
     """A functional Model: 1..max_inputs Inputs (often of one shape, so they
     merge), then 1..max_steps steps, each a chain of 1-3 layers from `makers`,
-    an element-wise merge, a Concatenate, or a Dense shared by two calls. The
+    an element-wise merge, a Concatenate, a Dot, or a Dense shared by two calls. The
     outputs are the tensors no layer reads (at most max_outputs of them, so a
     few branches may be dead code), sometimes with one more that a layer reads."""
     g = _GraphDraw(draw, package().LAYER_MAKERS if makers is None else makers)
@@ -125,7 +142,7 @@ def functional_graphs(draw: DrawFn, makers: Mapping[str, LayerMaker] | None = No
         inputs.append(Input(shape))
     g.pool = list(inputs)
     steps = {"chain": g.chain, "merge": g.merge, "concatenate": g.concatenate,
-             "shared": g.shared}
+             "dot": g.dot, "shared": g.shared}
     for _ in range(draw(st.integers(1, max_steps))):
         steps[draw(st.sampled_from(sorted(steps)))]()
     built = g.pool[len(inputs):]

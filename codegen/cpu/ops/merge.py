@@ -18,7 +18,10 @@ BINARY = opcode("binary", "a b y size binop")
 SCALE = opcode("scale", "x y size factor")  # factor: the weight offset of the scale factor
 CONCAT = opcode("concat", "x y outer inner stride start")
 DOT = opcode("dot", "a b y rows k cols")  # per sample (rows, k) @ (k, cols)
-_B, _S, _C, _D = BINARY.cols, SCALE.cols, CONCAT.cols, DOT.cols
+# Keras's masked Maximum/Minimum/Multiply pair; ma, mb: mask offsets or -1;
+# width: values per mask entry (the last axis).
+MASKED = opcode("masked_binary", "a b y size binop ma mb width zero")
+_B, _S, _C, _D, _M = BINARY.cols, SCALE.cols, CONCAT.cols, DOT.cols, MASKED.cols
 
 
 # ----- kernels -----
@@ -45,6 +48,16 @@ def binary(a: np.ndarray, b: np.ndarray, y: np.ndarray, op: int) -> None:
 
 
 @njit(**JIT)
+def pick(u: float, v: float, op: int) -> float:
+    """op(u, v) for the ops a masked merge takes (NaN propagates as in binary)."""
+    if op == BINOP.mul:
+        return u * v
+    if op == BINOP.max:
+        return u if (u > v or math.isnan(u)) else v
+    return u if (u < v or math.isnan(u)) else v
+
+
+@njit(**JIT)
 def concat_part(x: np.ndarray, y: np.ndarray, outer: int, inner: int, stride: int,
                 start: int) -> None:
     """Copies x viewed as (outer, inner) into columns [start, start+inner) of y
@@ -61,6 +74,23 @@ def run_binary(r, weights, arena, state, batch):
     binary(arena[r[_B.a] * batch: r[_B.a] * batch + size],
            arena[r[_B.b] * batch: r[_B.b] * batch + size],
            arena[r[_B.y] * batch: r[_B.y] * batch + size], r[_B.binop])
+
+
+@runs(MASKED)
+@njit(**JIT)
+def run_masked_binary(r, weights, arena, state, batch):
+    size, width, op = r[_M.size] * batch, r[_M.width], r[_M.binop]
+    a, b, y = r[_M.a] * batch, r[_M.b] * batch, r[_M.y] * batch
+    ma, mb, zero = r[_M.ma] * batch, r[_M.mb] * batch, r[_M.zero]
+    for row in range(size // width):
+        keep_a = ma < 0 or arena[ma + row] != 0
+        keep_b = mb < 0 or arena[mb + row] != 0
+        for i in range(row * width, (row + 1) * width):
+            u, v = arena[a + i], arena[b + i]
+            if keep_b:
+                arena[y + i] = pick(u, v, op) if keep_a else v
+            else:
+                arena[y + i] = u if keep_a or zero == 0 else 0.0
 
 
 @runs(SCALE)

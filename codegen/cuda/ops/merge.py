@@ -17,6 +17,7 @@ BINARY = kernel("binary", "a b y size binop")
 SCALE = kernel("scale", "x y size factor")  # factor: the weight offset of the scale factor
 CONCAT = kernel("concat", "x y outer inner stride start")
 DOT = kernel("dot", "a b y rows k cols")
+MASKED = kernel("masked_binary", "a b y size binop ma mb width zero")
 
 
 # ----- kernels -----
@@ -37,6 +38,32 @@ def binary(a, ao, b, bo, y, yo, size, op):
             r = u if (u < v or math.isnan(u)) else v
         else:
             r = NAN
+        y[yo + i] = r
+
+
+@cuda.jit
+def masked_binary(a, ao, b, bo, y, yo, mao, mbo, size, op, width, zero):
+    """Keras's masked Maximum/Minimum/Multiply pair; the masks lie in the
+    arena too (a is the arena), a mask offset < 0: none."""
+    for i in range(cuda.grid(1), size, cuda.gridsize(1)):
+        row = i // width
+        keep_a = mao < 0 or a[mao + row] != 0
+        keep_b = mbo < 0 or a[mbo + row] != 0
+        u = a[ao + i]
+        v = b[bo + i]
+        if keep_b and keep_a:
+            if op == BINOP.mul:
+                r = u * v
+            elif op == BINOP.max:
+                r = u if (u > v or math.isnan(u)) else v
+            else:
+                r = u if (u < v or math.isnan(u)) else v
+        elif keep_b:
+            r = v
+        elif keep_a or zero == 0:
+            r = u
+        else:
+            r = ZERO
         y[yo + i] = r
 
 
@@ -63,6 +90,16 @@ def _binary(o: dict[str, int], arena: Any, weights: Any, state: Any, batch: int)
     if size:
         binary[grid(size)](arena, o["a"] * batch, arena, o["b"] * batch, arena,
                            o["y"] * batch, size, o["binop"])
+
+
+@launcher(MASKED)
+def _masked_binary(o: dict[str, int], arena: Any, weights: Any, state: Any, batch: int) -> None:
+    size = o["size"] * batch
+    if size:
+        ma, mb = (o[k] * batch if o[k] >= 0 else -1 for k in ("ma", "mb"))
+        masked_binary[grid(size)](arena, o["a"] * batch, arena, o["b"] * batch, arena,
+                                  o["y"] * batch, ma, mb, size, o["binop"], o["width"],
+                                  o["zero"])
 
 
 @launcher(SCALE)

@@ -100,3 +100,18 @@ def test_masking_into_a_recurrent_layer(like_reference):
 def test_dot(like_reference):
     a, b = Input((3, 2)), Input((4, 2))
     like_reference(Model([a, b], layerc.layers.Dot(axes=(2, 2), normalize=True)([a, b])))
+
+
+@pytest.mark.parametrize("merge", [Maximum, Multiply])
+def test_merges_of_masked_inputs(like_reference, merge):
+    """Keras's masked Maximum/Multiply (the masked_binary kernel, both mask
+    arrangements and Multiply's zeroed steps) and the OR of the masks."""
+    ids = Input((5,), dtype="int32")
+    masked = Embedding(7, 3, mask_zero=True)(ids)
+    other = Embedding(7, 3, mask_zero=True)(ids)  # a second mask (the OR makes a node)
+    plain = Embedding(7, 3)(ids)
+    merged = merge()([masked, Dense(3)(other), plain])
+    model = Model(ids, [merged, merge()([plain, masked]),
+                        layerc.layers.GlobalAveragePooling1D()(Add()([masked, other]))])
+    x = np.array([[0, 1, 6, 3, 0], [2, 0, 0, 5, 4]], np.float32)
+    like_reference(model, x)
