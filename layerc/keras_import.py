@@ -213,9 +213,10 @@ class _Replay:
             return
         except LayercError as err:
             raise type(err)(f"from_keras: {what}: {err}") from None
-        for out in outs if isinstance(outs, list) else [outs]:
+        outs = outs if isinstance(outs, list) else [outs]
+        for out in outs:
             out.mask = None  # Keras's operations give no mask
-        self._bind(op, node.outputs, outs if isinstance(outs, list) else [outs])
+        self._bind(op, node.outputs, outs)
 
     def _inline(self, node: Any, kmodel: Any) -> None:
         """A Keras model used as a layer: its layer calls replayed on this

@@ -269,6 +269,12 @@ def load(path: str | os.PathLike, target: str | None = None, verify: bool = True
         raise ArtifactError(f"artifact {path}: malformed pass list in manifest.json "
                             f"({err})") from None
     model = CompiledModel(graph, target or manifest["target"], passes, changes, threads)
+    return _checked(model, manifest, path, verify)
+
+
+def _checked(model: Any, manifest: dict, path: str, verify: bool) -> Any:
+    """`model`, once its input and output specs match the manifest's and (with
+    `verify`) it passes the self-test."""
     for key, specs in (("inputs", model.input_specs), ("outputs", model.output_specs)):
         mine = [_spec(n, t) for n, t in specs]
         if mine != manifest[key]:
@@ -294,11 +300,4 @@ def _load_symbolic(path: str, manifest: dict, graph: Graph, target: str | None, 
         raise ArtifactError(f"artifact {path}: marked symbolic, but its inputs have no "
                             f"unknown sizes")
     model = compile(graph, target or manifest["target"], passes, threads=threads)
-    for key, specs in (("inputs", model.input_specs), ("outputs", model.output_specs)):
-        mine = [_spec(n, t) for n, t in specs]
-        if mine != manifest[key]:
-            raise ArtifactError(f"artifact {path}: manifest {key} {manifest[key]} do not "
-                                f"match graph.json's {mine}")
-    if verify:
-        check_self_test(model, manifest, path)
-    return model
+    return _checked(model, manifest, path, verify)
