@@ -35,7 +35,7 @@ INITS = ("zeros", "arena", "state")  # a recurrent layer's states start as
 INIT = _codes("Init", INITS)
 
 # the convolution variants specialize-padding picks
-VARIANTS = ("im2col", "gemm", "direct", "winograd")
+VARIANTS = ("im2col", "gemm", "direct", "winograd", "grouped")
 VARIANT = _codes("Variant", VARIANTS)
 
 # How the program listing shows an operand: by its field name.

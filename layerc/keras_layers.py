@@ -94,7 +94,15 @@ FLATTEN = {**BASE, "data_format": PASS}
 RESHAPE = {**BASE, "target_shape": PASS}
 CONV = {**BASE, **KERNEL_TRAINING, **NO_LORA, "filters": PASS, "kernel_size": PASS,
         "strides": PASS, "padding": PASS, "data_format": PASS, "dilation_rate": PASS,
-        "groups": only(1), "activation": ACTIVATION, "use_bias": PASS}
+        "groups": PASS, "activation": ACTIVATION, "use_bias": PASS}
+_WINDOW = {"kernel_size": PASS, "strides": PASS, "padding": PASS, "data_format": PASS,
+           "dilation_rate": PASS, "depth_multiplier": PASS, "activation": ACTIVATION,
+           "use_bias": PASS, "bias_initializer": DROP, "bias_regularizer": DROP,
+           "bias_constraint": DROP}
+DEPTHWISE_CONV = {**BASE, **_WINDOW, **{f"depthwise_{kind}": DROP for kind in (
+    "initializer", "regularizer", "constraint")}}
+SEPARABLE_CONV = {**BASE, **_WINDOW, "filters": PASS, **{f"{part}_{kind}": DROP for part in (
+    "depthwise", "pointwise") for kind in ("initializer", "regularizer", "constraint")}}
 POOL = {**BASE, "pool_size": PASS, "strides": PASS, "padding": PASS, "data_format": PASS}
 GLOBAL_POOL = {**BASE, "data_format": PASS, "keepdims": PASS}
 EMBEDDING = {**BASE, **NO_LORA, "input_dim": PASS, "output_dim": PASS, "mask_zero": PASS,
@@ -314,6 +322,10 @@ CONVERTERS: dict[str, Callable[[Any], Layer]] = {
     "Reshape": same_class(L.Reshape, RESHAPE),
     "Conv1D": same_class(L.Conv1D, CONV),
     "Conv2D": same_class(L.Conv2D, CONV),
+    "DepthwiseConv1D": same_class(L.DepthwiseConv1D, DEPTHWISE_CONV),
+    "DepthwiseConv2D": same_class(L.DepthwiseConv2D, DEPTHWISE_CONV),
+    "SeparableConv1D": same_class(L.SeparableConv1D, SEPARABLE_CONV),
+    "SeparableConv2D": same_class(L.SeparableConv2D, SEPARABLE_CONV),
     "MaxPooling1D": same_class(L.MaxPooling1D, POOL),
     "MaxPooling2D": same_class(L.MaxPooling2D, POOL),
     "AveragePooling1D": same_class(L.AveragePooling1D, POOL),

@@ -11,7 +11,8 @@ reduction costs more than the arithmetic); 'winograd' for a channels-last
 3x3, stride-1, undilated 2-D convolution with at least
 WINOGRAD_MIN_CHANNELS input channels and filters (F(2x2, 3x3): 2.25x fewer
 multiplications, for additions on tiles); else 'im2col' (patches copied in
-contiguous runs, then one GEMM). Backends read these attributes instead of
+contiguous runs, then one GEMM); 'grouped' for a convolution of several
+groups (a depthwise one: a direct kernel of its own). Backends read these attributes instead of
 re-deriving them; a backend may run every variant the same way.
 """
 
@@ -33,7 +34,9 @@ WINOGRAD_MIN_CHANNELS = 32
 
 
 def conv_variant(window: Window, data_format: str, channels: int, filters: int,
-                 pads: tuple[tuple[int, int], ...]) -> str:
+                 pads: tuple[tuple[int, int], ...], groups: int = 1) -> str:
+    if groups > 1:
+        return "grouped"
     pointwise = all(k == 1 for k in window.kernel) and all(s == 1 for s in window.strides)
     if pointwise and all(p == (0, 0) for p in pads):
         return "gemm"
@@ -76,7 +79,7 @@ class SpecializePadding(Pass):
                 if _has(a, "variant"):
                     _, channels = split(x, a.data_format, len(w.kernel))
                     changes["variant"] = conv_variant(w, a.data_format, channels, a.filters,
-                                                      pads)
+                                                      pads, a.groups)
                 attrs = dataclasses.replace(a, **changes)
                 if attrs != a:
                     g.replace(node.id, node.op, attrs)

@@ -39,13 +39,15 @@ SPATIAL = WINDOWED | GLOBAL_POOLS
 NORMALIZATION = {"BatchNormalization", "Rescaling", "LayerNormalization", "UnitNormalization",
                  "GroupNormalization", "Normalization", "ReLU", "LeakyReLU", "ELU", "PReLU",
                  "Softmax", "RepeatVector", "Permute", "ZeroPadding1D", "ZeroPadding2D",
-                 "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D"}
+                 "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D", "DepthwiseConv1D",
+                 "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"}
 # The makers of the activation, normalization and reshaping families. The
 # searches for core, spatial and merge options draw without them, so that
 # those options stay as reachable (and the searches as short) as before the
 # families joined; test_default_draws_reach_every_family_layer covers them.
 FAMILY_MAKERS = {"relu", "prelu", "softmax", "layer_normalization", "group_normalization",
-                 "normalization", "permute", "zero_padding", "cropping", "up_sampling"}
+                 "normalization", "permute", "zero_padding", "cropping", "up_sampling",
+                 "depthwise_conv", "separable_conv"}
 MERGE_OPS = (OpKind.ADD, OpKind.SUBTRACT, OpKind.MULTIPLY, OpKind.AVERAGE, OpKind.MAXIMUM,
              OpKind.MINIMUM, OpKind.CONCATENATE)
 SPATIAL_MAKER_NAMES = sorted(name for name in LAYER_MAKERS if name[-2:] in ("1d", "2d"))
@@ -697,7 +699,7 @@ def first_failure(strategy):
 
 def test_layer_stacks_find_a_flatten_that_ignores_channels_first(monkeypatch):
     monkeypatch.setitem(LOWERINGS, OpKind.FLATTEN, LOWERINGS[OpKind.RESHAPE])
-    assert "plan-memory alone" in first_failure(layer_stacks())
+    assert "plan-memory alone" in first_failure(layer_stacks(makers=classic_makers()))
 
 
 def test_functional_graphs_find_a_maximum_that_takes_the_minimum(monkeypatch):

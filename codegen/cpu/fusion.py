@@ -16,9 +16,10 @@ from layerc.ir import Node, OpKind
 
 def gemm_path(e: BaseEmitter, conv: Node) -> bool:
     """Whether the CPU runs a convolution as its implicit GEMM (gemm.py):
-    channels last, and not the Winograd kernel."""
+    channels last, one group, and not the Winograd kernel."""
     g = lowering.window_operands(e, conv)
-    return g["first"] == 0 and not (conv.attrs.variant == "winograd" and winograd.fits(g))
+    return g["first"] == 0 and conv.attrs.groups == 1 and not (
+        conv.attrs.variant == "winograd" and winograd.fits(g))
 
 
 def pooled_by(e: BaseEmitter, conv: Node) -> Node | None:

@@ -30,6 +30,11 @@ class ConvAttrs:
     # spatial axis, and the kernel variant the backends should use.
     pads: tuple[tuple[int, int], ...] | None = None
     variant: str = ""
+    # Keras's groups: input channels and filters split into this many groups,
+    # each filter seeing its group's channels (the kernel is (*kernel,
+    # channels / groups, filters)); a depthwise convolution has one group per
+    # input channel.
+    groups: int = 1
 
 
 def check_pads(pads: object, computed: tuple[tuple[int, int], ...]) -> None:
@@ -38,16 +43,25 @@ def check_pads(pads: object, computed: tuple[tuple[int, int], ...]) -> None:
 
 
 def _infer_conv(a: ConvAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
-    sizes, pads, _ = window_output(ins[0], a.data_format, a.kernel, a.strides, a.dilation,
-                                   a.padding, "kernel", variable=True, explicit=a.pads)
+    sizes, pads, channels = window_output(ins[0], a.data_format, a.kernel, a.strides,
+                                          a.dilation, a.padding, "kernel", variable=True,
+                                          explicit=a.pads)
     check_pads(a.pads, pads)
+    _check_groups(a, channels)
     return (join(sizes, a.filters, a.data_format),)
+
+
+def _check_groups(a: ConvAttrs, channels: int) -> None:
+    if a.groups < 1 or channels % a.groups or a.filters % a.groups:
+        raise ShapeError(f"groups={a.groups} must divide the input channels ({channels}) and "
+                         f"the filters ({a.filters})")
 
 
 def _conv_weights(a: ConvAttrs, ins: tuple[TensorType, ...]) -> tuple[tuple[int, ...], ...]:
     _, _, channels = window_output(ins[0], a.data_format, a.kernel, a.strides, a.dilation,
                                    a.padding, "kernel", variable=True, explicit=a.pads)
-    kernel = (*a.kernel, channels, a.filters)
+    _check_groups(a, channels)
+    kernel = (*a.kernel, channels // a.groups, a.filters)
     return (kernel, (a.filters,)) if a.use_bias else (kernel,)
 
 
@@ -75,8 +89,12 @@ def _ref_conv(a: ConvAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[
     xp = np.pad(x, ((0, 0), *pads, (0, 0)))
     y = np.zeros((x.shape[0], *sizes, a.filters))
     kernel = ws[0].astype(np.float64)
+    cg, fg = x.shape[-1] // a.groups, a.filters // a.groups
     for offsets in itertools.product(*(range(k) for k in a.kernel)):
-        y += xp[window_slices(offsets, a.dilation, a.strides, sizes)] @ kernel[offsets]
+        patch = xp[window_slices(offsets, a.dilation, a.strides, sizes)]
+        for g in range(a.groups):  # each group's filters see its channels
+            y[..., g * fg:(g + 1) * fg] += \
+                patch[..., g * cg:(g + 1) * cg] @ kernel[offsets][:, g * fg:(g + 1) * fg]
     if a.use_bias:
         y += ws[1]
     # The activation sees the output in its own data format (softmax: last axis).
@@ -89,9 +107,10 @@ def _window(a: ConvAttrs) -> Window:
 
 
 def _conv_flops(a: ConvAttrs, ins: tuple[TensorType, ...], outs: tuple[TensorType, ...]) -> int:
-    """2 * kernel cells * input channels per output value (padded cells too)."""
+    """2 * kernel cells * input channels of the group per output value (padded
+    cells too)."""
     _, channels = split(ins[0], a.data_format, len(a.kernel))
-    return 2 * math.prod(a.kernel) * channels * outs[0].sample_size
+    return 2 * math.prod(a.kernel) * (channels // a.groups) * outs[0].sample_size
 
 
 register(OpRule(OpKind.CONV, ConvAttrs, _infer_conv, _ref_conv, _conv_weights, epilogue=True,

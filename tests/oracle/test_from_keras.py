@@ -474,10 +474,10 @@ def test_import_layerc_does_not_import_keras_or_torch():
 
 
 # ----- refusals -----
-def test_conv2d_groups_refused(oracle):
+def test_conv2d_lora_refused(oracle):
     k = oracle.keras
-    kmodel = sequential(k, (6, 6, 4), k.layers.Conv2D(4, 3, groups=2, name="grouped"))
-    refused(lambda: from_keras(kmodel), "'grouped'", "Conv2D", "groups=2", "only 1")
+    kmodel = sequential(k, (6, 6, 4), k.layers.Conv2D(4, 3, lora_rank=2, name="lora"))
+    refused(lambda: from_keras(kmodel), "'lora'", "Conv2D", "lora_rank=2", "only None or 0")
 
 
 def test_layer_type_layerc_lacks_refused(oracle):
@@ -492,13 +492,13 @@ def test_every_class_layerc_lacks_is_refused_at_once(oracle):
     """Counts and first layer per missing class, in one error."""
     k = oracle.keras
     x = k.Input((6, 4))
-    y = k.layers.Conv1DTranspose(4, 1, name="ct1")(x)
+    y = k.layers.RNN(k.layers.LSTMCell(4), return_sequences=True, name="r1")(x)
     y = k.layers.MultiHeadAttention(2, 2, name="mha")(y, y)
-    y = k.layers.Conv1DTranspose(4, 1, name="ct2")(y)
-    y = k.layers.DepthwiseConv1D(1, name="dw")(k.layers.Dense(2)(y))
+    y = k.layers.RNN(k.layers.GRUCell(4), return_sequences=True, name="r2")(y)
+    y = k.layers.Attention(name="att")([k.layers.Dense(2)(y), y])
     error = refused(lambda: from_keras(k.Model(x, y, name="several")), "'several'",
-                    "MultiHeadAttention x1 (first: 'mha')", "Conv1DTranspose x2 (first: 'ct1')",
-                    "DepthwiseConv1D x1 (first: 'dw')", "README")
+                    "MultiHeadAttention x1 (first: 'mha')", "RNN x2 (first: 'r1')",
+                    "Attention x1 (first: 'att')", "README")
     assert "Dense" not in str(error)
 
 

@@ -9,7 +9,8 @@ for the specialize-padding pass's `winograd` variant; a max pooling that
 alone reads the GEMM's output runs in the same step (fusion.py,
 conv_pool.py). Channels first, (B, C, H, W), runs per
 sample on BLAS over im2col patches, or over the sample itself for the 1x1
-`gemm` variant of the specialize-padding pass.
+`gemm` variant of the specialize-padding pass. A convolution of several groups
+(depthwise ones too) has a kernel of its own (grouped_conv.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu import fusion, winograd
 from layerc.codegen.cpu.conv_pool import conv_max_pool
 from layerc.codegen.cpu.gemm import gemm, pack, pack_bias
+from layerc.codegen.cpu.ops.grouped_conv import lower_grouped
 from layerc.codegen.cpu.kernels import JIT, activate
 from layerc.codegen.cpu.lower import lowers
 from layerc.codegen.cpu.opcodes import opcode, runs
@@ -117,6 +119,9 @@ def run_conv(r, weights, arena, state, batch):
 # ----- the lowering -----
 @lowers(OpKind.CONV)
 def lower_conv(e: Emitter, node: Node) -> None:
+    if node.attrs.groups > 1:
+        lower_grouped(e, node)  # a direct kernel of its own (grouped_conv.py)
+        return
     g = lowering.window_operands(e, node)
     kh, kw, c, f = g["kh"], g["kw"], g["c"], g["f"]
     k = kh * kw * c

@@ -17,16 +17,20 @@ from layerc.codegen.schema import Schema
 from layerc.codegen.cuda.ops.core import fused, row_epilogue
 from layerc.ir import Node, OpKind
 
-CONV = kernel("conv", f"x w b y {lowering.WINDOW_FIELDS} act")
+CONV = kernel("conv", f"x w b y {lowering.WINDOW_FIELDS} groups act")
 
 
 @cuda.jit
 def conv(x, xo, w, wo, bo, y, yo, batch, h, wd, c, oh, ow, f, kh, kw, sh, sw, dh, dw, pt, pl,
-         first, act):
+         first, groups, act):
     """A direct convolution with explicit top/left pads (cells outside the
-    input count as zeros) and a fused bias + element-wise activation."""
+    input count as zeros) and a fused bias + element-wise activation; with
+    several groups a filter reads its group's channels (the kernel is
+    (kh, kw, c / groups, f))."""
+    cg = c // groups
     for i in range(cuda.grid(1), batch * oh * ow * f, cuda.gridsize(1)):
         b, oy, ox, fo = position(i, oh, ow, f, first)
+        base = (fo // (f // groups)) * cg
         acc = ZERO
         for r in range(kh):
             yy = oy * sh - pt + r * dh
@@ -36,13 +40,14 @@ def conv(x, xo, w, wo, bo, y, yo, batch, h, wd, c, oh, ow, f, kh, kw, sh, sw, dh
                 zz = ox * sw - pl + q * dw
                 if zz < 0 or zz >= wd:
                     continue
-                wbase = wo + (r * kw + q) * c * f + fo
-                for ch in range(c):
+                wbase = wo + (r * kw + q) * cg * f + fo
+                for k in range(cg):
+                    ch = base + k
                     if first:
                         v = x[xo + ((b * c + ch) * h + yy) * wd + zz]
                     else:
                         v = x[xo + ((b * h + yy) * wd + zz) * c + ch]
-                    acc += v * w[wbase + ch * f]
+                    acc += v * w[wbase + k * f]
         if bo >= 0:
             acc += w[bo + fo]
         y[yo + i] = act_scalar(acc, act)
@@ -55,7 +60,7 @@ def _conv(o: dict[str, int], arena: Any, weights: Any, state: Any, batch: int) -
         conv[grid(total)](
             arena, o["x"] * batch, weights, o["w"], o["b"], arena, o["y"] * batch, batch,
             o["h"], o["w_"], o["c"], o["oh"], o["ow"], o["f"], o["kh"], o["kw"], o["sh"],
-            o["sw"], o["dh"], o["dw"], o["pt"], o["pl"], o["first"], o["act"])
+            o["sw"], o["dh"], o["dw"], o["pt"], o["pl"], o["first"], o["groups"], o["act"])
 
 
 def lower_window(kind: Schema) -> Callable[[Emitter, Node], None]:
@@ -65,6 +70,8 @@ def lower_window(kind: Schema) -> Callable[[Emitter, Node], None]:
     softmax activation runs after, over the output's last axis."""
     def lower(e: Emitter, node: Node) -> None:
         operands = lowering.weighted_window_operands(e, node, e.weight(node.weights[0]))
+        if "groups" in kind.fields:
+            operands["groups"] = node.attrs.groups
         act = operands.pop("act")
         e.launch(kind, node, **operands, act=fused(act))
         g = operands

@@ -1,13 +1,16 @@
-"""Makers of the convolutions: Conv1D and Conv2D."""
+"""Makers of the convolutions: Conv1D and Conv2D, DepthwiseConv1D/2D and
+SeparableConv1D/2D."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
 
-from layerc.layers import Conv1D, Conv2D
+from layerc.layers import (Conv1D, Conv2D, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
+                           SeparableConv2D)
 from layerc.layers.base import Layer
 from layerc.testing.limits import DATA_FORMATS, MAX_CHANNELS, Shape
 from layerc.testing.makers.base import _activation_and_bias, register_layer_maker
@@ -41,3 +44,44 @@ def make_conv2d(draw: DrawFn, shape: Shape) -> Layer | None:
     """Conv2D on a rank-3 shape, as make_conv1d with padding valid or same and
     options per axis (even kernels with strides give TF's uneven 'same' pads)."""
     return _conv(draw, shape, Conv2D, 2, ("valid", "same"))
+
+
+def _rank_of(shape: Shape) -> int:
+    """1 for a sequence (steps, channels), 2 for a feature map, else 0."""
+    return len(shape) - 1 if len(shape) in (2, 3) else 0
+
+
+@register_layer_maker("depthwise_conv")
+def make_depthwise_conv(draw: DrawFn, shape: Shape) -> Layer | None:
+    """DepthwiseConv1D or 2D (by the shape's rank), depth_multiplier 1-3, padding
+    valid or same, strides or dilation, either data format (channels last in
+    1-D, as Keras's torch backend runs it)."""
+    rank = _rank_of(shape)
+    if not rank or not _applies(shape, rank):
+        return None
+    data_format = draw(st.sampled_from(DATA_FORMATS)) if rank == 2 else "channels_last"
+    padding = draw(st.sampled_from(("valid", "same")))
+    strides, dilation = _strides_and_dilation(draw, rank, dilate=True)
+    kernel = _windows(draw, _spatial_sizes(shape, rank, data_format), padding, dilation)
+    cls = DepthwiseConv1D if rank == 1 else DepthwiseConv2D
+    options = _activation_and_bias(draw)
+    options["depthwise_initializer"] = options.pop("kernel_initializer")
+    return cls(_spelled(draw, kernel), strides=_spelled(draw, strides), padding=padding,
+               depth_multiplier=draw(st.integers(1, 3)), data_format=data_format,
+               dilation_rate=_spelled(draw, dilation), **options)
+
+
+@register_layer_maker("separable_conv")
+def make_separable_conv(draw: DrawFn, shape: Shape) -> Layer | None:
+    """SeparableConv1D or 2D: a depthwise window as make_depthwise_conv draws
+    it, then 1-MAX_CHANNELS filters."""
+    depthwise: Any = make_depthwise_conv(draw, shape)
+    if depthwise is None:
+        return None
+    options = {k: v for k, v in depthwise.get_config().items()
+               if k in ("kernel_size", "strides", "padding", "depth_multiplier", "data_format",
+                        "dilation_rate", "activation", "use_bias", "depthwise_initializer",
+                        "bias_initializer")}
+    options["pointwise_initializer"] = depthwise.depthwise_initializer
+    cls = SeparableConv1D if depthwise.rank == 1 else SeparableConv2D
+    return cls(draw(st.integers(1, MAX_CHANNELS)), **options)

@@ -10,7 +10,8 @@ import layerc
 from layerc.layers import (AveragePooling1D, AveragePooling2D, Conv1D, Conv2D, Dense,
                            Embedding, Flatten, GlobalAveragePooling1D, GlobalAveragePooling2D,
                            GlobalMaxPooling1D, GlobalMaxPooling2D, Input, LocallyConnected1D,
-                           LocallyConnected2D, MaxPooling1D, MaxPooling2D, ZeroPadding2D)
+                           LocallyConnected2D, MaxPooling1D, MaxPooling2D, ZeroPadding2D,
+                           DepthwiseConv1D, DepthwiseConv2D, SeparableConv2D)
 from layerc.models import Model, Sequential
 
 FORMATS = ("channels_last", "channels_first")
@@ -151,3 +152,15 @@ def test_zero_padding_folded_into_a_convolution(like_reference, data_format):
     compiled = layerc.compile(model, target="cuda")
     assert [n.op.value for n in compiled.graph.nodes()] == ["input", "conv"]
     like_reference(model)
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+def test_grouped_depthwise_and_separable_convolutions(like_reference, data_format):
+    model = Sequential([feature_map((6, 5), 4, data_format),
+                        Conv2D(6, (3, 2), groups=2, padding="same", data_format=data_format),
+                        DepthwiseConv2D(3, depth_multiplier=2, strides=(2, 1),
+                                        data_format=data_format, activation="relu"),
+                        SeparableConv2D(3, 2, data_format=data_format)])
+    like_reference(model)
+    like_reference(Sequential([Input((7, 3)), DepthwiseConv1D(3, depth_multiplier=2,
+                                                              dilation_rate=2)]))
