@@ -20,6 +20,7 @@ from layerc.codegen.base import BaseEmitter, Operands, Steps, shared
 from layerc.codegen.codes import ACTIVATIONS, BINOPS, CELLS, INITS
 from layerc.ir import Node, OpKind, TargetError, rule_for
 from layerc.ir.ops.activation import prelu_alpha_shape, softmax_block
+from layerc.ir.ops.conv_transpose import transpose_geometry
 from layerc.ir.ops.merge import dot_sizes
 from layerc.ir.ops.normalization import (group_block, norm_block, normalize_vectors,
                                          rescale_vectors, scale_and_shift)
@@ -317,6 +318,24 @@ def window_operands(e: BaseEmitter, node: Node) -> Operands:
     return {**io_operands(e, node), "h": h, "w_": wd, "c": c, "oh": oh, "ow": ow, "f": f,
             "kh": kh, "kw": kw, "sh": sh, "sw": sw, "dh": dh, "dw": dw, "pt": pt, "pl": pl,
             "first": int(a.data_format == "channels_first")}
+
+
+def transpose_operands(e: BaseEmitter, node: Node) -> Operands:
+    """A transposed convolution's operands in the WINDOW_FIELDS (pt, pl: the
+    top and left crops of ir/ops/conv_transpose.py, which may be negative),
+    its kernel as Keras stores it, bias and activation."""
+    a = node.attrs
+    x = e.graph.type_of(node.inputs[0])
+    sizes, c = split(x, a.data_format, len(a.kernel))
+    out_sizes, f = split(node.type, a.data_format, len(a.kernel))
+    crops = [transpose_geometry(a, n, i)[1] for i, n in enumerate(sizes)]
+    (h, wd), (oh, ow) = as_2d(sizes), as_2d(out_sizes)
+    (kh, kw), (sh, sw), (dh, dw) = as_2d(a.kernel), as_2d(a.strides), as_2d(a.dilation)
+    pt, pl = as_2d(tuple(crops)) if len(crops) == 2 else (0, crops[0])
+    return {**io_operands(e, node), "h": h, "w_": wd, "c": c, "oh": oh, "ow": ow, "f": f,
+            "kh": kh, "kw": kw, "sh": sh, "sw": sw, "dh": dh, "dw": dw, "pt": pt, "pl": pl,
+            "first": int(a.data_format == "channels_first"), "w": e.weight(node.weights[0]),
+            "b": bias(e, node), "act": act(a.activation)}
 
 
 def weighted_window_operands(e: BaseEmitter, node: Node, kernel: int,

@@ -23,6 +23,7 @@ class OpKind(str, Enum):
     MASKED_MERGE = "masked_merge"
     CONCATENATE = "concatenate"
     CONV = "conv"
+    CONV_TRANSPOSE = "conv_transpose"
     POOL = "pool"
     GLOBAL_POOL = "global_pool"
     LOCAL = "local"

@@ -95,6 +95,9 @@ RESHAPE = {**BASE, "target_shape": PASS}
 CONV = {**BASE, **KERNEL_TRAINING, **NO_LORA, "filters": PASS, "kernel_size": PASS,
         "strides": PASS, "padding": PASS, "data_format": PASS, "dilation_rate": PASS,
         "groups": PASS, "activation": ACTIVATION, "use_bias": PASS}
+CONV_TRANSPOSE = {**BASE, **KERNEL_TRAINING, "filters": PASS, "kernel_size": PASS,
+                  "strides": PASS, "padding": PASS, "output_padding": PASS, "data_format": PASS,
+                  "dilation_rate": PASS, "activation": ACTIVATION, "use_bias": PASS}
 _WINDOW = {"kernel_size": PASS, "strides": PASS, "padding": PASS, "data_format": PASS,
            "dilation_rate": PASS, "depth_multiplier": PASS, "activation": ACTIVATION,
            "use_bias": PASS, "bias_initializer": DROP, "bias_regularizer": DROP,
@@ -322,6 +325,8 @@ CONVERTERS: dict[str, Callable[[Any], Layer]] = {
     "Reshape": same_class(L.Reshape, RESHAPE),
     "Conv1D": same_class(L.Conv1D, CONV),
     "Conv2D": same_class(L.Conv2D, CONV),
+    "Conv1DTranspose": same_class(L.Conv1DTranspose, CONV_TRANSPOSE),
+    "Conv2DTranspose": same_class(L.Conv2DTranspose, CONV_TRANSPOSE),
     "DepthwiseConv1D": same_class(L.DepthwiseConv1D, DEPTHWISE_CONV),
     "DepthwiseConv2D": same_class(L.DepthwiseConv2D, DEPTHWISE_CONV),
     "SeparableConv1D": same_class(L.SeparableConv1D, SEPARABLE_CONV),

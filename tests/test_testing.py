@@ -40,14 +40,15 @@ NORMALIZATION = {"BatchNormalization", "Rescaling", "LayerNormalization", "UnitN
                  "GroupNormalization", "Normalization", "ReLU", "LeakyReLU", "ELU", "PReLU",
                  "Softmax", "RepeatVector", "Permute", "ZeroPadding1D", "ZeroPadding2D",
                  "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D", "DepthwiseConv1D",
-                 "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"}
+                 "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "Conv1DTranspose",
+                 "Conv2DTranspose"}
 # The makers of the activation, normalization and reshaping families. The
 # searches for core, spatial and merge options draw without them, so that
 # those options stay as reachable (and the searches as short) as before the
 # families joined; test_default_draws_reach_every_family_layer covers them.
 FAMILY_MAKERS = {"relu", "prelu", "softmax", "layer_normalization", "group_normalization",
                  "normalization", "permute", "zero_padding", "cropping", "up_sampling",
-                 "depthwise_conv", "separable_conv"}
+                 "depthwise_conv", "separable_conv", "conv_transpose"}
 MERGE_OPS = (OpKind.ADD, OpKind.SUBTRACT, OpKind.MULTIPLY, OpKind.AVERAGE, OpKind.MAXIMUM,
              OpKind.MINIMUM, OpKind.CONCATENATE)
 SPATIAL_MAKER_NAMES = sorted(name for name in LAYER_MAKERS if name[-2:] in ("1d", "2d"))

@@ -1,5 +1,6 @@
 """Convolution layers: Conv1D, Conv2D (with groups), DepthwiseConv1D/2D,
-SeparableConv1D/2D, and the Keras 1 names Convolution1D/2D.
+SeparableConv1D/2D, Conv1DTranspose/Conv2DTranspose, and the Keras 1 names
+Convolution1D/2D.
 
 A depthwise convolution is a convolution of one group per input channel
 (depth_multiplier filters each): its kernel is Keras's (*kernel, channels,
@@ -19,6 +20,7 @@ from layerc.config import standardize_data_format
 from layerc.errors import ConfigError, ShapeError
 from layerc.ir import OpKind, Port, TensorType, rule_for
 from layerc.ir.ops.conv import ConvAttrs
+from layerc.ir.ops.conv_transpose import ConvTransposeAttrs
 from layerc.layers.base import Builder, Layer
 from layerc.layers.core import TRAINING_ONLY, emit_activation, kernel_and_bias, positive_int
 from layerc.layers.spatial_options import KERAS1_RENAMES, int_tuple, keras1_aliases
@@ -270,6 +272,80 @@ class SeparableConv2D(_SeparableConv):
     rank = 2
 
 
+class _ConvTranspose(Layer):
+    """Keras's transposed convolution (ir/ops/conv_transpose.py): the kernel
+    is (*kernel_size, filters, channels), as Keras stores it."""
+
+    rank = 0
+
+    def __init__(self, filters: int, kernel_size: Any, strides: Any = 1,
+                 padding: str = "valid", output_padding: Any = None,
+                 data_format: str | None = None, dilation_rate: Any = 1,
+                 activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 kernel_regularizer: Any = None, bias_regularizer: Any = None,
+                 activity_regularizer: Any = None, kernel_constraint: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        label = self.label()
+        self.filters = positive_int(self, "filters", filters)
+        self.kernel_size = int_tuple(label, "kernel_size", kernel_size, self.rank)
+        self.strides = int_tuple(label, "strides", strides, self.rank)
+        self.padding = parse_padding(label, padding, ("valid", "same"))
+        self.output_padding = None if output_padding is None else \
+            int_tuple(label, "output_padding", output_padding, self.rank, minimum=0)
+        self.data_format = standardize_data_format(label, data_format)
+        self.dilation_rate = int_tuple(label, "dilation_rate", dilation_rate, self.rank)
+        if self.output_padding is not None and any(
+                p >= s for p, s in zip(self.output_padding, self.strides)):
+            raise ConfigError(f"{label}: output_padding {self.output_padding} must be below "
+                              f"the strides {self.strides} on every axis")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ConfigError(f"{label}: strides {self.strides} > 1 together with "
+                              f"dilation_rate {self.dilation_rate} > 1 is not allowed")
+        self.activation = activations.get(activation, label)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer, label)
+        self.bias_initializer = initializers.get(bias_initializer, label)
+        self.training_only = dict(zip(TRAINING_ONLY, (
+            kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
+            bias_constraint)))
+
+    def _attrs(self) -> ConvTransposeAttrs:
+        return ConvTransposeAttrs(self.filters, self.kernel_size, self.strides, self.padding,
+                                  self.output_padding, self.dilation_rate, self.data_format,
+                                  self.use_bias)
+
+    def _roles(self) -> list[tuple[str, Any]]:
+        return kernel_and_bias(self.use_bias, self.kernel_initializer, self.bias_initializer)
+
+    def build(self, in_types: tuple[TensorType, ...]) -> None:
+        self.add_weights_for(OpKind.CONV_TRANSPOSE, self._attrs(), in_types, self._roles())
+
+    def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
+        y = b.add(OpKind.CONV_TRANSPOSE, inputs, self._attrs(),
+                  tuple(role for role, _ in self._roles()))
+        return [emit_activation(b, y, self.activation)]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": self.kernel_size, "strides": self.strides,
+                "padding": self.padding, "output_padding": self.output_padding,
+                "data_format": self.data_format, "dilation_rate": self.dilation_rate,
+                "activation": self.activation, "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                **self.training_only}
+
+
+class Conv1DTranspose(_ConvTranspose):
+    rank = 1
+
+
+class Conv2DTranspose(_ConvTranspose):
+    rank = 2
+
+
 class Convolution1D(Conv1D):
     """Keras 1: Convolution1D(nb_filter, filter_length, border_mode=..., subsample_length=...)."""
 
@@ -303,5 +379,6 @@ class Convolution2D(Conv2D):
             kwargs["kernel_size"] = kernel_size
         super().__init__(**kwargs)
 
-__all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "DepthwiseConv1D",
+__all__ = ["Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Convolution1D",
+           "Convolution2D", "DepthwiseConv1D",
            "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"]

@@ -9,18 +9,21 @@ from layerc.errors import ConfigError
 _DIM_ORDERING = {"th": "channels_first", "tf": "channels_last", "default": None}
 
 
-def int_tuple(label: str, option: str, value: Any, rank: int) -> tuple[int, ...]:
-    """An int or a tuple of `rank` positive ints, as Keras's normalize_tuple."""
+def int_tuple(label: str, option: str, value: Any, rank: int,
+              minimum: int = 1) -> tuple[int, ...]:
+    """An int or a tuple of `rank` ints >= minimum (positive by default), as
+    Keras's normalize_tuple."""
     values = (value,) * rank if isinstance(value, int) and not isinstance(value, bool) \
         else value
     try:
         values = tuple(values)
     except TypeError:
         values = ()
-    if len(values) != rank or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0
+    if len(values) != rank or any(isinstance(v, bool) or not isinstance(v, int) or v < minimum
                                   for v in values):
-        raise ConfigError(f"{label}: {option} must be a positive int or a tuple of {rank} "
-                          f"positive ints, got {value!r}")
+        kind = "positive int" if minimum == 1 else f"int >= {minimum}"
+        raise ConfigError(f"{label}: {option} must be a {kind} or a tuple of {rank} "
+                          f"{kind}s, got {value!r}")
     return values
 
 

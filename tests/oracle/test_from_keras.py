@@ -482,8 +482,8 @@ def test_conv2d_lora_refused(oracle):
 
 def test_layer_type_layerc_lacks_refused(oracle):
     k = oracle.keras
-    kmodel = sequential(k, (5, 4), k.layers.Dense(3), k.layers.Conv1DTranspose(2, 3, name="ct"))
-    error = refused(lambda: from_keras(kmodel), "'ct'", "Conv1DTranspose", "no such layer",
+    kmodel = sequential(k, (5, 4, 3), k.layers.Dense(3), k.layers.ConvLSTM1D(2, 3, name="cl"))
+    error = refused(lambda: from_keras(kmodel), "'cl'", "ConvLSTM1D", "no such layer",
                     "README")
     assert "Dense" not in str(error)  # no list of every class it converts
 

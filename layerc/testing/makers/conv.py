@@ -1,5 +1,5 @@
-"""Makers of the convolutions: Conv1D and Conv2D, DepthwiseConv1D/2D and
-SeparableConv1D/2D."""
+"""Makers of the convolutions: Conv1D and Conv2D, DepthwiseConv1D/2D,
+SeparableConv1D/2D and Conv1DTranspose/Conv2DTranspose."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
 
-from layerc.layers import (Conv1D, Conv2D, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
-                           SeparableConv2D)
+from layerc.layers import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, DepthwiseConv1D,
+                           DepthwiseConv2D, SeparableConv1D, SeparableConv2D)
 from layerc.layers.base import Layer
 from layerc.testing.limits import DATA_FORMATS, MAX_CHANNELS, Shape
 from layerc.testing.makers.base import _activation_and_bias, register_layer_maker
@@ -85,3 +85,23 @@ def make_separable_conv(draw: DrawFn, shape: Shape) -> Layer | None:
     options["pointwise_initializer"] = depthwise.depthwise_initializer
     cls = SeparableConv1D if depthwise.rank == 1 else SeparableConv2D
     return cls(draw(st.integers(1, MAX_CHANNELS)), **options)
+
+
+@register_layer_maker("conv_transpose")
+def make_conv_transpose(draw: DrawFn, shape: Shape) -> Layer | None:
+    """Conv1DTranspose or 2D (by the shape's rank): padding valid or same,
+    strides or dilation (never both), output_padding None or below the
+    strides, either data format."""
+    rank = _rank_of(shape)
+    if not rank or not _applies(shape, rank):
+        return None
+    strides, dilation = _strides_and_dilation(draw, rank, dilate=True)
+    output_padding = None
+    if draw(st.booleans()):
+        output_padding = tuple(draw(st.integers(0, s - 1)) for s in strides)
+    cls = Conv1DTranspose if rank == 1 else Conv2DTranspose
+    return cls(draw(st.integers(1, MAX_CHANNELS)),
+               _spelled(draw, tuple(draw(st.integers(1, 3)) for _ in range(rank))),
+               strides=_spelled(draw, strides), padding=draw(st.sampled_from(("valid", "same"))),
+               output_padding=output_padding, data_format=draw(st.sampled_from(DATA_FORMATS)),
+               dilation_rate=_spelled(draw, dilation), **_activation_and_bias(draw))

@@ -11,7 +11,8 @@ from layerc.layers import (AveragePooling1D, AveragePooling2D, Conv1D, Conv2D, D
                            Embedding, Flatten, GlobalAveragePooling1D, GlobalAveragePooling2D,
                            GlobalMaxPooling1D, GlobalMaxPooling2D, Input, LocallyConnected1D,
                            LocallyConnected2D, MaxPooling1D, MaxPooling2D, ZeroPadding2D,
-                           DepthwiseConv1D, DepthwiseConv2D, SeparableConv2D)
+                           DepthwiseConv1D, DepthwiseConv2D, SeparableConv2D, Conv1DTranspose,
+                           Conv2DTranspose)
 from layerc.models import Model, Sequential
 
 FORMATS = ("channels_last", "channels_first")
@@ -164,3 +165,17 @@ def test_grouped_depthwise_and_separable_convolutions(like_reference, data_forma
     like_reference(model)
     like_reference(Sequential([Input((7, 3)), DepthwiseConv1D(3, depth_multiplier=2,
                                                               dilation_rate=2)]))
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("padding,strides,output_padding", [
+    ("valid", (2, 1), None), ("same", (2, 2), None), ("same", (1, 2), (0, 1)),
+    ("valid", (3, 1), (1, 0))])
+def test_conv_transpose(like_reference, data_format, padding, strides, output_padding):
+    model = Sequential([feature_map((4, 3), 2, data_format),
+                        Conv2DTranspose(3, (3, 2), strides=strides, padding=padding,
+                                        output_padding=output_padding, data_format=data_format,
+                                        activation="tanh")])
+    like_reference(model)
+    like_reference(Sequential([Input((5, 2)), Conv1DTranspose(2, 3, dilation_rate=2,
+                                                              padding="same")]))

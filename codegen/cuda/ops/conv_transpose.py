@@ -1,0 +1,65 @@
+"""CUDA: the transposed convolution (1-D as 2-D of height 1, both data
+formats): a thread per output value gathers the input positions and taps
+that scatter onto it (i * s + t * d = o + crop), with the bias and an
+element-wise activation fused (a softmax runs after, over the last axis)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from layerc.codegen import lowering
+from layerc.codegen.cuda.emitter import Emitter, kernel
+from layerc.codegen.cuda.kernels import ZERO, act_scalar, cuda, position
+from layerc.codegen.cuda.launch import grid, launcher
+from layerc.codegen.cuda.lower import lowers
+from layerc.codegen.cuda.ops.core import fused, row_epilogue
+from layerc.ir import Node, OpKind
+
+TRANSPOSED = kernel("conv_transpose", f"x w b y {lowering.WINDOW_FIELDS} act")
+
+
+@cuda.jit
+def conv_transpose(x, xo, w, wo, bo, y, yo, batch, h, wd, c, oh, ow, f, kh, kw, sh, sw, dh, dw,
+                   ct, cl, first, act):
+    for i in range(cuda.grid(1), batch * oh * ow * f, cuda.gridsize(1)):
+        b, oy, ox, fo = position(i, oh, ow, f, first)
+        acc = ZERO
+        for r in range(kh):
+            ty = oy + ct - r * dh
+            if ty < 0 or ty % sh != 0 or ty // sh >= h:
+                continue
+            iy = ty // sh
+            for q in range(kw):
+                tx = ox + cl - q * dw
+                if tx < 0 or tx % sw != 0 or tx // sw >= wd:
+                    continue
+                ix = tx // sw
+                tap = wo + ((r * kw + q) * f + fo) * c
+                for ch in range(c):
+                    if first:
+                        v = x[xo + ((b * c + ch) * h + iy) * wd + ix]
+                    else:
+                        v = x[xo + ((b * h + iy) * wd + ix) * c + ch]
+                    acc += v * w[tap + ch]
+        if bo >= 0:
+            acc += w[bo + fo]
+        y[yo + i] = act_scalar(acc, act)
+
+
+@launcher(TRANSPOSED)
+def _conv_transpose(o: dict[str, int], arena: Any, weights: Any, state: Any, batch: int) -> None:
+    total = batch * o["oh"] * o["ow"] * o["f"]
+    if total:
+        conv_transpose[grid(total)](
+            arena, o["x"] * batch, weights, o["w"], o["b"], arena, o["y"] * batch, batch,
+            o["h"], o["w_"], o["c"], o["oh"], o["ow"], o["f"], o["kh"], o["kw"], o["sh"],
+            o["sw"], o["dh"], o["dw"], o["pt"], o["pl"], o["first"], o["act"])
+
+
+@lowers(OpKind.CONV_TRANSPOSE)
+def lower_conv_transpose(e: Emitter, node: Node) -> None:
+    operands = lowering.transpose_operands(e, node)
+    act = operands.pop("act")
+    e.launch(TRANSPOSED, node, **operands, act=fused(act))
+    row_epilogue(e, node, operands["y"], operands["oh"] * operands["ow"] * operands["f"],
+                 operands["ow"] if operands["first"] else operands["f"], act)
