@@ -137,6 +137,14 @@ GRU = {**SIMPLE_RNN, "recurrent_activation": ACTIVATION, "reset_after": PASS}
 LSTM = {**SIMPLE_RNN, "recurrent_activation": ACTIVATION,
         "unit_forget_bias": DROP}  # only how the bias is initialized
 RECURRENT_TABLES = {"SimpleRNN": SIMPLE_RNN, "GRU": GRU, "LSTM": LSTM}
+_RNN_KEYS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll",
+             "use_cudnn", "zero_output_for_mask", "activity_regularizer")
+CELL_TABLES = {f"{name}Cell": {k: v for k, v in table.items() if k not in _RNN_KEYS}
+               for name, table in RECURRENT_TABLES.items()}
+RNN_LAYER = {"name": PASS, "trainable": DROP, "dtype": FLOAT32, "cell": DROP,
+             "return_sequences": PASS, "return_state": PASS, "go_backwards": PASS,
+             "stateful": PASS, "unroll": DROP, "zero_output_for_mask": PASS}
+STACKED_CELLS = {"name": DROP, "trainable": DROP, "dtype": FLOAT32, "cells": DROP}
 
 
 # ----- activation, normalization and reshaping layers -----
@@ -306,6 +314,25 @@ def convert_bidirectional(klayer: Any) -> Layer:
                                            "backward_layer": directions[1]})
 
 
+def convert_rnn(klayer: Any) -> Layer:
+    """Keras's RNN(cell): one cell becomes its layer (an LSTM for an
+    LSTMCell), a StackedRNNCells layerc's RNN over the cells."""
+    options = checked_options(klayer, RNN_LAYER)
+    stacked = type(klayer.cell).__name__ == "StackedRNNCells"
+    if stacked:
+        checked_options(klayer.cell, STACKED_CELLS)
+    cells = []
+    for cell in klayer.cell.cells if stacked else [klayer.cell]:
+        kind = type(cell).__name__
+        if kind not in CELL_TABLES:
+            raise ConfigError(f"from_keras: {label(klayer)}: its cell {label(cell)} is not one "
+                              f"layerc runs (SimpleRNNCell, GRUCell, LSTMCell or "
+                              f"StackedRNNCells of them)")
+        cells.append(getattr(L, kind)(**checked_options(cell, CELL_TABLES[kind])))
+    return build(klayer, L.RNN, {**options,
+                                 "cell": L.StackedRNNCells(cells) if stacked else cells[0]})
+
+
 def convert_time_distributed(klayer: Any) -> Layer:
     options = checked_options(klayer, TIME_DISTRIBUTED)
     return build(klayer, L.TimeDistributed, {**options, "layer": convert_layer(klayer.layer)})
@@ -325,6 +352,7 @@ CONVERTERS: dict[str, Callable[[Any], Layer]] = {
     "Reshape": same_class(L.Reshape, RESHAPE),
     "Conv1D": same_class(L.Conv1D, CONV),
     "Conv2D": same_class(L.Conv2D, CONV),
+    "RNN": convert_rnn,
     "Conv1DTranspose": same_class(L.Conv1DTranspose, CONV_TRANSPOSE),
     "Conv2DTranspose": same_class(L.Conv2DTranspose, CONV_TRANSPOSE),
     "DepthwiseConv1D": same_class(L.DepthwiseConv1D, DEPTHWISE_CONV),

@@ -199,4 +199,56 @@ class LSTM(Recurrent):
         return {**super().get_config(), "recurrent_activation": self.recurrent_activation,
                 "unit_forget_bias": self.unit_forget_bias}
 
-__all__ = ["GRU", "LSTM", "Recurrent", "SimpleRNN"]
+
+# ----- cells, for RNN(cell) (layers/wrappers.py) -----
+class _Cell:
+    """A recurrent cell's options (Keras's SimpleRNNCell, GRUCell, LSTMCell):
+    what RNN(cell) runs at each step. layerc runs a cell as its layer."""
+
+    layer: type[Recurrent]
+
+    def __init__(self, units: int, **options: Any) -> None:
+        for key in ("return_sequences", "return_state", "go_backwards", "stateful"):
+            if key in options:
+                raise ConfigError(f"{type(self).__name__}: {key} is an option of the RNN "
+                                  f"layer, not of its cell")
+        self.units = units
+        self.options = options
+        self.name = options.pop("name", None)
+        self.layer(units, **options)  # the options' checks, now
+
+    def get_config(self) -> dict[str, Any]:
+        return {"units": self.units, **self.options,
+                **({"name": self.name} if self.name else {})}
+
+
+class SimpleRNNCell(_Cell):
+    layer = SimpleRNN
+
+
+class GRUCell(_Cell):
+    layer = GRU
+
+
+class LSTMCell(_Cell):
+    layer = LSTM
+
+
+class StackedRNNCells:
+    """Cells run one after the other at each step (the first's output is the
+    second's input); RNN(StackedRNNCells(...)) returns the last cell's output
+    and every cell's states."""
+
+    def __init__(self, cells: Any, **kwargs: Any) -> None:
+        cells = list(cells)
+        if not cells or not all(isinstance(c, _Cell) for c in cells):
+            raise ConfigError(f"StackedRNNCells: expects SimpleRNNCell, GRUCell or LSTMCell "
+                              f"objects, got {cells!r}")
+        self.cells = cells
+        self.name = kwargs.pop("name", None)
+        if kwargs:
+            raise ConfigError(f"StackedRNNCells: unknown option(s) {', '.join(sorted(kwargs))}")
+
+
+__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "Recurrent", "SimpleRNN", "SimpleRNNCell",
+           "StackedRNNCells"]

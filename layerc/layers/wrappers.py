@@ -1,5 +1,6 @@
-"""Layer wrappers: Bidirectional (a recurrent layer run both ways, merged)
-and TimeDistributed (a layer applied to every time step)."""
+"""Layer wrappers: Bidirectional (a recurrent layer run both ways, merged),
+TimeDistributed (a layer applied to every time step) and RNN (cells run over
+a sequence)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from layerc.ir.ops.core import ReshapeAttrs
 from layerc.ir.ops.merge import ConcatAttrs, MergeAttrs
 from layerc.ir.ops.reshaping import CropAttrs, ReverseAttrs
 from layerc.layers.base import Builder, Layer
-from layerc.layers.recurrent import Recurrent
+from layerc.layers.recurrent import (GRUCell, LSTMCell, Recurrent, SimpleRNNCell, StackedRNNCells,
+                                     _Cell)
 
 MERGE_MODES = {"concat": OpKind.CONCATENATE, "sum": OpKind.ADD, "mul": OpKind.MULTIPLY,
                "ave": OpKind.AVERAGE, None: None}
@@ -217,4 +219,105 @@ class TimeDistributed(Layer):
         return {**super().get_config(), "layer": serialize(self.layer)}
 
 
-__all__ = ["Bidirectional", "TimeDistributed"]
+
+class RNN(Layer):
+    """Keras's RNN(cell). One cell is its layer: `RNN(LSTMCell(8), ...)` is an
+    `LSTM(8, ...)` (states, initial_state, masks and stateful as that layer's).
+    A StackedRNNCells runs as a stack of those layers, each returning its
+    sequence to the next (Keras runs every cell at each step: the same
+    numbers, a mask reaching every cell), the last one's output returned,
+    with return_state every cell's states in order; weights: the cells' in
+    order. go_backwards, stateful and initial_state are refused for stacked
+    cells."""
+
+    mask_mode = "consume"
+
+    def __new__(cls, cell: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(cell, _Cell):
+            options = {**cell.options, **kwargs}
+            if cell.name and "name" not in options:
+                options["name"] = cell.name
+            return cell.layer(cell.units, *args, **options)
+        return super().__new__(cls)
+
+    def __init__(self, cell: Any, return_sequences: bool = False, return_state: bool = False,
+                 go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
+                 zero_output_for_mask: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        label = self.label()
+        if not isinstance(cell, StackedRNNCells):
+            raise ConfigError(f"{label}: cell must be a SimpleRNNCell, GRUCell, LSTMCell or "
+                              f"StackedRNNCells, got {type(cell).__name__}")
+        if go_backwards or stateful:
+            raise ConfigError(f"{label}: go_backwards and stateful are not supported with "
+                              f"StackedRNNCells (use one cell, or stacked layers)")
+        self.cell = cell
+        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
+        self.unroll, self.zero_output_for_mask = bool(unroll), bool(zero_output_for_mask)
+        last = len(cell.cells) - 1
+        self.layers = [c.layer(c.units, **c.options, name=c.name or f"{self.name}_cell{i}",
+                               return_sequences=return_sequences if i == last else True,
+                               return_state=return_state,
+                               zero_output_for_mask=zero_output_for_mask if i == last
+                               else False)
+                       for i, c in enumerate(cell.cells)]
+
+    @property
+    def _weights(self) -> dict[str, np.ndarray]:
+        return {f"{i}/{r}": w for i, layer in enumerate(getattr(self, "layers", []))
+                for r, w in layer._weights.items()}
+
+    @_weights.setter
+    def _weights(self, values: dict[str, np.ndarray]) -> None:
+        for key, value in values.items():
+            index, role = key.split("/", 1)
+            self.layers[int(index)]._weights[role] = value
+
+    def build(self, in_types: tuple[TensorType, ...]) -> None:
+        types = in_types
+        for layer in self.layers:
+            layer.build(types)
+            layer.built = True
+            batch, steps = types[0].shape[:2]
+            types = (TensorType((batch, steps, layer.units)),)
+
+    def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
+        states: list[Port] = []
+        ports = inputs
+        for layer in self.layers:
+            outs = layer.emit(b.for_layer(layer), ports)
+            ports, states = [outs[0]], states + outs[1:]
+        return ports + states
+
+    def output_mask(self, xs: Any, index: int) -> Any:
+        return xs[0].mask if self.return_sequences and index == 0 else None
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "return_sequences": self.return_sequences,
+                "return_state": self.return_state, "unroll": self.unroll,
+                "zero_output_for_mask": self.zero_output_for_mask,
+                "cell": {"class_name": "StackedRNNCells", "config": {"cells": [
+                    {"class_name": type(c).__name__, "config": c.get_config()}
+                    for c in self.cell.cells]}}}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        """`cell` as get_config writes it (a StackedRNNCells of cell configs)."""
+        config = dict(config)
+        cell = config.get("cell")
+        if isinstance(cell, dict):
+            config["cell"] = _cell_from_config(cell)
+        return cls(**config)
+
+
+def _cell_from_config(data: dict[str, Any]) -> Any:
+    classes = {"SimpleRNNCell": SimpleRNNCell, "GRUCell": GRUCell, "LSTMCell": LSTMCell}
+    name, config = data.get("class_name"), dict(data.get("config", {}))
+    if name == "StackedRNNCells":
+        return StackedRNNCells([_cell_from_config(c) for c in config.get("cells", [])])
+    if name not in classes:
+        raise ConfigError(f"RNN: unknown cell class {name!r}")
+    return classes[name](**config)
+
+
+__all__ = ["Bidirectional", "RNN", "TimeDistributed"]
