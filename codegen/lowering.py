@@ -164,11 +164,12 @@ def concatenate(e: BaseEmitter, node: Node) -> Steps:
 
 @shared(OpKind.DOT)
 def dot(e: BaseEmitter, node: Node) -> Steps:
-    """Per sample, (rows, k) @ (k, cols)."""
+    """Per sample and group, (rows, k) @ (k, cols)."""
     x, y = (e.graph.type_of(p) for p in node.inputs)
-    rows, k, cols = dot_sizes(x, y)
+    groups, rows, k, cols = dot_sizes(x, y, node.attrs.groups)
     return [("dot", {"a": e.offset(node.inputs[0]), "b": e.offset(node.inputs[1]),
-                     "y": e.offset(node.port()), "rows": rows, "k": k, "cols": cols})]
+                     "y": e.offset(node.port()), "rows": rows, "k": k, "cols": cols,
+                     "groups": groups})]
 
 
 # ----- activation layers -----

@@ -28,6 +28,7 @@ from layerc.keras_layers import (AUGMENTATION, WEIGHTS, convert_layer, label,
 from layerc.keras_files import load
 from layerc.keras_ops import OpRefused, convert_op, reads_mask
 from layerc.keras_masks import KerasMasks, layerc_key, same_mask
+from layerc.layers.attention import MultiHeadAttention
 from layerc.layers.base import Layer, SymbolicTensor, source_override
 from layerc.layers.recurrent import Recurrent
 from layerc.models import Model, Sequential
@@ -172,6 +173,9 @@ class _Replay:
                 self.sequential.add(layer)
             self.tensors[id(node.outputs[0])] = layer._nodes[0].outputs[0]
             return
+        if isinstance(layer, MultiHeadAttention):
+            self._attention(node, op, layer)
+            return
         inputs, keras_mask, kwargs = self._arguments(node, op, layer)
         if layer.multi_input:
             self._check_merge_masks(op, inputs, node.arguments.args[0])
@@ -185,6 +189,30 @@ class _Replay:
         self._bind(op, node.outputs, outs)
         if layer._nodes[-1].mask_output and not layer.multi_input:  # Embedding, Masking
             self.masks.made_from(getattr(node.outputs[0], "_keras_mask", None), inputs)
+
+    def _attention(self, node: Any, klayer: Any, layer: MultiHeadAttention) -> None:
+        """A MultiHeadAttention call: (query, value), key and
+        return_attention_scores; masks are refused."""
+        where = f"from_keras: {label(klayer)}"
+        args, kwargs = list(node.arguments.args), dict(node.arguments.kwargs)
+        key = args.pop() if len(args) == 3 else kwargs.pop("key", None)
+        scores = bool(kwargs.pop("return_attention_scores", False))
+        if kwargs.pop("training", None):
+            raise ConfigError(f"{where}: called with training=True; layerc is inference-only")
+        refused = sorted(k for k, v in kwargs.items() if v is not None and v is not False)
+        if refused or len(args) != 2:
+            raise ConfigError(f"{where}: called with {', '.join(refused) or 'other arguments'}; "
+                              f"layerc supports query, value, key and "
+                              f"return_attention_scores (no masks yet)")
+        kinputs = args + ([key] if key is not None else [])
+        inputs = [self._tensor(t, f"the input of {label(klayer)}") for t in kinputs]
+        self._check_merge_masks(klayer, inputs, kinputs)
+        try:
+            outs = layer(inputs[0], inputs[1], key=inputs[2] if key is not None else None,
+                         return_attention_scores=scores)
+        except LayercError as err:
+            raise type(err)(f"{where}: {err}") from None
+        self._bind(klayer, node.outputs, outs if isinstance(outs, list) else [outs])
 
     def _operation(self, node: Any, op: Any) -> None:
         """A Keras operation (`x + y`, keras.ops.*) becomes the layerc layer

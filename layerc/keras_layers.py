@@ -141,6 +141,10 @@ _RNN_KEYS = ("return_sequences", "return_state", "go_backwards", "stateful", "un
              "use_cudnn", "zero_output_for_mask", "activity_regularizer")
 CELL_TABLES = {f"{name}Cell": {k: v for k, v in table.items() if k not in _RNN_KEYS}
                for name, table in RECURRENT_TABLES.items()}
+MULTI_HEAD_ATTENTION = {
+    **BASE, **KERNEL_TRAINING, "num_heads": PASS, "key_dim": PASS, "value_dim": PASS,
+    "dropout": PASS, "use_bias": PASS, "output_shape": PASS, "attention_axes": PASS,
+    "seed": DROP, "sliding_window": only(None), "use_gate": only(False)}
 RNN_LAYER = {"name": PASS, "trainable": DROP, "dtype": FLOAT32, "cell": DROP,
              "return_sequences": PASS, "return_state": PASS, "go_backwards": PASS,
              "stateful": PASS, "unroll": DROP, "zero_output_for_mask": PASS}
@@ -353,6 +357,7 @@ CONVERTERS: dict[str, Callable[[Any], Layer]] = {
     "Conv1D": same_class(L.Conv1D, CONV),
     "Conv2D": same_class(L.Conv2D, CONV),
     "RNN": convert_rnn,
+    "MultiHeadAttention": same_class(L.MultiHeadAttention, MULTI_HEAD_ATTENTION),
     "Conv1DTranspose": same_class(L.Conv1DTranspose, CONV_TRANSPOSE),
     "Conv2DTranspose": same_class(L.Conv2DTranspose, CONV_TRANSPOSE),
     "DepthwiseConv1D": same_class(L.DepthwiseConv1D, DEPTHWISE_CONV),

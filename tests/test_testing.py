@@ -28,7 +28,8 @@ from layerc.testing import (DATA_FORMATS, INPUT_RANGE, LAYER_MAKERS, MAX_CHANNEL
 DRAWS = settings(deadline=None, max_examples=30)
 SEARCH = settings(deadline=None, max_examples=1000, database=None, derandomize=True)
 CORE = {"Dense", "Activation", "Dropout", "Flatten", "Reshape"}
-MERGES = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"}
+MERGES = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+          "MultiHeadAttention"}
 WINDOWED = {"Conv1D", "Conv2D", "MaxPooling1D", "AveragePooling1D", "MaxPooling2D",
             "AveragePooling2D", "LocallyConnected1D", "LocallyConnected2D"}
 GLOBAL_POOLS = {"GlobalMaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling2D",
@@ -439,6 +440,8 @@ def test_functional_graphs_reach_merges_shared_layers_and_several_outputs():
                                                     lambda layer: layer.axis < 0),
         "a shared Dense": shared_dense,
         "a dot of distinct tensors": has_node(OpKind.DOT, distinct),
+        "a multi-head attention": has_node(OpKind.DOT, lambda graph, node:
+                                           node.attrs.groups == 1),
         "a normalized dot": has_node(OpKind.LAYER_NORM, lambda graph, node:
                                      node.attrs.mode == "unit"),
         "2 inputs": lambda model, graph: len(model.inputs) == 2,

@@ -124,36 +124,46 @@ register(OpRule(OpKind.CONCATENATE, ConcatAttrs, _infer_concat,
 # ----- dot: a batched matrix product (Keras's Dot, its axes moved into place) -----
 @dataclass(frozen=True, slots=True)
 class DotAttrs:
-    """x's last axis contracts with y's first sample axis; the Dot layer
-    moves the axes Keras names there (transposes before it)."""
+    """x's last axis contracts with y's first sample axis after the `groups`
+    leading sample axes both share (a product per group: attention's heads);
+    the Dot layer moves the axes Keras names there (transposes before it)."""
+
+    groups: int = 0  # leading sample axes that index independent products
 
 
-def dot_sizes(x: TensorType, y: TensorType) -> tuple[int, int, int]:
-    """(rows, k, cols) of each sample's product: x as (rows, k), y as (k, cols)."""
-    if x.rank < 2 or y.rank < 2 or any(d is None for d in (*x.sample_shape, *y.sample_shape)):
+def dot_sizes(x: TensorType, y: TensorType, groups: int = 0) -> tuple[int, int, int, int]:
+    """(groups, rows, k, cols) of each sample's products: per group x as
+    (rows, k), y as (k, cols)."""
+    if x.rank < 2 + groups or y.rank < 2 + groups or any(
+            d is None for d in (*x.sample_shape, *y.sample_shape)):
         raise ShapeError(f"a dot product needs inputs with known sample axes, got {x} and {y}")
-    if x.shape[-1] != y.shape[1]:
+    if x.shape[1:1 + groups] != y.shape[1:1 + groups]:
+        raise ShapeError(f"the group axes differ: {x} and {y} ({groups} leading axes)")
+    if x.shape[-1] != y.shape[1 + groups]:
         raise ShapeError(f"the contracted axes differ: {x.shape[-1]} (last of {x}) and "
-                         f"{y.shape[1]} (first of {y})")
+                         f"{y.shape[1 + groups]} (axis {1 + groups} of {y})")
+    g = math.prod(x.shape[1:1 + groups])  # type: ignore[arg-type]
     k: int = x.shape[-1]  # type: ignore[assignment]
-    return x.sample_size // k, k, y.sample_size // k
+    return g, x.sample_size // (k * g), k, y.sample_size // (k * g)
 
 
 def _infer_dot(a: DotAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
     x, y = ins
-    dot_sizes(x, y)
+    dot_sizes(x, y, a.groups)
     if x.rank == 2 and y.rank == 2:  # Keras keeps one axis: (batch, 1)
         return (TensorType((None, 1)),)
-    return (TensorType((None, *x.shape[1:-1], *y.shape[2:])),)
+    return (TensorType((None, *x.shape[1:-1], *y.shape[2 + a.groups:])),)
 
 
 def _ref_dot(a: DotAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[np.ndarray]:
     x, y = (v.astype(np.float64) for v in xs)
-    out = np.einsum("bik,bkj->bij", x.reshape(len(x), -1, x.shape[-1]),
-                    y.reshape(len(y), y.shape[1], -1))
-    shape = _infer_dot(a, (TensorType((None, *x.shape[1:])), TensorType((None, *y.shape[1:]))))
+    types = (TensorType((None, *x.shape[1:])), TensorType((None, *y.shape[1:])))
+    g, rows, k, cols = dot_sizes(*types, a.groups)
+    out = np.einsum("bgik,bgkj->bgij", x.reshape(len(x), g, rows, k),
+                    y.reshape(len(y), g, k, cols))
+    shape = _infer_dot(a, types)
     return [out.reshape(len(x), *shape[0].shape[1:]).astype(np.float32)]
 
 
 register(OpRule(OpKind.DOT, DotAttrs, _infer_dot, _ref_dot, arity=(2, 2), sums_products=True,
-                flops=lambda a, ins, outs: 2 * math.prod(dot_sizes(*ins))))
+                flops=lambda a, ins, outs: 2 * math.prod(dot_sizes(ins[0], ins[1], a.groups))))

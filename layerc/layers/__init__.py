@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from layerc.errors import ConfigError
-from layerc.layers import (activations, convolutional, core, embeddings, input_layer, local,
-                           merge, normalization, pooling, recurrent, reshaping, wrappers)
+from layerc.layers import (activations, attention, convolutional, core, embeddings, input_layer,
+                           local, merge, normalization, pooling, recurrent, reshaping, wrappers)
 from layerc.layers.base import LAYERS, Layer, SymbolicTensor
 from layerc.layers.activations import *  # noqa: F403
+from layerc.layers.attention import *  # noqa: F403
 from layerc.layers.convolutional import *  # noqa: F403
 from layerc.layers.core import *  # noqa: F403
 from layerc.layers.embeddings import *  # noqa: F403
@@ -39,10 +40,12 @@ def deserialize(data: dict[str, Any]) -> Layer:
     return cls.from_config(dict(data.get("config", {})))
 
 
-__all__ = ["LAYERS", "Layer", "SymbolicTensor", "activations", "convolutional", "core",
+__all__ = ["LAYERS", "Layer", "SymbolicTensor", "activations", "attention", "convolutional",
+           "core",
            "deserialize", "embeddings", "local", "merge", "normalization", "pooling",
            "recurrent", "reshaping", "serialize", "wrappers"]
 __all__ += activations.__all__
+__all__ += attention.__all__
 __all__ += convolutional.__all__
 __all__ += core.__all__
 __all__ += embeddings.__all__

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
 
 from layerc.layers import (Add, Average, Concatenate, Dot, Input, Maximum, Minimum, Multiply,
-                           Reshape, Subtract)
+                           MultiHeadAttention, Reshape, Subtract)
 from layerc.layers.base import Layer, SymbolicTensor
 from layerc.models import Model
 from layerc.testing._package import package
@@ -112,6 +112,19 @@ class _GraphDraw:
         axes = (self.draw(st.sampled_from((axis, axis - rank))), -1)
         self.call(Dot(axes=axes, normalize=self.draw(st.booleans())), [first, second])
 
+    def attention(self) -> None:
+        """MultiHeadAttention of a sequence over itself or another of its
+        features (self- or cross-attention), 1-3 heads of 1-4 dims."""
+        sequences = [u for u in self.pool if len(u.shape) == 3]
+        if not sequences:
+            return self.merge()
+        query = self.draw(st.sampled_from(sequences))
+        value = self.draw(st.sampled_from(sequences))
+        layer = MultiHeadAttention(self.draw(st.integers(1, 3)), self.draw(st.integers(1, 4)))
+        out = layer(query, value)
+        self.read.update((id(query), id(value)))
+        self.pool.append(out)
+
     def shared(self) -> None:
         """One Dense called on two tensors (maybe the same one) with one last axis."""
         first = self.pick()
@@ -129,7 +142,8 @@ def functional_graphs(draw: DrawFn, makers: Mapping[str, LayerMaker] | None = No
                       max_sensitivity: float | None = MAX_SENSITIVITY) -> Model:
     """A functional Model: 1..max_inputs Inputs (often of one shape, so they
     merge), then 1..max_steps steps, each a chain of 1-3 layers from `makers`,
-    an element-wise merge, a Concatenate, a Dot, or a Dense shared by two calls. The
+    an element-wise merge, a Concatenate, a Dot, a MultiHeadAttention, or a
+    Dense shared by two calls. The
     outputs are the tensors no layer reads (at most max_outputs of them, so a
     few branches may be dead code), sometimes with one more that a layer reads."""
     g = _GraphDraw(draw, package().LAYER_MAKERS if makers is None else makers)
@@ -142,7 +156,7 @@ def functional_graphs(draw: DrawFn, makers: Mapping[str, LayerMaker] | None = No
         inputs.append(Input(shape))
     g.pool = list(inputs)
     steps = {"chain": g.chain, "merge": g.merge, "concatenate": g.concatenate,
-             "dot": g.dot, "shared": g.shared}
+             "dot": g.dot, "attention": g.attention, "shared": g.shared}
     for _ in range(draw(st.integers(1, max_steps))):
         steps[draw(st.sampled_from(sorted(steps)))]()
     built = g.pool[len(inputs):]

@@ -493,11 +493,11 @@ def test_every_class_layerc_lacks_is_refused_at_once(oracle):
     k = oracle.keras
     x = k.Input((6, 4))
     y = k.layers.AdditiveAttention(name="a1")([x, x])
-    y = k.layers.MultiHeadAttention(2, 2, name="mha")(y, y)
+    y = k.layers.GroupQueryAttention(2, 2, 1, name="gqa")(y, y)
     y = k.layers.AdditiveAttention(name="a2")([y, y])
     y = k.layers.Attention(name="att")([k.layers.Dense(4)(y), y])
     error = refused(lambda: from_keras(k.Model(x, y, name="several")), "'several'",
-                    "MultiHeadAttention x1 (first: 'mha')", "AdditiveAttention x2 (first: 'a1')",
+                    "GroupedQueryAttention x1 (first: 'gqa')", "AdditiveAttention x2 (first: 'a1')",
                     "Attention x1 (first: 'att')", "README")
     assert "Dense" not in str(error)
 

@@ -17,7 +17,7 @@ from layerc.codegen.cpu.opcodes import opcode, runs
 BINARY = opcode("binary", "a b y size binop")
 SCALE = opcode("scale", "x y size factor")  # factor: the weight offset of the scale factor
 CONCAT = opcode("concat", "x y outer inner stride start")
-DOT = opcode("dot", "a b y rows k cols")  # per sample (rows, k) @ (k, cols)
+DOT = opcode("dot", "a b y rows k cols groups")  # per sample and group (rows, k) @ (k, cols)
 # Keras's masked Maximum/Minimum/Multiply pair; ma, mb: mask offsets or -1;
 # width: values per mask entry (the last axis).
 MASKED = opcode("masked_binary", "a b y size binop ma mb width zero")
@@ -115,10 +115,11 @@ def run_concat(r, weights, arena, state, batch):
 @runs(DOT)
 @njit(**JIT)
 def run_dot(r, weights, arena, state, batch):
-    """y[n] = a[n] (rows, k) @ b[n] (k, cols) per sample n, summed in float64."""
+    """y[n] = a[n] (rows, k) @ b[n] (k, cols) per sample and group n, summed in
+    float64."""
     rows, k, cols = r[_D.rows], r[_D.k], r[_D.cols]
     a, b, y = r[_D.a] * batch, r[_D.b] * batch, r[_D.y] * batch
-    for n in range(batch):
+    for n in range(batch * r[_D.groups]):
         an, bn, yn = a + n * rows * k, b + n * k * cols, y + n * rows * cols
         for i in range(rows):
             for j in range(cols):

@@ -16,7 +16,7 @@ from layerc.codegen.cuda.launch import grid, launcher
 BINARY = kernel("binary", "a b y size binop")
 SCALE = kernel("scale", "x y size factor")  # factor: the weight offset of the scale factor
 CONCAT = kernel("concat", "x y outer inner stride start")
-DOT = kernel("dot", "a b y rows k cols")
+DOT = kernel("dot", "a b y rows k cols groups")
 MASKED = kernel("masked_binary", "a b y size binop ma mb width zero")
 
 
@@ -132,7 +132,7 @@ def dot(a, ao, b, bo, y, yo, total, rows, k, cols):
 
 @launcher(DOT)
 def _dot(o: dict[str, int], arena: Any, weights: Any, state: Any, batch: int) -> None:
-    total = o["rows"] * o["cols"] * batch
+    total = o["rows"] * o["cols"] * batch * o["groups"]
     if total:
         dot[grid(total)](arena, o["a"] * batch, arena, o["b"] * batch, arena, o["y"] * batch,
                          total, o["rows"], o["k"], o["cols"])

@@ -115,3 +115,10 @@ def test_merges_of_masked_inputs(like_reference, merge):
                         layerc.layers.GlobalAveragePooling1D()(Add()([masked, other]))])
     x = np.array([[0, 1, 6, 3, 0], [2, 0, 0, 5, 4]], np.float32)
     like_reference(model, x)
+
+
+def test_multi_head_attention(like_reference):
+    """The dot op with a group axis (per-head products) and the projections."""
+    q, v = Input((5, 4)), Input((3, 6))
+    layer = layerc.layers.MultiHeadAttention(2, 3, value_dim=2, output_shape=5)
+    like_reference(Model([q, v], layer(q, v, return_attention_scores=True)))
