@@ -27,8 +27,33 @@ from layerc.layers.spatial_options import KERAS1_RENAMES, int_tuple, keras1_alia
 from layerc.layers.spatial_options import padding as parse_padding
 
 
-class _Conv(Layer):
+class _Windowed(Layer):
+    """The window options every convolution takes, set and checked as Keras
+    does: kernel_size, strides, padding, data_format, dilation_rate (strides
+    and dilation never both above 1)."""
+
     rank = 0
+    kernel_size: tuple[int, ...]
+    strides: tuple[int, ...]
+    padding: str
+    data_format: str
+    dilation_rate: tuple[int, ...]
+
+    def _window_options(self, kernel_size: Any, strides: Any, padding: str,
+                        paddings: tuple[str, ...], data_format: str | None,
+                        dilation_rate: Any) -> None:
+        label = self.label()
+        self.kernel_size = int_tuple(label, "kernel_size", kernel_size, self.rank)
+        self.strides = int_tuple(label, "strides", strides, self.rank)
+        self.padding = parse_padding(label, padding, paddings)
+        self.data_format = standardize_data_format(label, data_format)
+        self.dilation_rate = int_tuple(label, "dilation_rate", dilation_rate, self.rank)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ConfigError(f"{label}: strides {self.strides} > 1 together with "
+                              f"dilation_rate {self.dilation_rate} > 1 is not allowed")
+
+
+class _Conv(_Windowed):
     paddings: tuple[str, ...] = ("valid", "same")
 
     def __init__(self, filters: int, kernel_size: Any, strides: Any = 1,
@@ -42,18 +67,12 @@ class _Conv(Layer):
         super().__init__(**kwargs)
         label = self.label()
         self.filters = positive_int(self, "filters", filters)
-        self.kernel_size = int_tuple(label, "kernel_size", kernel_size, self.rank)
-        self.strides = int_tuple(label, "strides", strides, self.rank)
-        self.padding = parse_padding(label, padding, self.paddings)
-        self.data_format = standardize_data_format(label, data_format)
-        self.dilation_rate = int_tuple(label, "dilation_rate", dilation_rate, self.rank)
+        self._window_options(kernel_size, strides, padding, self.paddings, data_format,
+                             dilation_rate)
         self.groups = positive_int(self, "groups", groups)
         if self.filters % self.groups:
             raise ConfigError(f"{label}: filters={self.filters} must be a multiple of "
                               f"groups={self.groups}")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ConfigError(f"{label}: strides {self.strides} > 1 together with "
-                              f"dilation_rate {self.dilation_rate} > 1 is not allowed")
         if lora_rank is not None:
             raise ConfigError(f"{label}: lora_rank is not supported (inference-only)")
         self.activation = activations.get(activation, label)
@@ -100,26 +119,18 @@ class Conv2D(_Conv):
     rank = 2
 
 
-class _Depthwise(Layer):
+class _Depthwise(_Windowed):
     """The depthwise part shared by DepthwiseConv and SeparableConv: options,
     the grouped attrs over an input, and the kernel shown in Keras's shape."""
 
-    rank = 0
     paddings: tuple[str, ...] = ("valid", "same")
 
     def _depthwise_options(self, kernel_size: Any, strides: Any, padding: str,
                            depth_multiplier: int, data_format: str | None,
                            dilation_rate: Any) -> None:
-        label = self.label()
-        self.kernel_size = int_tuple(label, "kernel_size", kernel_size, self.rank)
-        self.strides = int_tuple(label, "strides", strides, self.rank)
-        self.padding = parse_padding(label, padding, self.paddings)
+        self._window_options(kernel_size, strides, padding, self.paddings, data_format,
+                             dilation_rate)
         self.depth_multiplier = positive_int(self, "depth_multiplier", depth_multiplier)
-        self.data_format = standardize_data_format(label, data_format)
-        self.dilation_rate = int_tuple(label, "dilation_rate", dilation_rate, self.rank)
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ConfigError(f"{label}: strides {self.strides} > 1 together with "
-                              f"dilation_rate {self.dilation_rate} > 1 is not allowed")
 
     def _depthwise_attrs(self, x: TensorType, use_bias: bool) -> ConvAttrs:
         channels = x.shape[1] if self.data_format == "channels_first" else x.shape[-1]
@@ -272,11 +283,9 @@ class SeparableConv2D(_SeparableConv):
     rank = 2
 
 
-class _ConvTranspose(Layer):
+class _ConvTranspose(_Windowed):
     """Keras's transposed convolution (ir/ops/conv_transpose.py): the kernel
     is (*kernel_size, filters, channels), as Keras stores it."""
-
-    rank = 0
 
     def __init__(self, filters: int, kernel_size: Any, strides: Any = 1,
                  padding: str = "valid", output_padding: Any = None,
@@ -289,20 +298,14 @@ class _ConvTranspose(Layer):
         super().__init__(**kwargs)
         label = self.label()
         self.filters = positive_int(self, "filters", filters)
-        self.kernel_size = int_tuple(label, "kernel_size", kernel_size, self.rank)
-        self.strides = int_tuple(label, "strides", strides, self.rank)
-        self.padding = parse_padding(label, padding, ("valid", "same"))
+        self._window_options(kernel_size, strides, padding, ("valid", "same"), data_format,
+                             dilation_rate)
         self.output_padding = None if output_padding is None else \
             int_tuple(label, "output_padding", output_padding, self.rank, minimum=0)
-        self.data_format = standardize_data_format(label, data_format)
-        self.dilation_rate = int_tuple(label, "dilation_rate", dilation_rate, self.rank)
         if self.output_padding is not None and any(
                 p >= s for p, s in zip(self.output_padding, self.strides)):
             raise ConfigError(f"{label}: output_padding {self.output_padding} must be below "
                               f"the strides {self.strides} on every axis")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ConfigError(f"{label}: strides {self.strides} > 1 together with "
-                              f"dilation_rate {self.dilation_rate} > 1 is not allowed")
         self.activation = activations.get(activation, label)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer, label)
