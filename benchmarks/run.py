@@ -43,11 +43,12 @@ def case_factories() -> list:
     import bench_streaming
     import bench_text_cnn
     import bench_text_lstm
+    import bench_transformer
 
     return [bench_mlp.case, bench_convnet.case, bench_cifar.case, bench_resnet_bn.case,
             bench_resnet_bn.case_unfolded, bench_text_cnn.case,
             bench_text_lstm.case, bench_lstm.case, bench_stacked_gru.case,
-            bench_streaming.case]
+            bench_streaming.case, bench_transformer.case, bench_transformer.case_long]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
