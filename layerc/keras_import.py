@@ -2,7 +2,8 @@
 .h5 file) as a layerc model.
 
 The Keras model's own graph is replayed: each Keras layer becomes one layerc
-layer (`keras_layers.py` converts its options), called on the layerc tensors
+layer (`keras_layers.py` converts it, checking its options against
+`keras_options.py`), called on the layerc tensors
 that stand for the Keras tensors it was called on, in Keras's order, so a
 layer Keras calls twice (shared) is one layerc layer called twice. Then each
 layer gets the Keras weights (the layouts are the same) and each stateful

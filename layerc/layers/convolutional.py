@@ -52,6 +52,11 @@ class _Windowed(Layer):
             raise ConfigError(f"{label}: strides {self.strides} > 1 together with "
                               f"dilation_rate {self.dilation_rate} > 1 is not allowed")
 
+    def _window_config(self) -> dict[str, Any]:
+        return {"kernel_size": self.kernel_size, "strides": self.strides,
+                "padding": self.padding, "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate}
+
 
 class _Conv(_Windowed):
     paddings: tuple[str, ...] = ("valid", "same")
@@ -100,10 +105,8 @@ class _Conv(_Windowed):
         return [emit_activation(b, y, self.activation)]
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "filters": self.filters,
-                "kernel_size": self.kernel_size, "strides": self.strides,
-                "padding": self.padding, "data_format": self.data_format,
-                "dilation_rate": self.dilation_rate, "groups": self.groups,
+        return {**super().get_config(), "filters": self.filters, **self._window_config(),
+                "groups": self.groups,
                 "activation": self.activation, "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
@@ -158,9 +161,7 @@ class _Depthwise(_Windowed):
         super().set_weights(weights)
 
     def _depthwise_config(self) -> dict[str, Any]:
-        return {"kernel_size": self.kernel_size, "strides": self.strides,
-                "padding": self.padding, "depth_multiplier": self.depth_multiplier,
-                "data_format": self.data_format, "dilation_rate": self.dilation_rate}
+        return {**self._window_config(), "depth_multiplier": self.depth_multiplier}
 
 
 class _DepthwiseConv(_Depthwise):
@@ -331,11 +332,9 @@ class _ConvTranspose(_Windowed):
         return [emit_activation(b, y, self.activation)]
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "filters": self.filters,
-                "kernel_size": self.kernel_size, "strides": self.strides,
-                "padding": self.padding, "output_padding": self.output_padding,
-                "data_format": self.data_format, "dilation_rate": self.dilation_rate,
-                "activation": self.activation, "use_bias": self.use_bias,
+        return {**super().get_config(), "filters": self.filters, **self._window_config(),
+                "output_padding": self.output_padding, "activation": self.activation,
+                "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 **self.training_only}
