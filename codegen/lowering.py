@@ -20,11 +20,13 @@ from layerc.codegen.base import BaseEmitter, Operands, Steps, shared
 from layerc.codegen.codes import ACTIVATIONS, BINOPS, CELLS, INITS
 from layerc.ir import Node, OpKind, TargetError, rule_for
 from layerc.ir.ops.activation import prelu_alpha_shape, softmax_block
+from layerc.ir.ops.attention import sizes as attention_sizes
 from layerc.ir.ops.conv_transpose import transpose_geometry
 from layerc.ir.ops.merge import dot_sizes
-from layerc.ir.ops.normalization import (group_block, norm_block, normalize_vectors,
+from layerc.ir.ops.normalization import (NORM_MODES, group_block, norm_block, normalize_vectors,
                                          rescale_vectors, scale_and_shift)
 from layerc.ir.ops.recurrent import state_count
+from layerc.ir.ops.resize import tables as resize_tables
 from layerc.ir.ops.spatial import split, window_pads
 
 Pack = Callable[[np.ndarray], np.ndarray]  # a weight into the layout its kernel reads
@@ -172,6 +174,50 @@ def dot(e: BaseEmitter, node: Node) -> Steps:
                      "groups": groups})]
 
 
+@shared(OpKind.ATTENTION)
+def attention(e: BaseEmitter, node: Node) -> Steps:
+    """One step: per sample, head and query, the scores, the masks, a softmax
+    and the weighted sum of the values. `par` (weight offset): the factor of
+    the scores (dot) or of the tanh arguments (tanh), then dk factors of the
+    tanh terms, the learned scalars and vectors folded in at lowering; mask
+    offsets -1: none."""
+    a = node.attrs
+    tq, tk, h, hk, dk, dv = attention_sizes(a, tuple(e.graph.type_of(p) for p in node.inputs))
+    weights = iter(np.asarray(e.graph.weights[w], np.float64) for w in node.weights)
+    learned = float(next(weights)) if a.scale_weight else 1.0
+    terms = np.broadcast_to(next(weights), (dk,)) if a.tanh_weight else np.ones(dk)
+    pre = learned * (a.scale if a.score == "dot" else 1.0)
+    extra = iter(node.inputs[3:])
+    masks = {name: e.offset(next(extra)) for name in a.masks}
+    return [("attention", {
+        "q": e.offset(node.inputs[0]), "k": e.offset(node.inputs[1]),
+        "v": e.offset(node.inputs[2]), "y": e.offset(node.port()),
+        "p": e.offset(node.port(1)) if a.scores else -1,
+        "qm": masks.get("query", -1), "vm": masks.get("value", -1),
+        "km": masks.get("key", -1), "am": e.offset(next(extra)) if a.attention_mask else -1,
+        "tq": tq, "tk": tk, "heads": h, "kv": hk, "dk": dk, "dv": dv,
+        "tanh": int(a.score == "tanh"), "par": e.constants(np.concatenate([[pre], terms])),
+        "masking": ("zero", "mean", "subtract").index(a.masking),
+        "qrows": int(a.query_mask == "rows"),
+        "causal": int(a.causal), "window": a.window})]
+
+
+@shared(OpKind.RESIZE)
+def resize(e: BaseEmitter, node: Node) -> Steps:
+    """One step over the output: per pixel, `taps` x `taps` input pixels
+    weighted from the per-axis tables (ir/ops/resize.py), stored as weight
+    constants: row indices `ri` and weights `rw` (oh x taps), column `ci`
+    and `cw` (ow x taps); index -1 reads `fill` (a weight offset)."""
+    a = node.attrs
+    (h, w), c = split(e.graph.type_of(node.inputs[0]), a.data_format, 2)
+    rows, row_w, cols, col_w = resize_tables(a, h, w)
+    return [("image_resize", {**io_operands(e, node), "h": h, "w_": w, "c": c, "oh": a.size[0],
+                        "ow": a.size[1], "taps": rows.shape[1], "ri": e.constants(rows),
+                        "rw": e.constants(row_w), "ci": e.constants(cols),
+                        "cw": e.constants(col_w), "fill": e.constant(a.fill_value),
+                        "first": int(a.data_format == "channels_first")})]
+
+
 # ----- activation layers -----
 @shared(OpKind.RELU, OpKind.ELU, OpKind.PRELU)
 def rectify(e: BaseEmitter, node: Node) -> Steps:
@@ -232,7 +278,7 @@ def moments(e: BaseEmitter, node: Node) -> Steps:
     if node.op is OpKind.LAYER_NORM:
         outer, n, inner = norm_block(a.axes, x)
         geometry = dict(a=outer, r1=n, k=inner, r2=1, gs1=1, gsk=0, gs2=0, gdiv=1)
-        mode = ("layer", "rms", "unit").index(a.mode)
+        mode = NORM_MODES.index(a.mode)
         has_beta = a.center and a.mode == "layer"
     else:
         outer, groups, per, inner = group_block(a, x)
@@ -292,33 +338,51 @@ def scale_shift(e: BaseEmitter, node: Node) -> Steps:
 # ----- window ops -----
 # The geometry operands of every window op (convolution, pooling, locally connected).
 WINDOW_FIELDS = "h w_ c oh ow f kh kw sh sw dh dw pt pl first"
+# A convolution's first spatial axis when it has three: input and output depth,
+# window, stride, dilation and front pad (1, 1, 1, 1, 1, 0 with fewer axes, where
+# the kernels' depth loops run once).
+DEPTH_FIELDS = "d_ od kd sd dd pf"
 
 
 def as_2d(sizes: tuple[int, ...]) -> tuple[int, int]:
-    """A 1-D window op is a 2-D one of height 1."""
-    return (1, sizes[0]) if len(sizes) == 1 else (sizes[0], sizes[1])
+    """A 1-D window op is a 2-D one of height 1; a 3-D one's last two axes."""
+    return (1, sizes[0]) if len(sizes) == 1 else (sizes[-2], sizes[-1])
 
 
-def window_operands(e: BaseEmitter, node: Node) -> Operands:
+def window_operands(e: BaseEmitter, node: Node, depth: bool = False) -> Operands:
     """x, y and the WINDOW_FIELDS of a window op seen in 2-D: input h x w_ x c,
     output oh x ow x f, window kh x kw, strides, dilation, top/left pads (from
     specialize-padding, else from the IR's window rule; the bottom/right pads
-    only bound loops) and whether the data format is channels first."""
+    only bound loops) and whether the data format is channels first. With
+    `depth`, the DEPTH_FIELDS too, and the 2-D fields are the last two of
+    three spatial axes; without it an op of three spatial axes is refused
+    (its kernel would drop the depth)."""
     a = node.attrs
     window = rule_for(node.op).window
     if window is None:
         raise TargetError(f"{node.label}: {node.op.value} has no window")
     w = window(a)
+    rank = len(w.kernel)
+    if rank > 2 and not depth:
+        raise TargetError(f"{node.label}: this {node.op.value} kernel runs 1 or 2 spatial "
+                          f"axes, not {rank}")
     x = e.graph.type_of(node.inputs[0])
-    sizes, c = split(x, a.data_format, len(w.kernel))
-    out_sizes, f = split(node.type, a.data_format, len(w.kernel))
+    sizes, c = split(x, a.data_format, rank)
+    out_sizes, f = split(node.type, a.data_format, rank)
     pads = getattr(a, "pads", None) or window_pads(x, a.data_format, w)
     (h, wd), (oh, ow) = as_2d(sizes), as_2d(out_sizes)
     (kh, kw), (sh, sw), (dh, dw) = as_2d(w.kernel), as_2d(w.strides), as_2d(w.dilation)
-    pt, pl = (0, pads[0][0]) if len(pads) == 1 else (pads[0][0], pads[1][0])
-    return {**io_operands(e, node), "h": h, "w_": wd, "c": c, "oh": oh, "ow": ow, "f": f,
-            "kh": kh, "kw": kw, "sh": sh, "sw": sw, "dh": dh, "dw": dw, "pt": pt, "pl": pl,
-            "first": int(a.data_format == "channels_first")}
+    pt, pl = (0, pads[0][0]) if len(pads) == 1 else (pads[-2][0], pads[-1][0])
+    operands = {**io_operands(e, node), "h": h, "w_": wd, "c": c, "oh": oh, "ow": ow, "f": f,
+                "kh": kh, "kw": kw, "sh": sh, "sw": sw, "dh": dh, "dw": dw, "pt": pt,
+                "pl": pl, "first": int(a.data_format == "channels_first")}
+    if depth:
+        three = rank == 3
+        operands.update({"d_": sizes[0] if three else 1, "od": out_sizes[0] if three else 1,
+                         "kd": w.kernel[0] if three else 1, "sd": w.strides[0] if three else 1,
+                         "dd": w.dilation[0] if three else 1,
+                         "pf": pads[0][0] if three else 0})
+    return operands
 
 
 def transpose_operands(e: BaseEmitter, node: Node) -> Operands:
@@ -340,11 +404,12 @@ def transpose_operands(e: BaseEmitter, node: Node) -> Operands:
 
 
 def weighted_window_operands(e: BaseEmitter, node: Node, kernel: int,
-                             bias_pack: Pack | None = None) -> Operands:
+                             bias_pack: Pack | None = None, depth: bool = False) -> Operands:
     """A convolution's or locally-connected layer's window operands with its
     weights: `w` the kernel's offset (packed as the target chose), `b` the
-    bias's (-1: none; packed by `bias_pack` if given), `act` its activation."""
-    return {**window_operands(e, node), "w": kernel, "b": bias(e, node, bias_pack),
+    bias's (-1: none; packed by `bias_pack` if given), `act` its activation;
+    `depth` as in window_operands."""
+    return {**window_operands(e, node, depth), "w": kernel, "b": bias(e, node, bias_pack),
             "act": act(node.attrs.activation)}
 
 
@@ -356,7 +421,39 @@ def mask_offset(e: BaseEmitter, node: Node) -> int:
 
 @shared(OpKind.POOL)
 def pool(e: BaseEmitter, node: Node) -> Steps:
-    return [("pool", {**window_operands(e, node), "max": int(node.attrs.mode == "max")})]
+    """One `pool` step over 1 or 2 spatial axes (`planes`: 2-D maps per
+    sample, one here); over three, pool_3d's two."""
+    if len(node.attrs.pool) == 3:
+        return pool_3d(e, node)
+    return [("pool", {**window_operands(e, node), "planes": 1,
+                      "max": int(node.attrs.mode == "max")})]
+
+
+def pool_3d(e: BaseEmitter, node: Node) -> Steps:
+    """A 3-D pooling as two 2-D ones, since a box window is separable (the
+    max of maxima; the average of averages, each over its in-bounds cells,
+    whose counts multiply): over each depth slice's rows and columns into
+    scratch, then over depth, each run by the 2-D `pool` kernel on a view of
+    the buffer. Channels last, (D, H, W, C) is D planes of (H, W, C), and
+    its depth a column of height D and width 1 over OH * OW * C channels;
+    channels first, (C, D, H, W) is C * D channel planes, and its depth C
+    planes of that column over OH * OW channels."""
+    a = node.attrs
+    g = window_operands(e, node, depth=True)
+    c, oh, ow, first = g["c"], g["oh"], g["ow"], g["first"]
+    d = g["d_"]
+    mid = e.scratch(d * oh * ow * c)
+    is_max = int(a.mode == "max")
+    planes = {**g, "y": mid, "planes": 1 if first else d, "max": is_max}
+    for name in DEPTH_FIELDS.split():
+        del planes[name]
+    if first:
+        planes.update(c=c * d, f=c * d)
+    inner = oh * ow if first else oh * ow * c
+    column = {"x": mid, "y": g["y"], "h": d, "w_": 1, "c": inner, "oh": g["od"], "ow": 1,
+              "f": inner, "kh": g["kd"], "kw": 1, "sh": g["sd"], "sw": 1, "dh": 1, "dw": 1,
+              "pt": g["pf"], "pl": 0, "first": 0, "planes": c if first else 1, "max": is_max}
+    return [("pool", planes), ("pool", column)]
 
 
 @shared(OpKind.GLOBAL_POOL)

@@ -121,7 +121,22 @@ def upsample(e: BaseEmitter, node: Node) -> Steps:
         dims += [n, s]
         xs += [xstride, 0]
         ys += [ystride * s, ystride]
-    return [("strided", strided_operands(e, node, tuple(dims), tuple(xs), tuple(ys)))]
+    if len([d for d in dims if d != 1]) <= COPY_DIMS:
+        return [("strided", strided_operands(e, node, tuple(dims), tuple(xs), tuple(ys)))]
+    # More axes than a copy walks (a 3-D upsampling): the outermost repeated
+    # axis written once per input value, then that copy's slices repeated
+    # within the output.
+    k = next(i for i, s in enumerate(a.size) if s > 1)
+    dims[2 * k + 1] = 1
+    inner = strides(out)[k]  # type: ignore[arg-type]
+    size, s = math.prod(out), a.size[k]  # type: ignore[arg-type]
+    n = out[k] // s
+    outer = size // (n * s * inner)
+    again = strided_operands(e, node, (outer, n, s - 1, inner), (n * s * inner, s * inner, 0, 1),
+                             (n * s * inner, s * inner, inner, 1), yo=inner)
+    again.update(x=again["y"], xsize=again["ysize"])
+    return [("strided", strided_operands(e, node, tuple(dims), tuple(xs), tuple(ys))),
+            ("strided", again)]
 
 
 def resize_operands(e: BaseEmitter, node: Node, x: tuple[int, ...], spatial: tuple[int, int],

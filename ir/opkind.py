@@ -47,6 +47,8 @@ class OpKind(str, Enum):
     NORMALIZE = "normalize"
     MASKING = "masking"
     DOT = "dot"
+    ATTENTION = "attention"
+    RESIZE = "resize"
 
     def __str__(self) -> str:
         return self.value

@@ -29,7 +29,7 @@ from layerc.keras_layers import (AUGMENTATION, WEIGHTS, convert_layer, label,
 from layerc.keras_files import load
 from layerc.keras_ops import OpRefused, convert_op, reads_mask
 from layerc.keras_masks import KerasMasks, layerc_key, same_mask
-from layerc.layers.attention import MultiHeadAttention
+from layerc.layers.attention import Attention, _HeadsAttention
 from layerc.layers.base import Layer, SymbolicTensor, source_override
 from layerc.layers.recurrent import Recurrent
 from layerc.models import Model, Sequential
@@ -174,7 +174,7 @@ class _Replay:
                 self.sequential.add(layer)
             self.tensors[id(node.outputs[0])] = layer._nodes[0].outputs[0]
             return
-        if isinstance(layer, MultiHeadAttention):
+        if isinstance(layer, (_HeadsAttention, Attention)):
             self._attention(node, op, layer)
             return
         inputs, keras_mask, kwargs = self._arguments(node, op, layer)
@@ -191,26 +191,43 @@ class _Replay:
         if layer._nodes[-1].mask_output and not layer.multi_input:  # Embedding, Masking
             self.masks.made_from(getattr(node.outputs[0], "_keras_mask", None), inputs)
 
-    def _attention(self, node: Any, klayer: Any, layer: MultiHeadAttention) -> None:
-        """A MultiHeadAttention call: (query, value), key and
-        return_attention_scores; masks are refused."""
+    def _attention(self, node: Any, klayer: Any, layer: Layer) -> None:
+        """An attention layer's call: MultiHeadAttention's and
+        GroupedQueryAttention's (query, value, key, attention_mask=...), or
+        Attention's and AdditiveAttention's ([query, value, key]), with
+        return_attention_scores and use_causal_mask; the masks its inputs
+        carry must be the twins of Keras's."""
         where = f"from_keras: {label(klayer)}"
         args, kwargs = list(node.arguments.args), dict(node.arguments.kwargs)
-        key = args.pop() if len(args) == 3 else kwargs.pop("key", None)
-        scores = bool(kwargs.pop("return_attention_scores", False))
         if kwargs.pop("training", None):
             raise ConfigError(f"{where}: called with training=True; layerc is inference-only")
+        options = {name: kwargs.pop(name) for name in ("return_attention_scores",
+                                                       "use_causal_mask") if name in kwargs}
+        heads = isinstance(layer, _HeadsAttention)
+        if heads:
+            key = args.pop() if len(args) == 3 else kwargs.pop("key", None)
+            kinputs = args + ([key] if key is not None else [])
+            mask = kwargs.pop("attention_mask", None)
+            if mask is not None:
+                options["attention_mask"] = self._tensor(mask, f"the attention_mask of "
+                                                               f"{label(klayer)}")
+        else:
+            kinputs = list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) \
+                else args
         refused = sorted(k for k, v in kwargs.items() if v is not None and v is not False)
-        if refused or len(args) != 2:
+        if refused or not 2 <= len(kinputs) <= 3:
             raise ConfigError(f"{where}: called with {', '.join(refused) or 'other arguments'}; "
-                              f"layerc supports query, value, key and "
-                              f"return_attention_scores (no masks yet)")
-        kinputs = args + ([key] if key is not None else [])
+                              f"layerc supports the query, value and key, attention_mask "
+                              f"(MultiHeadAttention), return_attention_scores and "
+                              f"use_causal_mask")
         inputs = [self._tensor(t, f"the input of {label(klayer)}") for t in kinputs]
         self._check_merge_masks(klayer, inputs, kinputs)
         try:
-            outs = layer(inputs[0], inputs[1], key=inputs[2] if key is not None else None,
-                         return_attention_scores=scores)
+            if heads:
+                outs = layer(inputs[0], inputs[1],  # type: ignore[call-arg]
+                             key=inputs[2] if len(inputs) > 2 else None, **options)
+            else:
+                outs = layer(inputs, **options)
         except LayercError as err:
             raise type(err)(f"{where}: {err}") from None
         self._bind(klayer, node.outputs, outs if isinstance(outs, list) else [outs])
@@ -288,8 +305,10 @@ class _Replay:
         training = kwargs.pop("training", None)
         # Keras's augmentation layers default to training=True in their call
         # signature, and Keras records it; its predict still runs them as the
-        # identity (tests/oracle/test_from_keras.py), as layerc does.
-        if training not in (None, False) and type(klayer).__name__ not in AUGMENTATION:
+        # identity (tests/oracle/test_from_keras.py), as layerc does. Resizing
+        # and CenterCrop record it too and compute the same either way.
+        if training not in (None, False) and \
+                type(klayer).__name__ not in AUGMENTATION + ("Resizing", "CenterCrop"):
             raise ConfigError(f"{where}: called with training={training!r}; layerc is "
                               f"inference-only and supports training=None or False")
         keras_mask = kwargs.pop("mask", None)

@@ -141,7 +141,31 @@ CELL_TABLES = {f"{name}Cell": {k: v for k, v in table.items() if k not in _RNN_K
 MULTI_HEAD_ATTENTION = {
     **BASE, **KERNEL_TRAINING, "num_heads": PASS, "key_dim": PASS, "value_dim": PASS,
     "dropout": PASS, "use_bias": PASS, "output_shape": PASS, "attention_axes": PASS,
-    "seed": DROP, "sliding_window": only(None), "use_gate": only(False)}
+    "seed": DROP, "sliding_window": PASS, "use_gate": PASS}
+GROUPED_QUERY_ATTENTION = {
+    **BASE, **KERNEL_TRAINING, "head_dim": PASS, "num_query_heads": PASS,
+    "num_key_value_heads": PASS, "dropout": PASS, "use_bias": PASS, "seed": DROP,
+    "sliding_window": PASS, "use_gate": PASS}
+EINSUM_DENSE = {**BASE, **KERNEL_TRAINING, **NO_LORA, "equation": PASS,
+                "output_shape": PASS, "activation": ACTIVATION, "bias_axes": PASS}
+ATTENTION = {**BASE, "use_scale": PASS, "score_mode": PASS, "dropout": PASS, "seed": DROP}
+ADDITIVE_ATTENTION = {**BASE, "use_scale": PASS, "dropout": PASS, "seed": DROP}
+RMS_NORMALIZATION = {**BASE, "axis": PASS, "epsilon": PASS}
+CONV_LSTM = {
+    **BASE, "filters": PASS, "kernel_size": PASS, "strides": PASS, "padding": PASS,
+    "data_format": PASS, "dilation_rate": PASS, "activation": ACTIVATION,
+    "recurrent_activation": ACTIVATION, "use_bias": PASS, "return_sequences": PASS,
+    "return_state": PASS, "go_backwards": PASS, "stateful": only(False), "unroll": DROP,
+    "zero_output_for_mask": DROP,  # masks are refused, so it never applies
+    **{key: DROP for key in (
+        "kernel_initializer", "recurrent_initializer", "bias_initializer", "unit_forget_bias",
+        "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+        "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout",
+        "recurrent_dropout", "seed")}}
+RESIZING = {**BASE, "height": PASS, "width": PASS, "interpolation": PASS,
+            "crop_to_aspect_ratio": PASS, "pad_to_aspect_ratio": PASS, "fill_mode": PASS,
+            "fill_value": PASS, "antialias": PASS, "data_format": PASS}
+CENTER_CROP = {**BASE, "height": PASS, "width": PASS, "data_format": PASS}
 RNN_LAYER = {"name": PASS, "trainable": DROP, "dtype": FLOAT32, "cell": DROP,
              "return_sequences": PASS, "return_state": PASS, "go_backwards": PASS,
              "stateful": PASS, "unroll": DROP, "zero_output_for_mask": PASS}
@@ -171,6 +195,7 @@ CROPPING_1D = {**BASE, "cropping": PASS}
 CROPPING_2D = {**BASE, "cropping": PASS, "data_format": PASS}
 UP_SAMPLING_1D = {**BASE, "size": PASS}
 UP_SAMPLING_2D = {**BASE, "size": PASS, "data_format": PASS, "interpolation": PASS}
+UP_SAMPLING_3D = {**BASE, "size": PASS, "data_format": PASS}
 MASKING = {**BASE, "mask_value": PASS}
 # The wrapped layers are read from the wrapper (convert_bidirectional, ...).
 BIDIRECTIONAL = {**BASE, "layer": DROP, "merge_mode": PASS, "backward_layer": DROP}

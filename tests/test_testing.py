@@ -29,12 +29,17 @@ DRAWS = settings(deadline=None, max_examples=30)
 SEARCH = settings(deadline=None, max_examples=1000, database=None, derandomize=True)
 CORE = {"Dense", "Activation", "Dropout", "Flatten", "Reshape"}
 MERGES = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-          "MultiHeadAttention"}
+          "MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention"}
 WINDOWED = {"Conv1D", "Conv2D", "MaxPooling1D", "AveragePooling1D", "MaxPooling2D",
             "AveragePooling2D", "LocallyConnected1D", "LocallyConnected2D"}
 GLOBAL_POOLS = {"GlobalMaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling2D",
                 "GlobalAveragePooling2D"}
 SPATIAL = WINDOWED | GLOBAL_POOLS
+# The 3-D family: drawn on volumes (rank-4 sample shapes), which the default
+# input shapes hold only after a Reshape.
+SPATIAL_3D = {"Conv3D", "MaxPooling3D", "AveragePooling3D", "GlobalMaxPooling3D",
+              "GlobalAveragePooling3D"}
+MOVES_3D = {"ZeroPadding3D", "Cropping3D", "UpSampling3D"}
 # The normalization, activation and reshaping layers the core makers draw too
 # (BatchNormalization is a spatial maker as well).
 NORMALIZATION = {"BatchNormalization", "Rescaling", "LayerNormalization", "UnitNormalization",
@@ -49,10 +54,12 @@ NORMALIZATION = {"BatchNormalization", "Rescaling", "LayerNormalization", "UnitN
 # families joined; test_default_draws_reach_every_family_layer covers them.
 FAMILY_MAKERS = {"relu", "prelu", "softmax", "layer_normalization", "group_normalization",
                  "normalization", "permute", "zero_padding", "cropping", "up_sampling",
-                 "depthwise_conv", "separable_conv", "conv_transpose"}
+                 "depthwise_conv", "separable_conv", "conv_transpose", "conv3d",
+                 "max_pooling3d", "average_pooling3d", "global_max_pooling3d",
+                 "global_average_pooling3d"}
 MERGE_OPS = (OpKind.ADD, OpKind.SUBTRACT, OpKind.MULTIPLY, OpKind.AVERAGE, OpKind.MAXIMUM,
              OpKind.MINIMUM, OpKind.CONCATENATE)
-SPATIAL_MAKER_NAMES = sorted(name for name in LAYER_MAKERS if name[-2:] in ("1d", "2d"))
+SPATIAL_MAKER_NAMES = sorted(name for name in LAYER_MAKERS if name[-2:] in ("1d", "2d", "3d"))
 
 
 def classic_makers():
@@ -74,7 +81,8 @@ def outputs_match_types(model, batch=2):
 def test_layer_stacks_are_built_sequentials_of_core_and_spatial_layers(model):
     assert isinstance(model, layerc.Sequential) and model.built
     assert 1 <= len(model.layers) <= 6
-    assert {layer.kind for layer in model.layers} <= CORE | SPATIAL | NORMALIZATION
+    assert {layer.kind for layer in model.layers} <= (CORE | SPATIAL | NORMALIZATION
+                                                      | SPATIAL_3D | MOVES_3D)
     shape = model.input_shape
     assert shape[0] is None and 1 <= len(shape) - 1 <= 3
     assert all(1 <= d <= MAX_SPATIAL_SIDE for d in shape[1:])
@@ -394,6 +402,32 @@ def test_spatial_stacks_reach_every_spatial_layer_and_option():
     assert missing_features(spatial_stacks(), features, examples=1000) == set()
 
 
+@settings(deadline=None, max_examples=10)
+@given(spatial_stacks(input_shapes=spatial_shapes(3, 3, max_side=5)))
+def test_spatial_stacks_over_volumes_are_3d_convnets(model):
+    assert len(model.input_shape) == 5
+    kinds = {layer.kind for layer in model.layers}
+    assert kinds <= SPATIAL_3D | {"BatchNormalization", "Flatten", "Dense"}
+    verify(model.to_graph())
+    assert outputs_match_types(model)
+
+
+def test_spatial_stacks_over_volumes_reach_every_3d_layer():
+    features = {f"{kind} {fmt}": has_layer(kind, lambda l, fmt=fmt: l.data_format == fmt)
+                for kind in SPATIAL_3D for fmt in DATA_FORMATS}
+    features["Conv3D same with strides"] = has_layer(
+        "Conv3D", lambda l: l.padding == "same" and max(l.strides) > 1)
+    features["Conv3D dilated"] = has_layer("Conv3D", lambda l: max(l.dilation_rate) > 1)
+    assert missing_features(spatial_stacks(input_shapes=spatial_shapes(3, 3, max_side=5)),
+                            features, examples=300) == set()
+
+
+def test_default_draws_reach_the_3d_moves_on_volumes():
+    features = {kind: has_layer(kind) for kind in MOVES_3D}
+    assert missing_features(layer_stacks(input_shapes=spatial_shapes(3, 3, max_side=4),
+                                          max_layers=2), features, examples=300) == set()
+
+
 @DRAWS
 @given(st.data())
 def test_spatial_stacks_take_their_makers_heads_and_shapes(data):
@@ -414,7 +448,8 @@ def test_functional_graphs_are_valid_models(model):
     assert type(model) is layerc.Model
     assert 1 <= len(model.inputs) <= 3
     assert 1 <= len(model.outputs) <= 4
-    assert {layer.kind for layer in layers_of(model)} <= CORE | MERGES | SPATIAL | NORMALIZATION
+    assert {layer.kind for layer in layers_of(model)} <= (CORE | MERGES | SPATIAL | NORMALIZATION
+                                                         | SPATIAL_3D | MOVES_3D)
     verify(model.to_graph())
     assert outputs_match_types(model)
     assert probe_magnitude(model) <= MAX_MAGNITUDE
@@ -440,8 +475,13 @@ def test_functional_graphs_reach_merges_shared_layers_and_several_outputs():
                                                     lambda layer: layer.axis < 0),
         "a shared Dense": shared_dense,
         "a dot of distinct tensors": has_node(OpKind.DOT, distinct),
-        "a multi-head attention": has_node(OpKind.DOT, lambda graph, node:
-                                           node.attrs.groups == 1),
+        "a multi-head attention": has_layer("MultiHeadAttention"),
+        "a grouped-query attention": has_node(OpKind.ATTENTION, lambda graph, node:
+                                              graph.type_of(node.inputs[1]).shape[2] <
+                                              node.type.shape[2]),
+        "a causal attention": has_node(OpKind.ATTENTION, lambda graph, node: node.attrs.causal),
+        "a tanh-scored attention": has_node(OpKind.ATTENTION, lambda graph, node:
+                                            node.attrs.score == "tanh"),
         "a normalized dot": has_node(OpKind.LAYER_NORM, lambda graph, node:
                                      node.attrs.mode == "unit"),
         "2 inputs": lambda model, graph: len(model.inputs) == 2,
@@ -461,7 +501,7 @@ def test_functional_graphs_reach_merges_shared_layers_and_several_outputs():
                 for p in node.inputs) for node in graph.nodes()),
     })
     assert missing_features(functional_graphs(makers=classic_makers()), features,
-                            examples=800) == set()
+                            examples=1000) == set()
 
 
 @DRAWS

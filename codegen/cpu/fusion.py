@@ -17,7 +17,7 @@ from layerc.ir import Node, OpKind
 def gemm_path(e: BaseEmitter, conv: Node) -> bool:
     """Whether the CPU runs a convolution as its implicit GEMM (gemm.py):
     channels last, one group, and not the Winograd kernel."""
-    g = lowering.window_operands(e, conv)
+    g = lowering.window_operands(e, conv, depth=True)
     return g["first"] == 0 and conv.attrs.groups == 1 and not (
         conv.attrs.variant == "winograd" and winograd.fits(g))
 
@@ -26,8 +26,10 @@ def pooled_by(e: BaseEmitter, conv: Node) -> Node | None:
     """The max pooling a convolution's lowering takes into its own step: the
     convolution's only reader (not a model output), with no activation past
     the ReLU the GEMM applies, and a pooling whose windows tile the input
-    exactly from the corner (strides equal to the pool, no padding)."""
-    if conv.op is not OpKind.CONV or conv.attrs.activation not in ("linear", "relu"):
+    exactly from the corner (strides equal to the pool, no padding); 1 or 2
+    spatial axes (conv_pool.py's bands are 2-D)."""
+    if conv.op is not OpKind.CONV or conv.attrs.activation not in ("linear", "relu") \
+            or len(conv.attrs.kernel) > 2:
         return None
     port = conv.port()
     users = e.graph.users(conv.id)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from layerc.codegen.schema import Schema
 
-WIDTH = 26  # columns per instruction row
+WIDTH = 32  # columns per instruction row
 OPCODE = 0  # the column of the opcode
 
 F = TypeVar("F")

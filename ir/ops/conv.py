@@ -1,4 +1,4 @@
-"""Rules for convolution (1-D and 2-D, both data formats)."""
+"""Rules for convolution (1-D, 2-D and 3-D, both data formats)."""
 
 from __future__ import annotations
 

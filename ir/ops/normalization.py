@@ -115,7 +115,10 @@ register(OpRule(OpKind.RESCALE, RescaleAttrs, _infer_rescale, _ref_rescale, epil
 
 
 # ----- layer, RMS and unit normalization: moments over adjacent axes -----
-NORM_MODES = ("layer", "rms", "unit")  # unit: x / sqrt(sum of squares), Keras's L2 normalize
+# rms: LayerNormalization(rms_scaling=True), x / sqrt(var + eps) (Keras's
+# var, about the mean); unit: x / sqrt(sum of squares), Keras's L2
+# normalize; mean_square: RMSNormalization, x / sqrt(mean of squares + eps).
+NORM_MODES = ("layer", "rms", "unit", "mean_square")
 UNIT_EPSILON = 1e-12  # Keras's UnitNormalization
 
 
@@ -161,7 +164,8 @@ def _ref_layer_norm(a: LayerNormAttrs, xs: list[np.ndarray],
                     ws: list[np.ndarray]) -> list[np.ndarray]:
     """Keras 3.15's formulas in float64: (x - mean) / sqrt(var + eps) * gamma
     + beta; rms_scaling x / sqrt(var + eps) * gamma (Keras's var, about the
-    mean); unit x * min(1 / sqrt(sum x^2), 1 / 1e-12)."""
+    mean); unit x * min(1 / sqrt(sum x^2), 1 / 1e-12); mean_square (Keras's
+    RMSNormalization) x / sqrt(mean x^2 + eps) * scale."""
     x = xs[0].astype(np.float64)
     axes = tuple(a.axes)
     if a.mode == "unit":
@@ -172,7 +176,8 @@ def _ref_layer_norm(a: LayerNormAttrs, xs: list[np.ndarray],
     for axis in axes:
         shape[axis] = x.shape[axis]
     mean = np.mean(x, axis=axes, keepdims=True)
-    var = np.var(x, axis=axes, keepdims=True)
+    var = np.mean(x * x, axis=axes, keepdims=True) if a.mode == "mean_square" else \
+        np.var(x, axis=axes, keepdims=True)
     y = (x - mean if a.mode == "layer" else x) / np.sqrt(var + a.epsilon)
     if a.scale:
         y = y * np.asarray(ws[0], np.float64).reshape(shape)

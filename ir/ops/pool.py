@@ -73,7 +73,7 @@ register(OpRule(OpKind.POOL, PoolAttrs, _infer_pool, _ref_pool, window=_window,
 @dataclass(frozen=True, slots=True)
 class GlobalPoolAttrs:
     mode: str  # max or avg
-    rank: int  # spatial axes: 1 or 2
+    rank: int  # spatial axes: 1, 2 or 3
     data_format: str = "channels_last"
     keepdims: bool = False
     has_mask: bool = False  # 1-D average only: a second input (batch, steps) of 1/0

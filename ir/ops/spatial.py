@@ -1,6 +1,6 @@
 """Window arithmetic shared by convolution, pooling and locally-connected ops.
 
-Every spatial op here works on 1 or 2 spatial axes, in either data format.
+Every spatial op here works on 1, 2 or 3 spatial axes, in either data format.
 'same' padding is TensorFlow's (and Keras's): the output has ceil(n / s)
 positions and the odd pad goes at the end; 'causal' pads d * (k - 1) at the
 start whatever the stride.

@@ -10,19 +10,24 @@ from __future__ import annotations
 from typing import Any
 
 from layerc.errors import ConfigError
-from layerc.layers import (activations, attention, convolutional, core, embeddings, input_layer,
-                           local, merge, normalization, pooling, recurrent, reshaping, wrappers)
+from layerc.layers import (activations, attention, conv_lstm, convolutional, core, einsum,
+                           embeddings,
+                           input_layer, local, merge, normalization, pooling, preprocessing,
+                           recurrent, reshaping, wrappers)
 from layerc.layers.base import LAYERS, Layer, SymbolicTensor
 from layerc.layers.activations import *  # noqa: F403
 from layerc.layers.attention import *  # noqa: F403
+from layerc.layers.conv_lstm import *  # noqa: F403
 from layerc.layers.convolutional import *  # noqa: F403
 from layerc.layers.core import *  # noqa: F403
+from layerc.layers.einsum import *  # noqa: F403
 from layerc.layers.embeddings import *  # noqa: F403
 from layerc.layers.input_layer import *  # noqa: F403
 from layerc.layers.local import *  # noqa: F403
 from layerc.layers.merge import *  # noqa: F403
 from layerc.layers.normalization import *  # noqa: F403
 from layerc.layers.pooling import *  # noqa: F403
+from layerc.layers.preprocessing import *  # noqa: F403
 from layerc.layers.recurrent import *  # noqa: F403
 from layerc.layers.reshaping import *  # noqa: F403
 from layerc.layers.wrappers import *  # noqa: F403
@@ -40,20 +45,24 @@ def deserialize(data: dict[str, Any]) -> Layer:
     return cls.from_config(dict(data.get("config", {})))
 
 
-__all__ = ["LAYERS", "Layer", "SymbolicTensor", "activations", "attention", "convolutional",
-           "core",
-           "deserialize", "embeddings", "local", "merge", "normalization", "pooling",
+__all__ = ["LAYERS", "Layer", "SymbolicTensor", "activations", "attention", "conv_lstm",
+           "convolutional",
+           "core", "deserialize", "einsum", "embeddings", "local", "merge", "normalization",
+           "pooling", "preprocessing",
            "recurrent", "reshaping", "serialize", "wrappers"]
 __all__ += activations.__all__
 __all__ += attention.__all__
+__all__ += conv_lstm.__all__
 __all__ += convolutional.__all__
 __all__ += core.__all__
+__all__ += einsum.__all__
 __all__ += embeddings.__all__
 __all__ += input_layer.__all__
 __all__ += local.__all__
 __all__ += merge.__all__
 __all__ += normalization.__all__
 __all__ += pooling.__all__
+__all__ += preprocessing.__all__
 __all__ += recurrent.__all__
 __all__ += reshaping.__all__
 __all__ += wrappers.__all__

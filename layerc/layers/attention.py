@@ -1,15 +1,16 @@
-"""Attention layers: MultiHeadAttention.
+"""Attention layers: MultiHeadAttention, GroupedQueryAttention, Attention and
+AdditiveAttention, on (batch, steps, features) inputs, attending over the
+steps.
 
-Keras's MultiHeadAttention on (batch, steps, features) inputs, attention
-over the steps: each head projects the query, key and value (EinsumDense
-layers in Keras, whose kernels (features, heads, dim) are in memory the
-Dense kernels (features, heads * dim) layerc runs), scales the query by
-1 / sqrt(key_dim), takes the query-key dot products per head, a softmax over
-the keys, the weighted sum of the values, and projects the heads back
-(kernel (heads, value_dim, output) = (heads * value_dim, output)). In the
-IR: Dense, Rescaling, Reshape and Transpose ops around two per-head matrix
-products (the dot op with one group axis) and a softmax. get_weights and
-set_weights show Keras's shapes.
+Each becomes its projections (Dense ops: Keras's EinsumDense kernels
+(features, heads, dim) are in memory the Dense kernels (features, heads *
+dim) layerc runs) around one fused attention op (ir/ops/attention.py):
+scores, masks, softmax and the weighted values in one kernel. Masks are
+Keras 3.15's: the inputs' Keras masks (query, value and key), an explicit
+attention_mask (batch, Tq, Tk), use_causal_mask and the sliding window,
+combined by AND; Keras's two ways of applying them (MultiHeadAttention's
+masked softmax, Attention's scores lowered by 1e9) are the op's `masking`.
+get_weights and set_weights show Keras's shapes.
 """
 
 from __future__ import annotations
@@ -22,126 +23,134 @@ import numpy as np
 from layerc import initializers
 from layerc.errors import ConfigError, ShapeError
 from layerc.ir import OpKind, Port, TensorType
-from layerc.ir.ops.core import ActivationAttrs, DenseAttrs, ReshapeAttrs, TransposeAttrs
-from layerc.ir.ops.merge import DotAttrs
-from layerc.ir.ops.normalization import RescaleAttrs
+from layerc.ir.ops.attention import AttentionAttrs
+from layerc.ir.ops.core import DenseAttrs, ReshapeAttrs
+from layerc.ir.ops.merge import MergeAttrs
 from layerc.layers.base import Builder, Layer, SymbolicTensor
 from layerc.layers.core import positive_int
 
-_PARTS = ("query", "key", "value", "output")
+
+def _rate(layer: Layer, dropout: Any) -> float:
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or \
+            not 0 <= dropout <= 1:
+        raise ConfigError(f"{layer.label()}: dropout must be in [0, 1], got {dropout!r}")
+    return float(dropout)  # the identity at inference
 
 
-class MultiHeadAttention(Layer):
-    """`MultiHeadAttention(num_heads, key_dim, value_dim=None, dropout=0.0,
-    use_bias=True, output_shape=None, attention_axes=None, ...)`, called as
-    `layer(query, value, key=None, return_attention_scores=False)` on
-    (batch, steps, features) tensors. Masks (attention_mask, use_causal_mask,
-    masked inputs) and attention over other axes are refused."""
+def _sequence(layer: Layer, name: str, t: TensorType) -> tuple[int, int]:
+    if t.rank != 3 or t.shape[1] is None or t.shape[2] is None:
+        raise ShapeError(f"{layer.label()}: the {name} must be (batch, steps, features) with "
+                         f"known steps and features, got {t}")
+    return t.shape[1], t.shape[2]
+
+
+class _CallOptions:
+    """The call options every call of an attention layer must agree on (a
+    layer's calls share one emit, which reads them from the layer)."""
+
+    def _agree(self: Any, options: dict[str, Any], source: str) -> None:
+        if self._nodes and options != self._options:
+            raise ConfigError(f"{self.label(source)}: every call must agree on "
+                              f"{', '.join(sorted(options))}; the first was {self._options}, "
+                              f"this one {options}")
+        self._options = options
+
+
+class _HeadsAttention(_CallOptions, Layer, register=False):
+    """Projected multi-head attention (MultiHeadAttention and
+    GroupedQueryAttention): query, key and value projections into `heads`
+    and `kv_heads` heads, the fused attention, an optional sigmoid gate on
+    the heads' output, and the output projection."""
 
     multi_input = True
+    heads: int
+    kv_heads: int
+    key_dim: int
+    value_dim: int
+    output_dim: int | None
+    output_name = "output"  # Keras's name of the output projection
 
-    def __init__(self, num_heads: int, key_dim: int, value_dim: int | None = None,
-                 dropout: float = 0.0, use_bias: bool = True, output_shape: Any = None,
-                 attention_axes: Any = None, kernel_initializer: Any = "glorot_uniform",
-                 bias_initializer: Any = "zeros", kernel_regularizer: Any = None,
-                 bias_regularizer: Any = None, activity_regularizer: Any = None,
-                 kernel_constraint: Any = None, bias_constraint: Any = None, seed: Any = None,
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def _common(self, dropout: Any, use_bias: Any, sliding_window: Any, use_gate: Any,
+                kernel_initializer: Any, bias_initializer: Any, training_only: dict[str, Any],
+                seed: Any) -> None:
         label = self.label()
-        self.num_heads = positive_int(self, "num_heads", num_heads)
-        self.key_dim = positive_int(self, "key_dim", key_dim)
-        self.value_dim = positive_int(self, "value_dim", key_dim if value_dim is None
-                                      else value_dim)
-        self._value_dim_given = value_dim
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or \
-                not 0 <= dropout <= 1:
-            raise ConfigError(f"{label}: dropout must be in [0, 1], got {dropout!r}")
-        self.dropout, self.seed = float(dropout), seed  # identity at inference
-        self.use_bias = bool(use_bias)
-        if output_shape is not None:
-            shape = (output_shape,) if isinstance(output_shape, int) else tuple(output_shape)
-            if len(shape) != 1:
-                raise ConfigError(f"{label}: output_shape {output_shape!r}: layerc supports "
-                                  f"one output axis")
-            output_shape = positive_int(self, "output_shape", shape[0])
-        self.output_dim = output_shape
-        if attention_axes is not None and tuple(np.atleast_1d(attention_axes)) not in (
-                (1,), (-2,)):
-            raise ConfigError(f"{label}: attention_axes={attention_axes!r} is not supported; "
-                              f"layerc attends over the steps of (batch, steps, features)")
+        self.dropout, self.seed = _rate(self, dropout), seed
+        self.use_bias, self.use_gate = bool(use_bias), bool(use_gate)
+        if sliding_window is not None:
+            sliding_window = positive_int(self, "sliding_window", sliding_window)
+        self.sliding_window = sliding_window
         self.kernel_initializer = initializers.get(kernel_initializer, label)
         self.bias_initializer = initializers.get(bias_initializer, label)
-        self.training_only = {"kernel_regularizer": kernel_regularizer,
-                              "bias_regularizer": bias_regularizer,
-                              "activity_regularizer": activity_regularizer,
-                              "kernel_constraint": kernel_constraint,
-                              "bias_constraint": bias_constraint}
-        self.return_attention_scores = False
+        self.training_only = training_only
+        self._options: dict[str, Any] = {}
 
     # ----- calls: (query, value, key) -----
     def __call__(self, query: Any, value: Any = None, key: Any = None,  # type: ignore[override]
-                 return_attention_scores: bool = False, **kwargs: Any) -> Any:
+                 query_mask: Any = None, value_mask: Any = None, key_mask: Any = None,
+                 attention_mask: Any = None, return_attention_scores: bool = False,
+                 training: Any = None, use_causal_mask: bool = False) -> Any:
+        label = self.label()
         if value is None:
-            raise ShapeError(f"{self.label()}: call it as layer(query, value, key=None)")
-        for option in ("attention_mask", "query_mask", "value_mask", "key_mask"):
-            if kwargs.pop(option, None) is not None:
-                raise ConfigError(f"{self.label()}: {option} is not supported (layerc's "
-                                  f"MultiHeadAttention takes no masks yet)")
-        if kwargs.pop("use_causal_mask", False):
-            raise ConfigError(f"{self.label()}: use_causal_mask=True is not supported yet")
-        if kwargs.pop("training", None):
-            raise ConfigError(f"{self.label()}: training=True is not supported (inference)")
-        if self._nodes and bool(return_attention_scores) != self.return_attention_scores:
-            raise ConfigError(f"{self.label()}: every call must agree on "
-                              f"return_attention_scores")
-        self.return_attention_scores = bool(return_attention_scores)
-        xs = [query, value] + ([key] if key is not None else [])
-        if any(isinstance(x, SymbolicTensor) and x.mask is not None for x in xs):
-            raise ConfigError(f"{self.label()}: an input carries a mask, which layerc's "
-                              f"MultiHeadAttention does not apply yet")
-        return super().__call__(xs, **kwargs)
+            raise ShapeError(f"{label}: call it as layer(query, value, key=None)")
+        for option, given in (("query_mask", query_mask), ("value_mask", value_mask),
+                              ("key_mask", key_mask)):
+            if given is not None:
+                raise ConfigError(f"{label}: {option} as an argument is not supported; layerc "
+                                  f"reads the inputs' Keras masks (Embedding(mask_zero=True), "
+                                  f"Masking)")
+        if training:
+            raise ConfigError(f"{label}: training=True is not supported (inference)")
+        if attention_mask is not None and not isinstance(attention_mask, SymbolicTensor):
+            raise ConfigError(f"{label}: attention_mask must be a symbolic tensor (batch, "
+                              f"query steps, value steps), got {type(attention_mask).__name__}")
+        self._agree({"key": key is not None and key is not value,
+                     "attention_mask": attention_mask is not None,
+                     "use_causal_mask": bool(use_causal_mask),
+                     "return_attention_scores": bool(return_attention_scores)}, "")
+        xs = [query, value] + ([key] if self._options["key"] else []) + \
+            ([attention_mask] if attention_mask is not None else [])
+        return super().__call__(xs)
 
-    def _sizes(self, in_types: tuple[TensorType, ...]) -> dict[str, tuple[Any, Any]]:
+    def consumed_masks(self, xs: list[SymbolicTensor]) -> list[SymbolicTensor]:
+        sequences = xs[:3] if self._options["key"] else xs[:2]
+        return list({id(x.mask): x.mask for x in sequences if x.mask is not None}.values())
+
+    def output_mask(self, xs: list[SymbolicTensor], index: int) -> SymbolicTensor | None:
+        return xs[0].mask if index == 0 else None  # the output keeps the query's mask
+
+    # ----- weights -----
+    def _parts(self) -> tuple[str, ...]:
+        return ("query", "key") + (("gate",) if self.use_gate else ()) + \
+            ("value", self.output_name)
+
+    def _units(self, in_types: tuple[TensorType, ...]) -> dict[str, tuple[int, int]]:
         """(input features, projected units) of each projection."""
-        query, value = in_types[0], in_types[1]
-        key = in_types[2] if len(in_types) > 2 else value
-        for name, t in (("query", query), ("value", value), ("key", key)):
-            if t.rank != 3 or t.shape[-1] is None:
-                raise ShapeError(f"{self.label()}: {name} must be (batch, steps, features) "
-                                 f"with known features, got {t}")
-        if key.shape[1] != value.shape[1]:
-            raise ShapeError(f"{self.label()}: key {key} and value {value} differ in steps")
-        heads = self.num_heads
-        out = self.output_dim or query.shape[-1]
-        return {"query": (query.shape[-1], heads * self.key_dim),
-                "key": (key.shape[-1], heads * self.key_dim),
-                "value": (value.shape[-1], heads * self.value_dim),
-                "output": (heads * self.value_dim, out)}
+        q = _sequence(self, "query", in_types[0])[1]
+        v = _sequence(self, "value", in_types[1])[1]
+        k = _sequence(self, "key", in_types[2])[1] if self._options["key"] else v
+        h, kv = self.heads, self.kv_heads
+        return {"query": (q, h * self.key_dim), "key": (k, kv * self.key_dim),
+                "gate": (q, h * self.value_dim), "value": (v, kv * self.value_dim),
+                self.output_name: (h * self.value_dim, self.output_dim or q)}
 
     def build(self, in_types: tuple[TensorType, ...]) -> None:
-        sizes = self._sizes(in_types)
-        for part in _PARTS:
-            features, units = sizes[part]
-            self.add_weight(f"{part}_kernel", (features, units), self.kernel_initializer)
+        units = self._units(in_types)
+        for part in self._parts():
+            self.add_weight(f"{part}_kernel", units[part], self.kernel_initializer)
             if self.use_bias:
-                self.add_weight(f"{part}_bias", (units,), self.bias_initializer)
+                self.add_weight(f"{part}_bias", (units[part][1],), self.bias_initializer)
 
     def _keras_shapes(self) -> list[tuple[int, ...]]:
         """Keras's shapes of the weights, in their order."""
         shapes: list[tuple[int, ...]] = []
-        h = self.num_heads
-        for part in _PARTS:
+        for part in self._parts():
             features, units = self._weights[f"{part}_kernel"].shape
-            if part == "output":
-                shapes.append((h, self.value_dim, units))
-                if self.use_bias:
-                    shapes.append((units,))
-            else:
-                dim = self.value_dim if part == "value" else self.key_dim
-                shapes.append((features, h, dim))
-                if self.use_bias:
-                    shapes.append((h, dim))
+            if part == self.output_name:
+                shapes += [(self.heads, self.value_dim, units)] + [(units,)] * self.use_bias
+                continue
+            heads = self.kv_heads if part in ("key", "value") else self.heads
+            dim = self.key_dim if part in ("query", "key") else self.value_dim
+            shapes += [(features, heads, dim)] + [(heads, dim)] * self.use_bias
         return shapes
 
     def get_weights(self) -> list[np.ndarray]:
@@ -153,49 +162,277 @@ class MultiHeadAttention(Layer):
             weights = [np.reshape(w, v.shape) for w, v in zip(weights, self._weights.values())]
         super().set_weights(weights)
 
+    # ----- IR -----
     def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
         types = tuple(b.graph.type_of(p) for p in inputs)
-        self._sizes(types)
+        self._units(types)
+        has_key, has_mask = self._options["key"], self._options["attention_mask"]
         query, value = inputs[0], inputs[1]
-        key = inputs[2] if len(inputs) > 2 else value
-        h, kd, vd = self.num_heads, self.key_dim, self.value_dim
-        steps_q = types[0].shape[1]
-        steps_k = types[1].shape[1]
-        if steps_q is None or steps_k is None:
-            raise ShapeError(f"{self.label(b.source)}: needs known steps, got {types[0]} and "
-                             f"{types[1]}")
+        key = inputs[2] if has_key else value
+        tq, tk = _sequence(self, "query", types[0])[0], _sequence(self, "value", types[1])[0]
+        h, kv, kd, vd = self.heads, self.kv_heads, self.key_dim, self.value_dim
 
-        def project(x: Port, part: str, units: int, helper: str | None) -> Port:
+        def project(x: Port, part: str, units: int, activation: str = "linear") -> Port:
             weights = (f"{part}_kernel", f"{part}_bias") if self.use_bias else \
                 (f"{part}_kernel",)
-            return b.add(OpKind.DENSE, [x], DenseAttrs(units, self.use_bias), weights,
-                         helper=helper)
+            helper = None if part == self.output_name else part
+            return b.add(OpKind.DENSE, [x], DenseAttrs(units, self.use_bias, activation),
+                         weights, helper=helper)
 
-        def heads(x: Port, steps: int, dim: int, perm: tuple[int, ...], name: str) -> Port:
-            x = b.add(OpKind.RESHAPE, [x], ReshapeAttrs((steps, h, dim)), helper=f"{name}_heads")
-            return b.add(OpKind.TRANSPOSE, [x], TransposeAttrs(perm), helper=f"{name}_t")
+        def heads(x: Port, steps: Any, count: int, dim: int, part: str) -> Port:
+            return b.add(OpKind.RESHAPE, [project(x, part, count * dim)],
+                         ReshapeAttrs((steps, count, dim)), helper=f"{part}_heads")
 
-        q = project(query, "query", h * kd, "query")
-        q = b.add(OpKind.RESCALE, [q], RescaleAttrs((1.0 / math.sqrt(kd),)), helper="scale")
-        q = heads(q, steps_q, kd, (0, 2, 1, 3), "query")  # (h, steps_q, kd)
-        k = heads(project(key, "key", h * kd, "key"), steps_k, kd, (0, 2, 3, 1), "key")
-        v = heads(project(value, "value", h * vd, "value"), steps_k, vd, (0, 2, 1, 3), "value")
-        scores = b.add(OpKind.DOT, [q, k], DotAttrs(groups=1), helper="scores")
-        probs = b.add(OpKind.ACTIVATION, [scores], ActivationAttrs("softmax"), helper="softmax")
-        att = b.add(OpKind.DOT, [probs, v], DotAttrs(groups=1), helper="attend")
-        att = b.add(OpKind.TRANSPOSE, [att], TransposeAttrs((0, 2, 1, 3)), helper="merge_t")
-        att = b.add(OpKind.RESHAPE, [att], ReshapeAttrs((steps_q, h * vd)), helper="merge")
-        out = project(att, "output", self.output_dim or types[0].shape[-1], None)  # type: ignore
-        return [out, probs] if self.return_attention_scores else [out]
+        names = ("query", "value", "key")[:len(b.input_masks) - has_mask]
+        masks = [(name, m) for name, m in zip(names, b.input_masks) if m is not None]
+        order = {"query": 0, "value": 1, "key": 2}
+        masks.sort(key=lambda item: order[item[0]])
+        gate = project(query, "gate", h * vd, "sigmoid") if self.use_gate else None
+        q, k = heads(query, tq, h, kd, "query"), heads(key, tk, kv, kd, "key")
+        v = heads(value, tk, kv, vd, "value")
+        # Keras runs its dot_product_attention (a row with nothing to attend
+        # weighs every key equally) unless it returns the scores or has
+        # dropout (its masked softmax: zeros).
+        scores = self._options["return_attention_scores"]
+        explicit = scores or self.dropout > 0
+        attrs = AttentionAttrs(scale=1.0 / math.sqrt(kd), masks=tuple(n for n, _ in masks),
+                               masking="zero" if explicit else "mean",
+                               attention_mask=has_mask,
+                               causal=self._options["use_causal_mask"],
+                               window=self.sliding_window or 0, scores=scores)
+        att = b.add(OpKind.ATTENTION, [q, k, v, *(m for _, m in masks)] +
+                    ([inputs[-1]] if has_mask else []), attrs, helper="attention")
+        out = b.add(OpKind.RESHAPE, [att], ReshapeAttrs((tq, h * vd)), helper="merge")
+        if gate is not None:
+            out = b.add(OpKind.MULTIPLY, [out, gate], MergeAttrs(), helper="gated")
+        out = project(out, self.output_name, self.output_dim or types[0].shape[-1])  # type: ignore
+        return [out, Port(att.node, 1)] if scores else [out]
 
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
-                "value_dim": self._value_dim_given, "dropout": self.dropout,
-                "use_bias": self.use_bias, "output_shape": self.output_dim,
-                "attention_axes": None, "seed": self.seed,
+    def _config(self) -> dict[str, Any]:
+        return {**super().get_config(), "dropout": self.dropout, "use_bias": self.use_bias,
+                "sliding_window": self.sliding_window, "use_gate": self.use_gate,
+                "seed": self.seed,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 **self.training_only}
 
 
-__all__ = ["MultiHeadAttention"]
+def _training_only(kernel_regularizer: Any, bias_regularizer: Any, activity_regularizer: Any,
+                   kernel_constraint: Any, bias_constraint: Any) -> dict[str, Any]:
+    return {"kernel_regularizer": kernel_regularizer, "bias_regularizer": bias_regularizer,
+            "activity_regularizer": activity_regularizer,
+            "kernel_constraint": kernel_constraint, "bias_constraint": bias_constraint}
+
+
+class MultiHeadAttention(_HeadsAttention):
+    """`MultiHeadAttention(num_heads, key_dim, value_dim=None, dropout=0.0,
+    use_bias=True, output_shape=None, attention_axes=None,
+    sliding_window=None, use_gate=False, ...)`, called as
+    `layer(query, value, key=None, attention_mask=None,
+    return_attention_scores=False, use_causal_mask=False)` on (batch, steps,
+    features) tensors. Attention over other axes is refused."""
+
+    def __init__(self, num_heads: int, key_dim: int, value_dim: int | None = None,
+                 dropout: float = 0.0, use_bias: bool = True, output_shape: Any = None,
+                 attention_axes: Any = None, sliding_window: Any = None,
+                 flash_attention: Any = None, kernel_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros", kernel_regularizer: Any = None,
+                 bias_regularizer: Any = None, activity_regularizer: Any = None,
+                 kernel_constraint: Any = None, bias_constraint: Any = None,
+                 use_gate: bool = False, seed: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        label = self.label()
+        self.num_heads = self.heads = self.kv_heads = positive_int(self, "num_heads", num_heads)
+        self.key_dim = positive_int(self, "key_dim", key_dim)
+        self.value_dim = positive_int(self, "value_dim", key_dim if value_dim is None
+                                      else value_dim)
+        if output_shape is not None:
+            shape = (output_shape,) if isinstance(output_shape, int) else tuple(output_shape)
+            if len(shape) != 1:
+                raise ConfigError(f"{label}: output_shape {output_shape!r}: layerc supports "
+                                  f"one output axis")
+            output_shape = positive_int(self, "output_shape", shape[0])
+        self.output_dim = output_shape
+        if attention_axes is not None and tuple(np.atleast_1d(attention_axes)) not in (
+                (1,), (-2,)):
+            raise ConfigError(f"{label}: attention_axes={attention_axes!r} is not supported; "
+                              f"layerc attends over the steps of (batch, steps, features)")
+        self.flash_attention = flash_attention  # an implementation choice: the same numbers
+        self._common(dropout, use_bias, sliding_window, use_gate, kernel_initializer,
+                     bias_initializer, _training_only(kernel_regularizer, bias_regularizer,
+                                                      activity_regularizer, kernel_constraint,
+                                                      bias_constraint), seed)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**self._config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
+                "value_dim": self.value_dim, "output_shape": self.output_dim,
+                "attention_axes": None}
+
+
+class GroupedQueryAttention(_HeadsAttention):
+    """`GroupedQueryAttention(head_dim, num_query_heads, num_key_value_heads,
+    dropout=0.0, use_bias=True, sliding_window=None, use_gate=False, ...)`
+    (Keras's keras.layers.GroupQueryAttention): query head h attends with
+    key/value head h // (num_query_heads / num_key_value_heads); called as
+    MultiHeadAttention is; the output has the query's features."""
+
+    output_name = "attention_output"
+
+    def __init__(self, head_dim: int, num_query_heads: int, num_key_value_heads: int,
+                 dropout: float = 0.0, use_bias: bool = True, sliding_window: Any = None,
+                 flash_attention: Any = None, kernel_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros", kernel_regularizer: Any = None,
+                 bias_regularizer: Any = None, activity_regularizer: Any = None,
+                 kernel_constraint: Any = None, bias_constraint: Any = None,
+                 use_gate: bool = False, seed: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.head_dim = self.key_dim = self.value_dim = positive_int(self, "head_dim", head_dim)
+        self.num_query_heads = self.heads = positive_int(self, "num_query_heads",
+                                                         num_query_heads)
+        self.num_key_value_heads = self.kv_heads = positive_int(self, "num_key_value_heads",
+                                                                num_key_value_heads)
+        if self.heads % self.kv_heads:
+            raise ConfigError(f"{self.label()}: num_query_heads ({self.heads}) must be a "
+                              f"multiple of num_key_value_heads ({self.kv_heads})")
+        self.output_dim = None
+        self.flash_attention = flash_attention  # not in Keras's config either
+        self._common(dropout, use_bias, sliding_window, use_gate, kernel_initializer,
+                     bias_initializer, _training_only(kernel_regularizer, bias_regularizer,
+                                                      activity_regularizer, kernel_constraint,
+                                                      bias_constraint), seed)
+
+    def _units(self, in_types: tuple[TensorType, ...]) -> dict[str, tuple[int, int]]:
+        units = super()._units(in_types)
+        if units["query"][0] != units["value"][0]:
+            raise ShapeError(f"{self.label()}: the query's features ({units['query'][0]}) "
+                             f"must be the value's ({units['value'][0]}), as in Keras")
+        return units
+
+    def get_config(self) -> dict[str, Any]:
+        return {**self._config(), "head_dim": self.head_dim,
+                "num_query_heads": self.num_query_heads,
+                "num_key_value_heads": self.num_key_value_heads}
+
+
+GroupQueryAttention = GroupedQueryAttention  # Keras's public name
+
+
+class Attention(_CallOptions, Layer):
+    """`Attention(use_scale=False, score_mode="dot", dropout=0.0, seed=None)`
+    (Luong): called on [query, value] or [query, value, key], (batch, steps,
+    dim) each, with return_attention_scores and use_causal_mask. Scores are
+    q . k (times the learned `scale`), or with score_mode="concat"
+    concat_score_weight * sum(tanh(scale * (q + k))); a masked value step's
+    score is lowered by 1e9, a masked query's output is zero (and is the
+    output's mask)."""
+
+    multi_input = True
+
+    def __init__(self, use_scale: bool = False, score_mode: str = "dot", dropout: float = 0.0,
+                 seed: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if score_mode not in ("dot", "concat"):
+            raise ConfigError(f"{self.label()}: score_mode must be 'dot' or 'concat', got "
+                              f"{score_mode!r}")
+        self.use_scale, self.score_mode = bool(use_scale), score_mode
+        self.dropout, self.seed = _rate(self, dropout), seed
+        self._options: dict[str, Any] = {}
+
+    def __call__(self, inputs: Any, mask: Any = None, training: Any = None,  # type: ignore
+                 return_attention_scores: bool = False, use_causal_mask: bool = False) -> Any:
+        if mask is not None:
+            raise ConfigError(f"{self.label()}: mask as an argument is not supported; layerc "
+                              f"reads the inputs' Keras masks")
+        if training:
+            raise ConfigError(f"{self.label()}: training=True is not supported (inference)")
+        if not isinstance(inputs, (list, tuple)) or not 2 <= len(inputs) <= 3:
+            raise ShapeError(f"{self.label()}: call it on [query, value] or [query, value, "
+                             f"key], got {inputs!r}")
+        self._agree({"use_causal_mask": bool(use_causal_mask),
+                     "return_attention_scores": bool(return_attention_scores)}, "")
+        return super().__call__(list(inputs))
+
+    def consumed_masks(self, xs: list[SymbolicTensor]) -> list[SymbolicTensor]:
+        return list({id(x.mask): x.mask for x in xs[:2] if x.mask is not None}.values())
+
+    def output_mask(self, xs: list[SymbolicTensor], index: int) -> SymbolicTensor | None:
+        return xs[0].mask if index == 0 else None
+
+    def _dims(self, in_types: tuple[TensorType, ...]) -> tuple[int, int, int, int]:
+        """(Tq, Tk, dim, value dim)."""
+        tq, d = _sequence(self, "query", in_types[0])
+        tk, dv = _sequence(self, "value", in_types[1])
+        key = in_types[2] if len(in_types) > 2 else in_types[1]
+        if _sequence(self, "key", key) != (tk, d):
+            raise ShapeError(f"{self.label()}: the key {key} must have the value's steps and "
+                             f"the query's features ({tk}, {d})")
+        return tq, tk, d, dv
+
+    def build(self, in_types: tuple[TensorType, ...]) -> None:
+        self._dims(in_types)
+        if self.use_scale:
+            self.add_weight("scale", (), "ones")
+        if self.score_mode == "concat":
+            self.add_weight("concat_score_weight", (), "ones")
+
+    def _attrs(self, masks: tuple[str, ...]) -> AttentionAttrs:
+        return AttentionAttrs(score="tanh" if self.score_mode == "concat" else "dot",
+                              scale_weight=self.use_scale,
+                              tanh_weight="scalar" if self.score_mode == "concat" else "",
+                              masks=masks, causal=self._options["use_causal_mask"],
+                              masking="subtract", query_mask="output",
+                              scores=self._options["return_attention_scores"])
+
+    def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
+        types = tuple(b.graph.type_of(p) for p in inputs)
+        tq, tk, d, dv = self._dims(types)
+        key = inputs[2] if len(inputs) > 2 else inputs[1]
+
+        def one_head(x: Port, steps: int, dim: int, name: str) -> Port:
+            return b.add(OpKind.RESHAPE, [x], ReshapeAttrs((steps, 1, dim)), helper=name)
+
+        masks = [(name, m) for name, m in zip(("query", "value"), b.input_masks)
+                 if m is not None]
+        att = b.add(OpKind.ATTENTION, [one_head(inputs[0], tq, d, "query"),
+                                       one_head(key, tk, d, "key"),
+                                       one_head(inputs[1], tk, dv, "value"),
+                                       *(m for _, m in masks)],
+                    self._attrs(tuple(n for n, _ in masks)), tuple(self._weights))
+        out = b.add(OpKind.RESHAPE, [att], ReshapeAttrs((tq, dv)), helper="output")
+        if not self._options["return_attention_scores"]:
+            return [out]
+        return [out, b.add(OpKind.RESHAPE, [Port(att.node, 1)], ReshapeAttrs((tq, tk)),
+                           helper="scores")]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "use_scale": self.use_scale,
+                "score_mode": self.score_mode, "dropout": self.dropout, "seed": self.seed}
+
+
+class AdditiveAttention(Attention):
+    """`AdditiveAttention(use_scale=True, dropout=0.0)` (Bahdanau): scores
+    sum(scale * tanh(q + k)), `scale` a learned vector of the features;
+    called and masked as Attention."""
+
+    def __init__(self, use_scale: bool = True, dropout: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(use_scale=use_scale, dropout=dropout, **kwargs)
+
+    def build(self, in_types: tuple[TensorType, ...]) -> None:
+        d = self._dims(in_types)[2]
+        if self.use_scale:
+            self.add_weight("scale", (d,), "glorot_uniform")
+
+    def _attrs(self, masks: tuple[str, ...]) -> AttentionAttrs:
+        return AttentionAttrs(score="tanh", tanh_weight="vector" if self.use_scale else "",
+                              masks=masks, causal=self._options["use_causal_mask"],
+                              masking="subtract", query_mask="output",
+                              scores=self._options["return_attention_scores"])
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        del config["score_mode"]
+        return config
+
+
+__all__ = ["AdditiveAttention", "Attention", "GroupQueryAttention", "GroupedQueryAttention",
+           "MultiHeadAttention"]

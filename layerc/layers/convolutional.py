@@ -1,4 +1,4 @@
-"""Convolution layers: Conv1D, Conv2D (with groups), DepthwiseConv1D/2D,
+"""Convolution layers: Conv1D, Conv2D, Conv3D (with groups), DepthwiseConv1D/2D,
 SeparableConv1D/2D, Conv1DTranspose/Conv2DTranspose, and the Keras 1 names
 Convolution1D/2D.
 
@@ -120,6 +120,10 @@ class Conv1D(_Conv):
 
 class Conv2D(_Conv):
     rank = 2
+
+
+class Conv3D(_Conv):
+    rank = 3
 
 
 class _Depthwise(_Windowed):
@@ -381,6 +385,6 @@ class Convolution2D(Conv2D):
             kwargs["kernel_size"] = kernel_size
         super().__init__(**kwargs)
 
-__all__ = ["Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Convolution1D",
+__all__ = ["Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Convolution1D",
            "Convolution2D", "DepthwiseConv1D",
            "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"]

@@ -93,6 +93,16 @@ class Activation(Layer):
         return {**super().get_config(), "activation": self.activation}
 
 
+class Identity(Layer):
+    """Keras's Identity: the input, its mask passed on (a Dropout of rate 0
+    in the IR, which drop-dropout removes)."""
+
+    mask_mode = "pass"
+
+    def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
+        return [b.add(OpKind.DROPOUT, inputs, DropoutAttrs(0.0))]
+
+
 class Dropout(Layer):
     """Dropout is the identity at inference; its options are checked and kept."""
 
@@ -172,4 +182,4 @@ class Masking(Layer):
         return {**super().get_config(), "mask_value": self.mask_value}
 
 
-__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Masking", "Reshape"]
+__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Identity", "Masking", "Reshape"]

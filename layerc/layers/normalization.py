@@ -233,6 +233,39 @@ class LayerNormalization(_GammaBeta):
         return {"axis": self.axis, "rms_scaling": self.rms_scaling}
 
 
+class RMSNormalization(Layer):
+    """Keras's RMSNormalization: x / sqrt(mean(x^2 over `axis`) + epsilon)
+    * scale (a root mean square about zero, unlike LayerNormalization's
+    rms_scaling, which Keras computes about the mean). A mask passes through."""
+
+    mask_mode = "pass"
+
+    def __init__(self, axis: Any = -1, epsilon: float = 1e-6, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.axis = axis if isinstance(axis, int) else list(_axes(self, axis))
+        self._axes = _axes(self, axis)
+        self.epsilon = _epsilon(self, epsilon)
+
+    def _attrs(self, x: TensorType, source: Any = None) -> LayerNormAttrs:
+        _sample_axes(self, self._axes, x, source)
+        axes = tuple(a % x.rank for a in sorted(self._axes))
+        return LayerNormAttrs(axes, self.epsilon, center=False, mode="mean_square")
+
+    def build(self, in_types: tuple[TensorType, ...]) -> None:
+        try:
+            attrs = self._attrs(in_types[0])
+        except ShapeError:
+            return  # reported with the call's position when the op is emitted
+        self.add_weights_for(OpKind.LAYER_NORM, attrs, in_types, [("scale", "ones")])
+
+    def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
+        attrs = self._attrs(b.graph.type_of(inputs[0]), b.source)
+        return [b.add(OpKind.LAYER_NORM, inputs, attrs, ("scale",))]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
+
+
 class GroupNormalization(_GammaBeta):
     """Keras's GroupNormalization: the channels of `axis` split into `groups`,
     each normalized over its channels and every other sample axis."""
@@ -347,4 +380,4 @@ class Normalization(Layer):
 
 
 __all__ = ["BatchNormalization", "GroupNormalization", "LayerNormalization", "Normalization",
-           "Rescaling", "UnitNormalization"]
+           "RMSNormalization", "Rescaling", "UnitNormalization"]

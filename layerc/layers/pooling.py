@@ -1,5 +1,5 @@
-"""Pooling layers: Max/AveragePooling1D/2D and their global forms (Keras 3 names
-and the MaxPool2D-style aliases)."""
+"""Pooling layers: Max/AveragePooling1D/2D/3D and their global forms (Keras 3
+names and the MaxPool2D-style aliases)."""
 
 from __future__ import annotations
 
@@ -64,6 +64,18 @@ class AveragePooling2D(MaxPooling2D):
     rank, mode = 2, "avg"
 
 
+class MaxPooling3D(_Pool):
+    rank, mode = 3, "max"
+
+    def __init__(self, pool_size: Any = (2, 2, 2), strides: Any = None, padding: str = "valid",
+                 data_format: str | None = None, **kwargs: Any) -> None:
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling3D(MaxPooling3D):
+    rank, mode = 3, "avg"
+
+
 class _GlobalPool(Layer):
     rank = 0
     mode = ""
@@ -108,12 +120,24 @@ class GlobalAveragePooling2D(_GlobalPool):
     rank, mode = 2, "avg"
 
 
+class GlobalMaxPooling3D(_GlobalPool):
+    rank, mode = 3, "max"
+
+
+class GlobalAveragePooling3D(_GlobalPool):
+    rank, mode = 3, "avg"
+
+
 MaxPool1D, AvgPool1D, MaxPool2D, AvgPool2D = (MaxPooling1D, AveragePooling1D, MaxPooling2D,
                                               AveragePooling2D)
+MaxPool3D, AvgPool3D = MaxPooling3D, AveragePooling3D
 GlobalMaxPool1D, GlobalAvgPool1D = GlobalMaxPooling1D, GlobalAveragePooling1D
 GlobalMaxPool2D, GlobalAvgPool2D = GlobalMaxPooling2D, GlobalAveragePooling2D
+GlobalMaxPool3D, GlobalAvgPool3D = GlobalMaxPooling3D, GlobalAveragePooling3D
 
-__all__ = ["AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D",
-           "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAvgPool1D",
-           "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPooling1D",
-           "GlobalMaxPooling2D", "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D"]
+__all__ = ["AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "AvgPool1D", "AvgPool2D",
+           "AvgPool3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+           "GlobalAveragePooling3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
+           "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D", "GlobalMaxPooling1D",
+           "GlobalMaxPooling2D", "GlobalMaxPooling3D", "MaxPool1D", "MaxPool2D", "MaxPool3D",
+           "MaxPooling1D", "MaxPooling2D", "MaxPooling3D"]

@@ -1,5 +1,5 @@
-"""Reshaping layers that move values: RepeatVector, Permute, ZeroPadding1D/2D,
-Cropping1D/2D, UpSampling1D/2D."""
+"""Reshaping layers that move values: RepeatVector, Permute, ZeroPadding1D/2D/3D,
+Cropping1D/2D/3D, UpSampling1D/2D/3D."""
 
 from __future__ import annotations
 
@@ -128,6 +128,14 @@ class ZeroPadding2D(_ZeroPadding):
         super().__init__(padding, data_format, **kwargs)
 
 
+class ZeroPadding3D(_ZeroPadding):
+    rank = 3
+
+    def __init__(self, padding: Any = ((1, 1), (1, 1), (1, 1)), data_format: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(padding, data_format, **kwargs)
+
+
 class _Cropping(_Spatial):
     def __init__(self, cropping: Any, data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -159,6 +167,14 @@ class Cropping2D(_Cropping):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "cropping": self.cropping,
                 "data_format": self.data_format}
+
+
+class Cropping3D(Cropping2D):
+    rank = 3
+
+    def __init__(self, cropping: Any = ((1, 1), (1, 1), (1, 1)),
+                 data_format: str | None = None, **kwargs: Any) -> None:
+        super().__init__(cropping, data_format, **kwargs)
 
 
 class UpSampling1D(_Spatial):
@@ -205,5 +221,24 @@ class UpSampling2D(_Spatial):
                 "interpolation": self.interpolation}
 
 
-__all__ = ["Cropping1D", "Cropping2D", "Permute", "RepeatVector", "UpSampling1D",
-           "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D"]
+class UpSampling3D(_Spatial):
+    """Keras's UpSampling3D: depth, rows and columns repeated (nearest)."""
+
+    rank = 3
+
+    def __init__(self, size: Any = (2, 2, 2), data_format: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.size = int_tuple(self.label(), "size", size, 3)
+        self.data_format = self._formatted(data_format)
+
+    def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
+        size = self._per_axis(b, b.graph.type_of(inputs[0]), self.size, 1)
+        return [b.add(OpKind.UPSAMPLE, inputs, UpsampleAttrs(size))]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "size": self.size, "data_format": self.data_format}
+
+
+__all__ = ["Cropping1D", "Cropping2D", "Cropping3D", "Permute", "RepeatVector", "UpSampling1D",
+           "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"]

@@ -15,7 +15,8 @@ Strategies:
   convolution, pooling and locally-connected makers apply often);
 - `functional_graphs()`: a functional `Model` with 1-3 inputs, merges, concatenations,
   shared layers, several outputs and chains of layers from every registered maker;
-- `spatial_stacks()`: a convnet-like `Sequential`: `Input` of rank 3 or 4, 1-4 layers
+- `spatial_stacks()`: a convnet-like `Sequential`: `Input` of rank 3 or 4 (rank 5,
+  volumes, with `input_shapes=spatial_shapes(3, 3)`), 1-4 layers
   mixing convolution, pooling and locally-connected layers (each in either data
   format), then an optional Flatten or global pooling, then a Dense;
 - `model_inputs(model)`: float32 arrays that fit the model's inputs
@@ -24,9 +25,9 @@ Strategies:
 Layer makers ship for the core layers (and the activation, normalization and
 reshaping families: ReLU/LeakyReLU/ELU, PReLU, Softmax, Batch/Layer/Unit/Group
 Normalization, Normalization, Rescaling, RepeatVector, Permute, ZeroPadding,
-Cropping and UpSampling in 1-D or 2-D by the shape's rank) and for the spatial
-ones: Conv1D/2D, Max/AveragePooling1D/2D, GlobalMax/AveragePooling1D/2D and
-LocallyConnected1D/2D.
+Cropping and UpSampling in 1-D, 2-D or 3-D by the shape's rank) and for the
+spatial ones: Conv1D/2D/3D, Max/AveragePooling1D/2D/3D,
+GlobalMax/AveragePooling1D/2D/3D and LocallyConnected1D/2D.
 Each spatial maker draws its data format, then options valid for the shape read in
 that format: strides or dilation (never both), 'valid', 'same' (uneven pads
 included) or 'causal' padding, windows up to the input's side (one more where the
@@ -79,7 +80,7 @@ from layerc.testing.limits import (DATA_FORMATS, MAX_CHANNELS, MAX_SIDE, MAX_SPA
 from layerc.testing.makers.activation import make_prelu, make_relu, make_softmax
 from layerc.testing.makers.base import (LAYER_MAKERS, LayerMaker, dense_layer, draw_layer,
                                         register_layer_maker)
-from layerc.testing.makers.conv import make_conv1d, make_conv2d
+from layerc.testing.makers.conv import make_conv1d, make_conv2d, make_conv3d
 from layerc.testing.makers.core import (make_activation, make_dense, make_dropout, make_flatten,
                                         make_reshape)
 from layerc.testing.makers.local import make_locally_connected1d, make_locally_connected2d
@@ -88,10 +89,12 @@ from layerc.testing.makers.normalization import (make_batch_normalization,
                                                  make_layer_normalization, make_normalization,
                                                  make_rescaling)
 from layerc.testing.makers.pool import (make_average_pooling1d, make_average_pooling2d,
-                                        make_global_average_pooling1d,
-                                        make_global_average_pooling2d, make_global_max_pooling1d,
-                                        make_global_max_pooling2d, make_max_pooling1d,
-                                        make_max_pooling2d)
+                                        make_average_pooling3d, make_global_average_pooling1d,
+                                        make_global_average_pooling2d,
+                                        make_global_average_pooling3d, make_global_max_pooling1d,
+                                        make_global_max_pooling2d, make_global_max_pooling3d,
+                                        make_max_pooling1d, make_max_pooling2d,
+                                        make_max_pooling3d)
 from layerc.testing.makers.reshaping import (make_cropping, make_permute, make_repeat_vector,
                                              make_up_sampling, make_zero_padding)
 from layerc.testing.makers.spatial import feature_map
@@ -106,12 +109,14 @@ __all__ = [
     "MAX_STRIDE", "SENSITIVITY_NOISE", "SPATIAL_HEADS", "SPATIAL_MAKERS", "Shape",
     "assert_compiles_like_reference", "dense_layer", "draw_layer", "feature_map",
     "functional_graphs", "input_shapes", "inputs_for", "layer_stacks", "make_activation",
-    "make_average_pooling1d", "make_average_pooling2d", "make_batch_normalization",
-    "make_conv1d", "make_conv2d", "make_cropping", "make_dense", "make_dropout",
-    "make_flatten", "make_global_average_pooling1d", "make_global_average_pooling2d",
-    "make_global_max_pooling1d", "make_global_max_pooling2d", "make_group_normalization",
-    "make_layer_normalization", "make_locally_connected1d", "make_locally_connected2d",
-    "make_max_pooling1d", "make_max_pooling2d", "make_normalization", "make_permute",
+    "make_average_pooling1d", "make_average_pooling2d", "make_average_pooling3d",
+    "make_batch_normalization", "make_conv1d", "make_conv2d", "make_conv3d", "make_cropping",
+    "make_dense", "make_dropout", "make_flatten", "make_global_average_pooling1d",
+    "make_global_average_pooling2d", "make_global_average_pooling3d",
+    "make_global_max_pooling1d", "make_global_max_pooling2d", "make_global_max_pooling3d",
+    "make_group_normalization", "make_layer_normalization", "make_locally_connected1d",
+    "make_locally_connected2d", "make_max_pooling1d", "make_max_pooling2d",
+    "make_max_pooling3d", "make_normalization", "make_permute",
     "make_prelu", "make_relu", "make_repeat_vector", "make_rescaling", "make_reshape",
     "make_softmax", "make_up_sampling", "make_zero_padding", "model_inputs",
     "probe_magnitude", "probe_sensitivity", "reference_values", "register_layer_maker",

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
 
-from layerc.layers import (Add, Average, Concatenate, Dot, Input, Maximum, Minimum, Multiply,
+from layerc.layers import (AdditiveAttention, Add, Attention, Average, Concatenate, Dot,
+                           GroupedQueryAttention, Input, Maximum, Minimum, Multiply,
                            MultiHeadAttention, Reshape, Subtract)
 from layerc.layers.base import Layer, SymbolicTensor
 from layerc.models import Model
@@ -113,15 +114,33 @@ class _GraphDraw:
         self.call(Dot(axes=axes, normalize=self.draw(st.booleans())), [first, second])
 
     def attention(self) -> None:
-        """MultiHeadAttention of a sequence over itself or another of its
-        features (self- or cross-attention), 1-3 heads of 1-4 dims."""
+        """An attention layer over sequences: MultiHeadAttention or
+        GroupedQueryAttention (1-4 heads of 1-4 dims, maybe causal) of a
+        sequence over itself or another (self- or cross-attention), or
+        Attention / AdditiveAttention of a query over a value of its
+        features."""
         sequences = [u for u in self.pool if len(u.shape) == 3]
         if not sequences:
             return self.merge()
         query = self.draw(st.sampled_from(sequences))
         value = self.draw(st.sampled_from(sequences))
-        layer = MultiHeadAttention(self.draw(st.integers(1, 3)), self.draw(st.integers(1, 4)))
-        out = layer(query, value)
+        causal = self.draw(st.booleans())
+        kind = self.draw(st.sampled_from(["multi_head", "grouped", "luong", "bahdanau"]))
+        if kind in ("grouped", "luong", "bahdanau") and value.shape[-1] != query.shape[-1]:
+            value = self.call(dense_layer(self.draw, units=query.shape[-1]), value)
+        if kind == "multi_head":
+            out = MultiHeadAttention(self.draw(st.integers(1, 3)), self.draw(st.integers(1, 4)))(
+                query, value, use_causal_mask=causal)
+        elif kind == "grouped":
+            kv = self.draw(st.integers(1, 2))
+            out = GroupedQueryAttention(self.draw(st.integers(1, 4)),
+                                        kv * self.draw(st.integers(1, 2)), kv)(
+                query, value, use_causal_mask=causal)
+        else:
+            layer = Attention(score_mode=self.draw(st.sampled_from(["dot", "concat"])),
+                              use_scale=self.draw(st.booleans())) if kind == "luong" \
+                else AdditiveAttention(use_scale=self.draw(st.booleans()))
+            out = layer([query, value], use_causal_mask=causal)
         self.read.update((id(query), id(value)))
         self.pool.append(out)
 

@@ -21,19 +21,19 @@ from layerc.testing.shapes import input_shapes as _input_shapes  # an argument h
 # layerc.testing.makers: the package imports them before this module).
 SPATIAL_MAKERS: dict[str, LayerMaker] = {
     name: LAYER_MAKERS[name] for name in (
-        "conv1d", "conv2d", "max_pooling1d", "average_pooling1d", "max_pooling2d",
-        "average_pooling2d", "locally_connected1d", "locally_connected2d",
-        "batch_normalization")}
+        "conv1d", "conv2d", "conv3d", "max_pooling1d", "average_pooling1d", "max_pooling2d",
+        "average_pooling2d", "max_pooling3d", "average_pooling3d", "locally_connected1d",
+        "locally_connected2d", "batch_normalization")}
 """The makers of the layers that keep a feature map a feature map (convolution,
 windowed pooling, locally connected, batch normalization): the body of
 `spatial_stacks`."""
 
-_CONV_MAKERS = {name: SPATIAL_MAKERS[name] for name in ("conv1d", "conv2d")}
+_CONV_MAKERS = {name: SPATIAL_MAKERS[name] for name in ("conv1d", "conv2d", "conv3d")}
 
 _GLOBAL_POOL_MAKERS: dict[str, LayerMaker] = {
     name: LAYER_MAKERS[name] for name in (
         "global_max_pooling1d", "global_average_pooling1d", "global_max_pooling2d",
-        "global_average_pooling2d")}
+        "global_average_pooling2d", "global_max_pooling3d", "global_average_pooling3d")}
 
 SPATIAL_HEADS = ("flatten", "global pooling", "none")
 """What `spatial_stacks` puts between the feature maps and the final Dense."""
@@ -65,7 +65,8 @@ def spatial_stacks(draw: DrawFn, makers: Mapping[str, LayerMaker] | None = None,
                    max_magnitude: float | None = MAX_MAGNITUDE,
                    max_sensitivity: float | None = MAX_SENSITIVITY) -> Sequential:
     """A built convnet-like Sequential: `Input` of a feature map (default
-    `spatial_shapes()`: rank 3 or 4 with the batch), min_layers..max_layers layers
+    `spatial_shapes()`: rank 3 or 4 with the batch; `spatial_shapes(3, 3)`
+    gives volumes for the 3-D layers), min_layers..max_layers layers
     from `makers` (default `SPATIAL_MAKERS`: convolution, windowed pooling and
     locally-connected layers, each drawing its own data format), then a head from
     `heads` (a Flatten in either data format, a global pooling in either data

@@ -5,8 +5,8 @@ scale and epsilon; after a Dense and a convolution in both data formats
 shift), with a mask passing through it into an LSTM, and through
 `from_keras` with its option table. LayerNormalization (axes, center, scale,
 rms_scaling), GroupNormalization (groups, first or last channel axis),
-UnitNormalization and Normalization (given, adapted, inverted): hypothesis
-sweeps against Keras and from_keras."""
+RMSNormalization, UnitNormalization and Normalization (given, adapted,
+inverted): hypothesis sweeps against Keras and from_keras."""
 
 from __future__ import annotations
 
@@ -193,9 +193,37 @@ def test_layer_normalization_over_a_middle_block_and_refusals(rng):
     model.layers[0].set_weights([rng.uniform(-2, 2, w.shape) for w in ws])
     x = rng.uniform(-3, 3, (2, 3, 4, 5)).astype(np.float32)
     assert_compiles_like_reference(model, [x])
+    rms = layerc.Sequential([Input((3, 4, 5)), layerc.layers.RMSNormalization(axis=[1, 2])])
+    assert_compiles_like_reference(rms, [x])
     with pytest.raises(layerc.ShapeError, match=r"ln .*adjacent sample axes"):
         layerc.Sequential([Input((3, 4, 5)),
                            layerc.layers.LayerNormalization(axis=[1, 3], name="ln")])
+
+
+@SWEEP
+@given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple), data=st.data(),
+       epsilon=st.sampled_from([1e-6, 1e-3, 0.5]), batch=st.integers(1, 3),
+       seed=st.integers(0, 2**32 - 1))
+def test_rms_normalization_matches_keras(oracle, shape, data, epsilon, batch, seed):
+    """x / sqrt(mean(x^2) + epsilon) * scale over the last axis (a large
+    mean shows it is not LayerNormalization's rms_scaling, about the mean;
+    Keras 3.15 with the torch backend normalizes the last axis whatever
+    `axis` says, so only that is compared); with an Identity after it, which
+    converts too."""
+    options = dict(axis=data.draw(st.sampled_from([-1, len(shape)])), epsilon=epsilon,
+                   name="rms")
+
+    def build(ns):
+        x = ns.Input(shape)
+        return ns.Model(x, ns.layers.Identity()(ns.layers.RMSNormalization(**options)(x)))
+
+    model, kmodel = build(layerc), build(oracle.keras)
+    rng = np.random.default_rng(seed)
+    oracle.randomize(model, rng, scale=2.0)
+    x = rng.uniform(1, 4, (batch, *shape)).astype(np.float32)
+    out = oracle.check(model, kmodel, x, atol=2e-5, rtol=2e-5)
+    oracle.assert_close(layerc.compile(layerc.from_keras(kmodel)).predict(x), out.keras[0],
+                        "from_keras", 2e-5, 2e-5)
 
 
 @SWEEP

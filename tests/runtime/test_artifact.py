@@ -79,14 +79,16 @@ def test_round_trip_in_a_fresh_process(path, tmp_path):
     compiled.reset_states()
     expected = [_as_list(compiled.predict(xs)), _as_list(compiled.predict(xs))]
     compiled.save(tmp_path / "m.lcz")
-    np.save(tmp_path / "x.npy", xs)
+    np.savez(tmp_path / "x.npz", *_as_list(xs))  # one array per model input
     script = ("import sys, numpy as np, layerc\n"
-              "m = layerc.load(sys.argv[1])\nx = np.load(sys.argv[2])\n"
+              "m = layerc.load(sys.argv[1])\nf = np.load(sys.argv[2])\n"
+              "x = [f[f'arr_{i}'] for i in range(len(f.files))]\n"
+              "x = x[0] if len(x) == 1 else x\n"
               "ys = [m.predict(x), m.predict(x)]\n"
               "ys = [y if isinstance(y, list) else [y] for y in ys]\n"
               "np.savez(sys.argv[3], *[a for y in ys for a in y])\n")
     run = subprocess.run([sys.executable, "-c", script, str(tmp_path / "m.lcz"),
-                          str(tmp_path / "x.npy"), str(tmp_path / "y.npz")],
+                          str(tmp_path / "x.npz"), str(tmp_path / "y.npz")],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     with np.load(tmp_path / "y.npz") as got:

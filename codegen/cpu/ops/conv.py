@@ -1,10 +1,11 @@
-"""CPU: convolution (1-D as 2-D of height 1, both data formats): the opcode,
-the kernels, the step and the lowering.
+"""CPU: convolution (1-D as 2-D of height 1, 3-D as 2-D per output depth
+slice, both data formats): the opcode, the kernels, the step and the lowering.
 
 Arrays are flat float32 views of the arenas; shapes arrive as ints. Channels
 last, (B, H, W, C), is an implicit GEMM over the whole batch (gemm.py: no
 patch buffer, the packed kernel's panels, bias and ReLU in registers), for
-every stride, dilation and padding, or Winograd's F(2x2, 3x3) (winograd.py)
+every stride, dilation and padding (a 3-D one over its depth taps laid side by
+side per output slice: depth_taps), or Winograd's F(2x2, 3x3) (winograd.py)
 for the specialize-padding pass's `winograd` variant; a max pooling that
 alone reads the GEMM's output runs in the same step (fusion.py,
 conv_pool.py). Channels first, (B, C, H, W), runs per
@@ -32,47 +33,66 @@ from layerc.ir import Node, OpKind
 
 # pool_h, pool_w: a max pooling taken into this step (fusion.py; 0: none),
 # writing its output at `pooled`
-CONV = opcode("conv", f"x w b y scratch {lowering.WINDOW_FIELDS} variant act pool_h pool_w "
-              "pooled")
+CONV = opcode("conv", f"x w b y scratch {lowering.WINDOW_FIELDS} {lowering.DEPTH_FIELDS} "
+              "variant act pool_h pool_w pooled")
 _C = CONV.cols
 
 
 # ----- kernels -----
 @njit(**JIT)
-def im2col_first(x, col, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl):
-    """Patches of one channels-first sample as rows (c, kh, kw) x (oh, ow)."""
+def im2col_first(x, col, d, h, w, c, od, oh, ow, kd, kh, kw, sd, sh, sw, dd, dh, dw, pf, pt,
+                 pl):
+    """Patches of one channels-first sample as rows (c, kd, kh, kw) x (od, oh,
+    ow) (a 2-D convolution is the depth-1 case)."""
     ohw = oh * ow
+    cells = od * ohw
     for ch in range(c):
-        plane = x[ch * h * w: (ch + 1) * h * w]
-        for r in range(kh):
-            for q in range(kw):
-                dst = col[((ch * kh + r) * kw + q) * ohw: ((ch * kh + r) * kw + q + 1) * ohw]
-                for i in range(oh):
-                    y = i * sh - pt + r * dh
-                    line = dst[i * ow: (i + 1) * ow]
-                    if y < 0 or y >= h:
-                        line[:] = 0.0
-                        continue
-                    for j in range(ow):
-                        z = j * sw - pl + q * dw
-                        line[j] = plane[y * w + z] if 0 <= z < w else 0.0
+        for rd in range(kd):
+            for r in range(kh):
+                for q in range(kw):
+                    row = ((ch * kd + rd) * kh + r) * kw + q
+                    dst = col[row * cells: (row + 1) * cells]
+                    for k in range(od):
+                        z = k * sd - pf + rd * dd
+                        if z < 0 or z >= d:
+                            dst[k * ohw: (k + 1) * ohw] = 0.0
+                            continue
+                        plane = x[(ch * d + z) * h * w: (ch * d + z + 1) * h * w]
+                        _patch_rows(plane, dst[k * ohw: (k + 1) * ohw], h, w, oh, ow, r, q, sh,
+                                    sw, dh, dw, pt, pl)
 
 
 @njit(**JIT)
-def conv_first(x, wf, bias, has_bias, y, scratch, batch, h, w, c, oh, ow, f, kh, kw, sh, sw,
-               dh, dw, pt, pl, gemm_variant, act):
-    """A channels-first 2-D convolution: per sample (F, K) x (K, OH*OW) on
-    BLAS, with wf (F, K) and K ordered (c, kh, kw), over the patches of the
-    sample (or the sample itself for the 1x1 `gemm_variant`)."""
-    k = kh * kw * c
-    ohw = oh * ow
+def _patch_rows(plane, dst, h, w, oh, ow, r, q, sh, sw, dh, dw, pt, pl):
+    """dst (oh x ow) = what kernel tap (r, q) sees of one channel plane."""
+    for i in range(oh):
+        y = i * sh - pt + r * dh
+        line = dst[i * ow: (i + 1) * ow]
+        if y < 0 or y >= h:
+            line[:] = 0.0
+            continue
+        for j in range(ow):
+            z = j * sw - pl + q * dw
+            line[j] = plane[y * w + z] if 0 <= z < w else 0.0
+
+
+@njit(**JIT)
+def conv_first(x, wf, bias, has_bias, y, scratch, batch, d, h, w, c, od, oh, ow, f, kd, kh, kw,
+               sd, sh, sw, dd, dh, dw, pf, pt, pl, gemm_variant, act):
+    """A channels-first 2-D or 3-D convolution: per sample (F, K) x (K,
+    OD*OH*OW) on BLAS, with wf (F, K) and K ordered (c, kd, kh, kw), over the
+    patches of the sample (or the sample itself for the 1x1 `gemm_variant`)."""
+    k = kd * kh * kw * c
+    ohw = od * oh * ow
+    size = c * d * h * w
     for b in range(batch):
-        xb = x[b * c * h * w: (b + 1) * c * h * w]
+        xb = x[b * size: (b + 1) * size]
         out = y[b * f * ohw: (b + 1) * f * ohw].reshape((f, ohw))
         if gemm_variant:
             np.dot(wf, xb.reshape((c, ohw)), out)
         else:
-            im2col_first(xb, scratch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl)
+            im2col_first(xb, scratch, d, h, w, c, od, oh, ow, kd, kh, kw, sd, sh, sw, dd, dh,
+                         dw, pf, pt, pl)
             np.dot(wf, scratch[: k * ohw].reshape((k, ohw)), out)
         if has_bias:
             for ch in range(f):
@@ -82,11 +102,34 @@ def conv_first(x, wf, bias, has_bias, y, scratch, batch, h, w, c, oh, ow, f, kh,
         activate(flat, flat, act)
 
 
+@njit(**JIT)
+def depth_taps(src, x0, batch, d, plane, c, od, kd, sd, dd, pf, dst, at):
+    """dst[at:] (batch * od, plane, kd * c) = for each output depth, its kd
+    depth taps' slices of the channels-last input (batch, d, plane, c) side
+    by side per pixel (zeros in the depth padding): a 3-D convolution's
+    output slice is then a 2-D one over these kd * c channels."""
+    run = kd * c
+    for b in range(batch):
+        for k in range(od):
+            base = at + (b * od + k) * plane * run
+            for rd in range(kd):
+                z = k * sd - pf + rd * dd
+                inside = 0 <= z < d
+                first = x0 + (b * d + z) * plane * c
+                for p in range(plane):
+                    out = dst[base + p * run + rd * c: base + p * run + (rd + 1) * c]
+                    if inside:
+                        out[:] = src[first + p * c: first + (p + 1) * c]
+                    else:
+                        out[:] = 0.0
+
+
 # ----- the step -----
 @runs(CONV)
 @njit(**JIT)
 def run_conv(r, weights, arena, state, batch):
     h, w, c, oh, ow, f = r[_C.h], r[_C.w_], r[_C.c], r[_C.oh], r[_C.ow], r[_C.f]
+    d, od, kd = r[_C.d_], r[_C.od], r[_C.kd]
     kh, kw, act = r[_C.kh], r[_C.kw], r[_C.act]
     x, y, scratch = r[_C.x] * batch, r[_C.y] * batch, r[_C.scratch] * batch
     if r[_C.variant] == VARIANT.winograd:
@@ -99,21 +142,29 @@ def run_conv(r, weights, arena, state, batch):
                       r[_C.pt], r[_C.pl], scratch, weights, r[_C.w], r[_C.b], act == ACT.relu,
                       arena, r[_C.pooled] * batch, f, ph, pw, oh // ph, ow // pw)
     elif r[_C.first] == 0:  # an implicit GEMM; kw * c zeros in the scratch stand for the padding
-        arena[scratch: scratch + kw * c] = 0.0
-        gemm(arena, x, batch, h, w, c, oh, ow, kh, kw, r[_C.sh], r[_C.sw], r[_C.dh], r[_C.dw],
-             r[_C.pt], r[_C.pl], scratch, weights, r[_C.w], r[_C.b], act == ACT.relu, arena, y,
-             f)
+        src, planes, cc = x, batch, c
+        if d > 1 or kd > 1:  # 3-D: each output depth slice a 2-D convolution (depth_taps)
+            planes, cc = batch * od, kd * c
+            src = scratch + kw * cc
+            depth_taps(arena, x, batch, d, h * w, c, od, kd, r[_C.sd], r[_C.dd], r[_C.pf],
+                       arena, src)
+        arena[scratch: scratch + kw * cc] = 0.0
+        gemm(arena, src, planes, h, w, cc, oh, ow, kh, kw, r[_C.sh], r[_C.sw], r[_C.dh],
+             r[_C.dw], r[_C.pt], r[_C.pl], scratch, weights, r[_C.w], r[_C.b], act == ACT.relu,
+             arena, y, f)
     if r[_C.first] == 0:
         if act != ACT.linear and act != ACT.relu:
-            out = arena[y: y + batch * oh * ow * f].reshape((batch * oh * ow, f))
+            out = arena[y: y + batch * od * oh * ow * f].reshape((batch * od * oh * ow, f))
             activate(out, out, act)
         return
-    k = kh * kw * c
+    k = kd * kh * kw * c
     b = max(r[_C.b], 0)
-    conv_first(arena[x: x + h * w * c * batch], weights[r[_C.w]: r[_C.w] + k * f].reshape((f, k)),
-               weights[b: b + f], r[_C.b] >= 0, arena[y: y + oh * ow * f * batch],
-               arena[scratch:], batch, h, w, c, oh, ow, f, kh, kw, r[_C.sh], r[_C.sw],
-               r[_C.dh], r[_C.dw], r[_C.pt], r[_C.pl], r[_C.variant] == VARIANT.gemm, act)
+    conv_first(arena[x: x + d * h * w * c * batch],
+               weights[r[_C.w]: r[_C.w] + k * f].reshape((f, k)), weights[b: b + f],
+               r[_C.b] >= 0, arena[y: y + od * oh * ow * f * batch], arena[scratch:], batch, d,
+               h, w, c, od, oh, ow, f, kd, kh, kw, r[_C.sd], r[_C.sh], r[_C.sw], r[_C.dd],
+               r[_C.dh], r[_C.dw], r[_C.pf], r[_C.pt], r[_C.pl], r[_C.variant] == VARIANT.gemm,
+               act)
 
 
 # ----- the lowering -----
@@ -122,18 +173,19 @@ def lower_conv(e: Emitter, node: Node) -> None:
     if node.attrs.groups > 1:
         lower_grouped(e, node)  # a direct kernel of its own (grouped_conv.py)
         return
-    g = lowering.window_operands(e, node)
-    kh, kw, c, f = g["kh"], g["kw"], g["c"], g["f"]
-    k = kh * kw * c
+    g = lowering.window_operands(e, node, depth=True)
+    kd, kh, kw, c, f = g["kd"], g["kh"], g["kw"], g["c"], g["f"]
+    k = kd * kh * kw * c
     variant = VARIANTS.index(node.attrs.variant) if node.attrs.variant else VARIANT.im2col
     bias_pack: lowering.Pack | None = None
     if g["first"] == 1:
-        # (F, K) with K ordered (c, kh, kw), to match the patch rows of one sample
+        # (F, K) with K ordered (c, kd, kh, kw), to match the patch rows of one sample
         kernel = e.weight(node.weights[0], pack=lambda v: np.ascontiguousarray(
-            v.reshape(kh, kw, c, f).transpose(3, 2, 0, 1).reshape(f, k)))
+            v.reshape(kd, kh, kw, c, f).transpose(4, 3, 0, 1, 2).reshape(f, k)))
         if variant in (VARIANT.direct, VARIANT.winograd):
             variant = VARIANT.im2col  # only channels last has these kernels
-        scratch = e.scratch(g["oh"] * g["ow"] * k) if variant == VARIANT.im2col else 0
+        scratch = e.scratch(g["od"] * g["oh"] * g["ow"] * k) if variant == VARIANT.im2col \
+            else 0
     elif not fusion.gemm_path(e, node):  # the Winograd variant on its 3x3 window
         kernel = e.weight(node.weights[0], pack=winograd.pack_kernel)
         bias_pack = pack_bias  # padded to whole panels
@@ -141,11 +193,15 @@ def lower_conv(e: Emitter, node: Node) -> None:
     else:
         if variant == VARIANT.winograd:
             variant = VARIANT.im2col  # not a 3x3 stride-1 window after all
-        # Keras's (kh, kw, c, f) is (K, F): packed into the GEMM's panels
-        kernel = e.weight(node.weights[0], pack=lambda v: pack(v.reshape(k, f)))
+        # Keras's (kd, kh, kw, c, f) as the GEMM's (K, F), K ordered (kh, kw, kd, c) as
+        # depth_taps lays a 3-D input out (2-D: kd = 1), packed into the GEMM's panels
+        kernel = e.weight(node.weights[0], pack=lambda v: pack(np.ascontiguousarray(
+            v.reshape(kd, kh, kw, c, f).transpose(1, 2, 0, 3, 4)).reshape(k, f)))
         bias_pack = pack_bias
-        scratch = e.scratch(kw * c)
+        three = g["d_"] > 1 or kd > 1
+        scratch = e.scratch(kw * kd * c + (g["od"] * g["h"] * g["w_"] * kd * c if three else 0))
     pool = fusion.pooled_by(e, node)
     p = lowering.window_operands(e, pool) if pool is not None else {"kh": 0, "kw": 0, "y": -1}
-    e.instr(CONV, node, **lowering.weighted_window_operands(e, node, kernel, bias_pack),
+    e.instr(CONV, node, **lowering.weighted_window_operands(e, node, kernel, bias_pack,
+                                                            depth=True),
             scratch=scratch, variant=variant, pool_h=p["kh"], pool_w=p["kw"], pooled=p["y"])

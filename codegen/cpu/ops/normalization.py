@@ -76,7 +76,11 @@ def normalize_groups(x, y, lo, hi, r1, k, r2, w, gamma, beta, gs1, gsk, gs2, gdi
     """Groups lo..hi of the (a, r1, k, r2) blocks of x (group g = a * k + kk)
     normalized by their moments over r1 x r2, in float64: mode 0 (x - mean)
     / sqrt(var + eps), 1 x / sqrt(var + eps), 2 x * min(1 / sqrt(sum x^2),
-    1 / eps); then gamma and beta where given (offsets >= 0)."""
+    1 / eps), 3 x / sqrt(mean x^2 + eps); then gamma and beta where given
+    (offsets >= 0)."""
+    if k == 1 and r2 == 1 and gs1 == 1:  # rows of r1 values (LayerNormalization's last axis)
+        normalize_rows(x, y, lo, hi, r1, w, gamma, beta, eps, mode)
+        return
     count = r1 * r2
     for g in range(lo, hi):
         ai, kk = g // k, g % k
@@ -97,6 +101,9 @@ def normalize_groups(x, y, lo, hi, r1, k, r2, w, gamma, beta, gs1, gsk, gs2, gdi
             shift = 0.0
             squares = spread + count * mean * mean
             inv = min(1.0 / math.sqrt(squares), 1.0 / eps)
+        elif mode == 3:
+            shift = 0.0
+            inv = 1.0 / math.sqrt(spread / count + mean * mean + eps)
         else:
             shift = mean if mode == 0 else 0.0
             inv = 1.0 / math.sqrt(spread / count + eps)
@@ -110,6 +117,44 @@ def normalize_groups(x, y, lo, hi, r1, k, r2, w, gamma, beta, gs1, gsk, gs2, gdi
                 if beta >= 0:
                     v += w[beta + at]
                 y[row + i2] = v
+
+
+@njit(**FAST_JIT)
+def normalize_rows(x, y, lo, hi, n, w, gamma, beta, eps, mode):
+    """normalize_groups for groups of n contiguous values with per-value
+    gamma and beta (LayerNormalization over the last axis): the loops run
+    along the row with no index arithmetic (the transformer benchmark's
+    LayerNormalization over (64 x 64, 64) at batch 64: 1.0 -> 0.58 ms)."""
+    for g in range(lo, hi):
+        base = g * n
+        total = 0.0
+        for i in range(n):
+            total += x[base + i]
+        mean = total / n
+        spread = 0.0
+        for i in range(n):
+            d = x[base + i] - mean
+            spread += d * d
+        if mode == 2:
+            shift = 0.0
+            inv = min(1.0 / math.sqrt(spread + n * mean * mean), 1.0 / eps)
+        elif mode == 3:
+            shift = 0.0
+            inv = 1.0 / math.sqrt(spread / n + mean * mean + eps)
+        else:
+            shift = mean if mode == 0 else 0.0
+            inv = 1.0 / math.sqrt(spread / n + eps)
+        if gamma >= 0 and beta >= 0:
+            for i in range(n):
+                y[base + i] = (x[base + i] - shift) * inv * w[gamma + i] + w[beta + i]
+        else:
+            for i in range(n):
+                v = (x[base + i] - shift) * inv
+                if gamma >= 0:
+                    v *= w[gamma + i]
+                if beta >= 0:
+                    v += w[beta + i]
+                y[base + i] = v
 
 
 @njit(**PARALLEL_JIT)

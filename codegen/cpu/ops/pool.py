@@ -2,7 +2,7 @@
 and global pooling (with the mask of a masked 1-D average): opcodes, kernels,
 steps (the lowerings are shared: codegen/lowering.py, but a max pooling that
 its convolution's step runs has none: fusion.py). Windows are 2-D (a 1-D op
-has height 1)."""
+has height 1; a 3-D one is two 2-D steps, lowering.pool_3d)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from layerc.codegen.cpu.simd import WIDTH, vload, vmax, vstore
 from layerc.codegen.cpu.opcodes import opcode, runs
 from layerc.codegen.cpu.threads import pool_size
 
-POOL = opcode("pool", f"x y {WINDOW_FIELDS} max")
+# planes: 2-D maps per sample pooled alike (a 3-D pooling's steps: lowering.pool_3d)
+POOL = opcode("pool", f"x y {WINDOW_FIELDS} planes max")
 GLOBAL_POOL = opcode("global_pool", "x y spatial c first max mask")  # mask: -1 when none
 _P, _G = POOL.cols, GLOBAL_POOL.cols
 
@@ -178,11 +179,12 @@ def pool_split(x, y, batch, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, channels_fi
 @njit(**JIT)
 def run_pool(r, weights, arena, state, batch):
     h, w, c, oh, ow = r[_P.h], r[_P.w_], r[_P.c], r[_P.oh], r[_P.ow]
-    args = (arena[r[_P.x] * batch: (r[_P.x] + h * w * c) * batch],
-            arena[r[_P.y] * batch: (r[_P.y] + oh * ow * c) * batch], batch, h, w, c, oh, ow,
+    n = batch * r[_P.planes]  # the maps, each pooled as a sample
+    x, y = r[_P.x] * batch, r[_P.y] * batch
+    args = (arena[x: x + h * w * c * n], arena[y: y + oh * ow * c * n], n, h, w, c, oh, ow,
             r[_P.kh], r[_P.kw], r[_P.sh], r[_P.sw], r[_P.pt], r[_P.pl], r[_P.first] == 1,
             r[_P.max] == 1)
-    if batch == 1:
+    if n == 1:
         pool(*args)
     else:
         pool_split(*args)

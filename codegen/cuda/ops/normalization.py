@@ -72,6 +72,8 @@ def moments(x, xo, y, yo, groups, r1, k, r2, w, gamma, beta, gs1, gsk, gs2, gdiv
         inv = ONE / math.sqrt(spread + count * mean * mean)
         cap = ONE / w[eps]
         inv = cap if inv > cap else inv
+    elif mode == 3:
+        inv = ONE / math.sqrt(spread / count + mean * mean + w[eps])
     else:
         inv = ONE / math.sqrt(spread / count + w[eps])
     for i1 in range(r1):

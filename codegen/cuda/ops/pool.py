@@ -12,7 +12,8 @@ from layerc.codegen.cuda.kernels import NEG_INF, ZERO, cuda, float32, position
 from layerc.codegen.cuda.emitter import kernel
 from layerc.codegen.cuda.launch import grid, launcher
 
-POOL = kernel("pool", f"x y {WINDOW_FIELDS} max")
+# planes: 2-D maps per sample pooled alike (a 3-D pooling's steps: lowering.pool_3d)
+POOL = kernel("pool", f"x y {WINDOW_FIELDS} planes max")
 GLOBAL_POOL = kernel("global_pool", "x y spatial c first max mask")  # mask: -1 when none
 
 
@@ -73,10 +74,11 @@ def global_pool(x, xo, y, yo, mo, batch, spatial, c, first, is_max):
 
 @launcher(POOL)
 def _pool(o: dict[str, int], arena: Any, weights: Any, state: Any, batch: int) -> None:
-    total = batch * o["oh"] * o["ow"] * o["c"]
+    maps = batch * o["planes"]  # each pooled as a sample
+    total = maps * o["oh"] * o["ow"] * o["c"]
     if total:
         pool[grid(total)](
-            arena, o["x"] * batch, arena, o["y"] * batch, batch, o["h"], o["w_"], o["c"],
+            arena, o["x"] * batch, arena, o["y"] * batch, maps, o["h"], o["w_"], o["c"],
             o["oh"], o["ow"], o["kh"], o["kw"], o["sh"], o["sw"], o["pt"], o["pl"],
             o["first"], o["max"])
 

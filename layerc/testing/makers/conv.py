@@ -1,4 +1,4 @@
-"""Makers of the convolutions: Conv1D and Conv2D, DepthwiseConv1D/2D,
+"""Makers of the convolutions: Conv1D, Conv2D and Conv3D, DepthwiseConv1D/2D,
 SeparableConv1D/2D and Conv1DTranspose/Conv2DTranspose."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
 
-from layerc.layers import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, DepthwiseConv1D,
-                           DepthwiseConv2D, SeparableConv1D, SeparableConv2D)
+from layerc.layers import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
+                           DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D)
 from layerc.layers.base import Layer
 from layerc.testing.limits import DATA_FORMATS, MAX_CHANNELS, Shape
 from layerc.testing.makers.base import _activation_and_bias, register_layer_maker
@@ -44,6 +44,12 @@ def make_conv2d(draw: DrawFn, shape: Shape) -> Layer | None:
     """Conv2D on a rank-3 shape, as make_conv1d with padding valid or same and
     options per axis (even kernels with strides give TF's uneven 'same' pads)."""
     return _conv(draw, shape, Conv2D, 2, ("valid", "same"))
+
+
+@register_layer_maker("conv3d")
+def make_conv3d(draw: DrawFn, shape: Shape) -> Layer | None:
+    """Conv3D on a rank-4 shape, as make_conv2d."""
+    return _conv(draw, shape, Conv3D, 3, ("valid", "same"))
 
 
 def _rank_of(shape: Shape) -> int:

@@ -1,14 +1,15 @@
-"""Makers of the poolings: windowed (Max/AveragePooling1D/2D) and global
-(GlobalMax/AveragePooling1D/2D)."""
+"""Makers of the poolings: windowed (Max/AveragePooling1D/2D/3D) and global
+(GlobalMax/AveragePooling1D/2D/3D)."""
 
 from __future__ import annotations
 
 from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
 
-from layerc.layers import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
-                           GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
-                           MaxPooling1D, MaxPooling2D)
+from layerc.layers import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
+                           GlobalAveragePooling1D, GlobalAveragePooling2D,
+                           GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+                           GlobalMaxPooling3D, MaxPooling1D, MaxPooling2D, MaxPooling3D)
 from layerc.layers.base import Layer
 from layerc.testing.limits import DATA_FORMATS, MAX_STRIDE, Shape
 from layerc.testing.makers.base import register_layer_maker
@@ -73,3 +74,23 @@ def make_global_max_pooling2d(draw: DrawFn, shape: Shape) -> Layer | None:
 @register_layer_maker("global_average_pooling2d")
 def make_global_average_pooling2d(draw: DrawFn, shape: Shape) -> Layer | None:
     return _global_pool(draw, shape, GlobalAveragePooling2D, 2)
+
+
+@register_layer_maker("max_pooling3d")
+def make_max_pooling3d(draw: DrawFn, shape: Shape) -> Layer | None:
+    return _pool(draw, shape, MaxPooling3D, 3)
+
+
+@register_layer_maker("average_pooling3d")
+def make_average_pooling3d(draw: DrawFn, shape: Shape) -> Layer | None:
+    return _pool(draw, shape, AveragePooling3D, 3)
+
+
+@register_layer_maker("global_max_pooling3d")
+def make_global_max_pooling3d(draw: DrawFn, shape: Shape) -> Layer | None:
+    return _global_pool(draw, shape, GlobalMaxPooling3D, 3)
+
+
+@register_layer_maker("global_average_pooling3d")
+def make_global_average_pooling3d(draw: DrawFn, shape: Shape) -> Layer | None:
+    return _global_pool(draw, shape, GlobalAveragePooling3D, 3)

@@ -117,6 +117,32 @@ def test_merges_of_masked_inputs(like_reference, merge):
     like_reference(model, x)
 
 
+@pytest.mark.parametrize("scores", [False, True])
+def test_masked_grouped_attention(like_reference, scores):
+    """The fused attention kernel with grouped heads, key masks, an
+    attention mask, the causal mask and a window; some rows have nothing to
+    attend (every key equally, or zeros with the scores)."""
+    ids, am = Input((4,), dtype="int32"), Input((4, 4))
+    x = Embedding(3, 4, mask_zero=True)(ids)
+    out = layerc.layers.GroupQueryAttention(2, 4, 2, sliding_window=3)(
+        x, x, attention_mask=am, use_causal_mask=True, return_attention_scores=scores)
+    tokens = np.array([[1, 0, 2, 1], [0, 0, 0, 0], [2, 2, 0, 1]], np.int32)
+    mask = (np.random.default_rng(1).uniform(size=(3, 4, 4)) < 0.8).astype(np.float32)
+    like_reference(Model([ids, am], out), [tokens, mask])
+
+
+@pytest.mark.parametrize("additive", [False, True])
+def test_luong_and_bahdanau_attention(like_reference, additive):
+    """Attention(concat scores) and AdditiveAttention: tanh scores, masked
+    value steps lowered by 1e9, a masked query's output zeroed."""
+    ids = Input((3,), dtype="int32")
+    x = Embedding(3, 4, mask_zero=True)(ids)
+    layer = layerc.layers.AdditiveAttention() if additive else \
+        layerc.layers.Attention(use_scale=True, score_mode="concat")
+    out = layer([x, x], return_attention_scores=True)
+    like_reference(Model(ids, out), np.array([[1, 0, 2], [0, 0, 0]], np.int32))
+
+
 def test_multi_head_attention(like_reference):
     """The dot op with a group axis (per-head products) and the projections."""
     q, v = Input((5, 4)), Input((3, 6))

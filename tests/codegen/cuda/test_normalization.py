@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from layerc.layers import (Activation, BatchNormalization, Conv2D, GroupNormalization, Input,
-                           LayerNormalization, Normalization, Rescaling, UnitNormalization)
+                           LayerNormalization, Normalization, RMSNormalization, Rescaling,
+                           UnitNormalization)
 from layerc.models import Sequential
 
 
@@ -46,6 +47,7 @@ def test_rescaling(like_reference, scale, offset):
     lambda: LayerNormalization(beta_initializer="random_uniform"),
     lambda: LayerNormalization(axis=[1, 2], rms_scaling=True),
     lambda: UnitNormalization(axis=1),
+    lambda: RMSNormalization(axis=[1, 2]),
     lambda: GroupNormalization(groups=2, gamma_initializer="random_uniform"),
     lambda: GroupNormalization(groups=3, axis=1),
     lambda: Normalization(mean=[1.0, -1.0, 0.5, 2.0], variance=[0.5, 2.0, 1.0, 4.0],

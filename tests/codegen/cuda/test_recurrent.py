@@ -145,3 +145,10 @@ def test_zero_output_for_mask(like_reference):
     model = Sequential([Input((5,), dtype="int32"), Embedding(7, 3, mask_zero=True),
                         LSTM(2, return_sequences=True, zero_output_for_mask=True)])
     like_reference(model, np.array([[1, 2, 0, 0, 3], [0, 4, 5, 6, 0]]), both=False)
+
+
+def test_conv_lstm_unrolls_into_ops_cuda_runs(like_reference):
+    """ConvLSTM2D is its steps' convolutions, crops, activations and merges."""
+    model = layerc.Sequential([layerc.layers.Input((2, 4, 4, 2)), layerc.layers.ConvLSTM2D(
+        3, 3, padding="same", return_sequences=True, go_backwards=True)])
+    like_reference(model)

@@ -4,6 +4,8 @@ UpSampling, a merge's broadcast) and the bilinear resize."""
 
 import pytest
 
+import layerc
+
 from layerc.layers import (Add, Cropping2D, Input, Permute, RepeatVector, UpSampling1D,
                            UpSampling2D, ZeroPadding1D, ZeroPadding2D)
 from layerc.models import Model, Sequential
@@ -33,3 +35,22 @@ def test_bidirectional_reverses_time(like_reference):
 
     x = Input((4, 2))
     like_reference(Model(x, Bidirectional(GRU(2, return_sequences=True))(x)), both=False)
+
+
+@pytest.mark.parametrize("interpolation, aspect, data_format", [
+    ("nearest", "", "channels_last"), ("bilinear", "crop", "channels_first"),
+    ("bicubic", "pad", "channels_last")])
+def test_resizing(like_reference, interpolation, aspect, data_format):
+    """The image_resize kernel: taps x taps weighted pixels, the fill value
+    past a pad, both data formats."""
+    shape = (5, 3, 2) if data_format == "channels_last" else (2, 5, 3)
+    model = Sequential([Input(shape), layerc.layers.Resizing(
+        4, 6, interpolation=interpolation, crop_to_aspect_ratio=aspect == "crop",
+        pad_to_aspect_ratio=aspect == "pad", fill_value=0.5, data_format=data_format)])
+    like_reference(model)
+
+
+def test_center_crop_crops_or_resizes(like_reference):
+    x = Input((5, 4, 2))
+    model = Model(x, [layerc.layers.CenterCrop(3, 2)(x), layerc.layers.CenterCrop(6, 3)(x)])
+    like_reference(model)
