@@ -37,11 +37,14 @@ def _rate(layer: Layer, dropout: Any) -> float:
     return float(dropout)  # the identity at inference
 
 
-def _sequence(layer: Layer, name: str, t: TensorType) -> tuple[int, int]:
-    if t.rank != 3 or t.shape[1] is None or t.shape[2] is None:
-        raise ShapeError(f"{layer.label()}: the {name} must be (batch, steps, features) with "
-                         f"known steps and features, got {t}")
-    return t.shape[1], t.shape[2]
+def _sequence(layer: Layer, name: str, t: TensorType, flat: bool = False) -> tuple[int, int]:
+    """(steps, features) of a (batch, steps, features) input; with `flat`,
+    of (batch, *positions, features) too, its positions one axis of steps."""
+    if (t.rank != 3 and not (flat and t.rank > 3)) or None in t.shape[1:]:
+        raise ShapeError(f"{layer.label()}: the {name} must be (batch, steps, features)"
+                         f"{' or (batch, *positions, features)' if flat else ''} with known "
+                         f"sizes, got {t}")
+    return math.prod(t.shape[1:-1]), t.shape[-1]  # type: ignore[arg-type,return-value]
 
 
 class _CallOptions:
@@ -69,6 +72,8 @@ class _HeadsAttention(_CallOptions, Layer, register=False):
     value_dim: int
     output_dim: int | None
     output_name = "output"  # Keras's name of the output projection
+    # Inputs of higher rank attend over all their middle axes (positions).
+    flattens = False
 
     def _common(self, dropout: Any, use_bias: Any, sliding_window: Any, use_gate: Any,
                 kernel_initializer: Any, bias_initializer: Any, training_only: dict[str, Any],
@@ -109,7 +114,25 @@ class _HeadsAttention(_CallOptions, Layer, register=False):
                      "return_attention_scores": bool(return_attention_scores)}, "")
         xs = [query, value] + ([key] if self._options["key"] else []) + \
             ([attention_mask] if attention_mask is not None else [])
+        self._check_positions([x for x in xs[:3 if self._options["key"] else 2]
+                               if isinstance(x, SymbolicTensor)])
         return super().__call__(xs)
+
+    def _check_positions(self, xs: list[SymbolicTensor]) -> None:
+        """Inputs of rank > 3 (MultiHeadAttention only) attend over all their
+        positions, with no causal mask, window or input masks."""
+        axes = getattr(self, "attention_axes", None)
+        for x in xs:
+            rank = x.type.rank
+            if axes is not None and sorted(a % rank for a in axes) != list(range(1, rank - 1)):
+                raise ConfigError(f"{self.label()}: attention_axes={axes} on {x.type}: layerc "
+                                  f"attends over all the axes between the batch and the "
+                                  f"features")
+        if any(x.type.rank > 3 for x in xs) and (
+                self._options["use_causal_mask"] or self.sliding_window
+                or any(x.mask is not None for x in xs)):
+            raise ConfigError(f"{self.label()}: a causal mask, a sliding window or input masks "
+                              f"need (batch, steps, features) inputs")
 
     def consumed_masks(self, xs: list[SymbolicTensor]) -> list[SymbolicTensor]:
         sequences = xs[:3] if self._options["key"] else xs[:2]
@@ -125,9 +148,9 @@ class _HeadsAttention(_CallOptions, Layer, register=False):
 
     def _units(self, in_types: tuple[TensorType, ...]) -> dict[str, tuple[int, int]]:
         """(input features, projected units) of each projection."""
-        q = _sequence(self, "query", in_types[0])[1]
-        v = _sequence(self, "value", in_types[1])[1]
-        k = _sequence(self, "key", in_types[2])[1] if self._options["key"] else v
+        q = _sequence(self, "query", in_types[0], self.flattens)[1]
+        v = _sequence(self, "value", in_types[1], self.flattens)[1]
+        k = _sequence(self, "key", in_types[2], self.flattens)[1] if self._options["key"] else v
         h, kv = self.heads, self.kv_heads
         return {"query": (q, h * self.key_dim), "key": (k, kv * self.key_dim),
                 "gate": (q, h * self.value_dim), "value": (v, kv * self.value_dim),
@@ -167,9 +190,20 @@ class _HeadsAttention(_CallOptions, Layer, register=False):
         types = tuple(b.graph.type_of(p) for p in inputs)
         self._units(types)
         has_key, has_mask = self._options["key"], self._options["attention_mask"]
-        query, value = inputs[0], inputs[1]
-        key = inputs[2] if has_key else value
-        tq, tk = _sequence(self, "query", types[0])[0], _sequence(self, "value", types[1])[0]
+        tq = _sequence(self, "query", types[0], self.flattens)[0]
+        tk = _sequence(self, "value", types[1], self.flattens)[0]
+
+        def flat(x: Port, t: TensorType, shape: tuple[int, ...], name: str) -> Port:
+            """Positions of several axes as one axis of steps."""
+            if t.rank == 1 + len(shape):
+                return x
+            return b.add(OpKind.RESHAPE, [x], ReshapeAttrs(shape), helper=f"{name}_steps")
+
+        features = [_sequence(self, "input", t, self.flattens)[1]
+                    for t in types[:3 if has_key else 2]]
+        query = flat(inputs[0], types[0], (tq, features[0]), "query")
+        value = flat(inputs[1], types[1], (tk, features[1]), "value")
+        key = flat(inputs[2], types[2], (tk, features[2]), "key") if has_key else value
         h, kv, kd, vd = self.heads, self.kv_heads, self.key_dim, self.value_dim
 
         def project(x: Port, part: str, units: int, activation: str = "linear") -> Port:
@@ -200,13 +234,23 @@ class _HeadsAttention(_CallOptions, Layer, register=False):
                                attention_mask=has_mask,
                                causal=self._options["use_causal_mask"],
                                window=self.sliding_window or 0, scores=scores)
-        att = b.add(OpKind.ATTENTION, [q, k, v, *(m for _, m in masks)] +
-                    ([inputs[-1]] if has_mask else []), attrs, helper="attention")
+        extra = [flat(inputs[-1], types[-1], (tq, tk), "mask")] if has_mask else []
+        att = b.add(OpKind.ATTENTION, [q, k, v, *(m for _, m in masks)] + extra, attrs,
+                    helper="attention")
         out = b.add(OpKind.RESHAPE, [att], ReshapeAttrs((tq, h * vd)), helper="merge")
         if gate is not None:
             out = b.add(OpKind.MULTIPLY, [out, gate], MergeAttrs(), helper="gated")
         out = project(out, self.output_name, self.output_dim or types[0].shape[-1])  # type: ignore
-        return [out, Port(att.node, 1)] if scores else [out]
+        if types[0].rank == 3 and types[1].rank == 3:
+            return [out, Port(att.node, 1)] if scores else [out]
+        positions_q = tuple(int(d) for d in types[0].shape[1:-1])  # type: ignore[arg-type]
+        positions_k = tuple(int(d) for d in types[1].shape[1:-1])  # type: ignore[arg-type]
+        units = int(b.graph.type_of(out).shape[-1])  # type: ignore[arg-type]
+        out = b.add(OpKind.RESHAPE, [out], ReshapeAttrs((*positions_q, units)), helper="positions")
+        if not scores:
+            return [out]
+        return [out, b.add(OpKind.RESHAPE, [Port(att.node, 1)],
+                           ReshapeAttrs((h, *positions_q, *positions_k)), helper="scores")]
 
     def _config(self) -> dict[str, Any]:
         return {**super().get_config(), "dropout": self.dropout, "use_bias": self.use_bias,
@@ -230,7 +274,11 @@ class MultiHeadAttention(_HeadsAttention):
     sliding_window=None, use_gate=False, ...)`, called as
     `layer(query, value, key=None, attention_mask=None,
     return_attention_scores=False, use_causal_mask=False)` on (batch, steps,
-    features) tensors. Attention over other axes is refused."""
+    features) tensors, or on (batch, *positions, features) attending over
+    all the positions (Keras's default attention_axes); attention over some
+    of the middle axes only is refused."""
+
+    flattens = True
 
     def __init__(self, num_heads: int, key_dim: int, value_dim: int | None = None,
                  dropout: float = 0.0, use_bias: bool = True, output_shape: Any = None,
@@ -253,10 +301,8 @@ class MultiHeadAttention(_HeadsAttention):
                                   f"one output axis")
             output_shape = positive_int(self, "output_shape", shape[0])
         self.output_dim = output_shape
-        if attention_axes is not None and tuple(np.atleast_1d(attention_axes)) not in (
-                (1,), (-2,)):
-            raise ConfigError(f"{label}: attention_axes={attention_axes!r} is not supported; "
-                              f"layerc attends over the steps of (batch, steps, features)")
+        self.attention_axes = None if attention_axes is None else \
+            tuple(int(a) for a in np.atleast_1d(attention_axes))
         self.flash_attention = flash_attention  # an implementation choice: the same numbers
         self._common(dropout, use_bias, sliding_window, use_gate, kernel_initializer,
                      bias_initializer, _training_only(kernel_regularizer, bias_regularizer,
@@ -266,7 +312,8 @@ class MultiHeadAttention(_HeadsAttention):
     def get_config(self) -> dict[str, Any]:
         return {**self._config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
                 "value_dim": self.value_dim, "output_shape": self.output_dim,
-                "attention_axes": None}
+                "attention_axes": None if self.attention_axes in ((1,), (-2,))
+                else self.attention_axes}
 
 
 class GroupedQueryAttention(_HeadsAttention):

@@ -197,7 +197,7 @@ def test_refusals():
     with pytest.raises(ConfigError, match="query_mask as an argument is not supported"):
         layer(q, q, query_mask=q)
     with pytest.raises(ConfigError, match="attention_axes"):
-        layerc.layers.MultiHeadAttention(2, 2, attention_axes=(1, 2))
+        layerc.layers.MultiHeadAttention(2, 2, attention_axes=(1, 2))(q, q)
     layer(q, q)
     with pytest.raises(ConfigError, match="every call must agree on"):
         layer(q, q, use_causal_mask=True)
@@ -227,3 +227,33 @@ def test_nan_in_a_query_spreads_to_its_row_only(layer):
     assert_compiles_like_reference(model, [data])
     got = layerc.compile(model).predict(data)
     assert np.isnan(got[0]).any() and np.isfinite(got[1]).all()
+
+
+@pytest.mark.parametrize("axes", [None, (1, 2), (-3, -2)])
+@pytest.mark.parametrize("scores", [False, True])
+def test_attention_over_every_position_of_an_image_matches_keras(oracle, axes, scores):
+    """(batch, rows, cols, features) inputs: Keras's default attention axes
+    (every position), as MobileViT uses them; the scores keep the axes."""
+    def build(ns):
+        x, y = ns.Input((3, 2, 4)), ns.Input((2, 2, 5))
+        return ns.Model([x, y], ns.layers.MultiHeadAttention(
+            2, 3, attention_axes=axes, name="mha")(x, y, return_attention_scores=scores))
+
+    model, kmodel = build(layerc), build(oracle.keras)
+    rng = np.random.default_rng(7)
+    oracle.randomize(model, rng)
+    xs = [rng.uniform(-1, 1, (2, 3, 2, 4)).astype(np.float32),
+          rng.uniform(-1, 1, (2, 2, 2, 5)).astype(np.float32)]
+    out = oracle.check(model, kmodel, xs, atol=ATOL, rtol=1e-5)
+    converted = layerc.compile(layerc.from_keras(kmodel)).predict(xs)
+    converted = converted if isinstance(converted, list) else [converted]
+    for i, (c, k) in enumerate(zip(converted, out.keras)):
+        oracle.assert_close(c, k, f"from_keras output {i}", ATOL, 1e-5)
+
+
+def test_attention_over_some_positions_is_refused():
+    x = layerc.Input((3, 2, 4))
+    with pytest.raises(ConfigError, match=r"attention_axes=\(1,\)"):
+        layerc.layers.MultiHeadAttention(2, 3, attention_axes=1)(x, x)
+    with pytest.raises(ConfigError, match="need \\(batch, steps, features\\) inputs"):
+        layerc.layers.MultiHeadAttention(2, 3)(x, x, use_causal_mask=True)
