@@ -211,8 +211,9 @@ def resize(e: BaseEmitter, node: Node) -> Steps:
     a = node.attrs
     (h, w), c = split(e.graph.type_of(node.inputs[0]), a.data_format, 2)
     rows, row_w, cols, col_w = resize_tables(a, h, w)
-    return [("image_resize", {**io_operands(e, node), "h": h, "w_": w, "c": c, "oh": a.size[0],
-                        "ow": a.size[1], "taps": rows.shape[1], "ri": e.constants(rows),
+    return [("image_resize", {**io_operands(e, node), "h": h, "w_": w, "c": c,
+                              "oh": rows.shape[0], "ow": cols.shape[0], "taps": rows.shape[1],
+                              "ri": e.constants(rows),
                         "rw": e.constants(row_w), "ci": e.constants(cols),
                         "cw": e.constants(col_w), "fill": e.constant(a.fill_value),
                         "first": int(a.data_format == "channels_first")})]

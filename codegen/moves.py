@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from layerc.codegen.base import BaseEmitter, Operands, Steps, shared
 from layerc.codegen.lowering import io_operands
 from layerc.ir import Node, OpKind, TargetError
-from layerc.ir.ops.reshaping import linear_weights
 
 
 @shared(OpKind.REPEAT)
@@ -109,13 +107,10 @@ def reverse(e: BaseEmitter, node: Node) -> Steps:
 
 @shared(OpKind.UPSAMPLE)
 def upsample(e: BaseEmitter, node: Node) -> Steps:
-    """Nearest: a strided copy, each input axis split into (value, repeat)
-    with the repeat at input stride 0. Bilinear: the resize kernel, with the
-    two axes' source rows and weights as constant tables."""
+    """A strided copy, each input axis split into (value, repeat) with the
+    repeat at input stride 0."""
     x, out = e.graph.type_of(node.inputs[0]).sample_shape, node.type.sample_shape
     a = node.attrs
-    if a.interpolation == "bilinear":
-        return [("resize", resize_operands(e, node, x, a.spatial, a.size))]  # type: ignore
     dims, xs, ys = [], [], []
     for n, s, xstride, ystride in zip(x, a.size, strides(x), strides(out)):  # type: ignore
         dims += [n, s]
@@ -138,19 +133,3 @@ def upsample(e: BaseEmitter, node: Node) -> Steps:
     return [("strided", strided_operands(e, node, tuple(dims), tuple(xs), tuple(ys))),
             ("strided", again)]
 
-
-def resize_operands(e: BaseEmitter, node: Node, x: tuple[int, ...], spatial: tuple[int, int],
-                    size: tuple[int, ...]) -> Operands:
-    """A sample as (outer, h, w, inner) resized to (outer, oh, ow, inner);
-    `tab` holds, for the rows then the columns, each output index's two
-    source indices and the second one's weight."""
-    i, j = spatial
-    tables = []
-    for n, s in ((x[i], size[i]), (x[j], size[j])):
-        m = linear_weights(n, s)
-        lo = np.argmax(m > 0, axis=1)
-        hi = np.minimum(lo + 1, n - 1)
-        tables += [lo, hi, m[np.arange(n * s), hi] * (hi != lo)]
-    return {**io_operands(e, node), "outer": math.prod(x[:i]), "h": x[i], "w": x[j],
-            "inner": math.prod(x[j + 1:]), "oh": x[i] * size[i], "ow": x[j] * size[j],
-            "tab": e.constants(np.concatenate(tables))}

@@ -88,48 +88,25 @@ register(OpRule(OpKind.CROP, CropAttrs, _infer_crop, _ref_crop, rearranges=True)
 
 @dataclass(frozen=True, slots=True)
 class UpsampleAttrs:
+    """Nearest upsampling: each value repeated; Keras's other interpolations
+    are the resize op (ir/ops/resize.py)."""
+
     size: tuple[int, ...]  # repeats per sample axis (1 for the channels)
-    interpolation: str = "nearest"  # or bilinear
-    spatial: tuple[int, ...] = ()  # bilinear: the two adjacent sample axes (0-based) it blends
 
 
 def _infer_upsample(a: UpsampleAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
     (x,) = ins
     _per_axis(a.size, x, "the upsampling")
-    if a.interpolation == "bilinear" and (len(a.spatial) != 2 or a.spatial[1] != a.spatial[0] + 1
-                                          or a.spatial[1] >= x.rank - 1):
-        raise ShapeError(f"bilinear upsampling blends two adjacent sample axes, got "
-                         f"{a.spatial} for {x}")
     dims = tuple(None if d is None else d * s for d, s in zip(x.sample_shape, a.size))
     return (TensorType((None, *dims), x.dtype),)
-
-
-def linear_weights(n: int, scale: int) -> np.ndarray:
-    """The (n * scale, n) matrix of a linear resize along one axis, as Keras's
-    bilinear (half-pixel centers, no antialiasing when enlarging): output i
-    samples input position (i + 0.5) / scale - 0.5, clamped to the edges."""
-    out = np.zeros((n * scale, n))
-    src = np.clip((np.arange(n * scale) + 0.5) / scale - 0.5, 0.0, n - 1)
-    lo = np.floor(src).astype(int)
-    hi = np.minimum(lo + 1, n - 1)
-    frac = src - lo
-    np.add.at(out, (np.arange(n * scale), lo), 1.0 - frac)
-    np.add.at(out, (np.arange(n * scale), hi), frac)
-    return out
 
 
 def _ref_upsample(a: UpsampleAttrs, xs: list[np.ndarray],
                   ws: list[np.ndarray]) -> list[np.ndarray]:
     y = xs[0]
-    if a.interpolation == "nearest":
-        for axis, s in enumerate(a.size, 1):
-            y = np.repeat(y, s, axis=axis)
-        return [y]
-    y = y.astype(np.float64)
-    for axis in a.spatial:
-        m = linear_weights(y.shape[axis + 1], a.size[axis])
-        y = np.moveaxis(np.tensordot(m, np.moveaxis(y, axis + 1, 0), axes=1), 0, axis + 1)
-    return [y.astype(np.float32)]
+    for axis, s in enumerate(a.size, 1):
+        y = np.repeat(y, s, axis=axis)
+    return [y]
 
 
 register(OpRule(OpKind.UPSAMPLE, UpsampleAttrs, _infer_upsample, _ref_upsample))

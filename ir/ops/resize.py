@@ -35,12 +35,20 @@ class ResizeAttrs:
     aspect: str = ""  # "", "crop" or "pad": fit the input to the size's aspect ratio first
     fill_value: float = 0.0  # what "pad" adds
     data_format: str = "channels_last"
+    # `size` multiplies the input's (height, width) (UpSampling2D), so a
+    # variable-size input keeps its op and only the lowering needs its sizes.
+    by_factor: bool = False
+
+
+def target(a: ResizeAttrs, height: int, width: int) -> tuple[int, int]:
+    """The output's (height, width) for an input of this size."""
+    return (height * a.size[0], width * a.size[1]) if a.by_factor else a.size
 
 
 def box(a: ResizeAttrs, height: int, width: int) -> tuple[int, int, int, int]:
     """(top, left, box height, box width) of the image the resize reads, in
     input coordinates: a crop lies inside, a pad's starts are negative."""
-    th, tw = a.size
+    th, tw = target(a, height, width)
     if a.aspect == "crop":
         bh = max(min(height, int(float(width * th) / tw)), 1)
         bw = max(min(width, int(float(height * tw) / th)), 1)
@@ -102,20 +110,24 @@ def _check(a: ResizeAttrs, x: TensorType) -> tuple[tuple[int, ...], int]:
         raise ShapeError(f"unknown resize options {a}")
     if len(a.size) != 2 or min(a.size) < 1:
         raise ShapeError(f"the size must be two positive ints, got {a.size}")
-    sizes, channels = split(x, a.data_format, 2)
+    sizes, channels = split(x, a.data_format, 2, variable=a.by_factor)
     return sizes, channels
 
 
 def _infer(a: ResizeAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
-    _, channels = _check(a, ins[0])
+    (h, w), channels = _check(a, ins[0])
+    if a.by_factor:
+        sizes = tuple(None if n is None else n * f for n, f in zip((h, w), a.size))
+        return (join(sizes, channels, a.data_format),)
     return (join(a.size, channels, a.data_format),)
 
 
 def tables(a: ResizeAttrs, height: int, width: int) -> tuple[np.ndarray, ...]:
     """(row indices, row weights, column indices, column weights)."""
     top, left, bh, bw = box(a, height, width)
-    return (*axis_table(height, top, bh, a.size[0], a.interpolation),
-            *axis_table(width, left, bw, a.size[1], a.interpolation))
+    th, tw = target(a, height, width)
+    return (*axis_table(height, top, bh, th, a.interpolation),
+            *axis_table(width, left, bw, tw, a.interpolation))
 
 
 def _reference(a: ResizeAttrs, xs: list[np.ndarray], ws: list[np.ndarray]) -> list[np.ndarray]:

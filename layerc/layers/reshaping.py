@@ -11,6 +11,7 @@ from layerc.errors import ConfigError, ShapeError
 from layerc.ir import OpKind, Port, TensorType
 from layerc.ir.ops.core import TransposeAttrs
 from layerc.ir.ops.reshaping import CropAttrs, PadAttrs, RepeatAttrs, UpsampleAttrs
+from layerc.ir.ops.resize import ResizeAttrs
 from layerc.layers.base import Builder, Layer
 from layerc.layers.core import positive_int
 from layerc.layers.spatial_options import int_tuple
@@ -193,11 +194,12 @@ class UpSampling1D(_Spatial):
 
 
 class UpSampling2D(_Spatial):
-    """Keras's UpSampling2D: rows and columns repeated (nearest) or blended
-    (bilinear: half-pixel centers, as Keras's image resize)."""
+    """Keras's UpSampling2D: rows and columns repeated (nearest), or the
+    image resized by `size` (bilinear or bicubic: Keras resizes it with its
+    image resize; layerc with the resize op, as Resizing)."""
 
     rank = 2
-    INTERPOLATIONS = ("nearest", "bilinear")
+    INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
 
     def __init__(self, size: Any = (2, 2), data_format: str | None = None,
                  interpolation: str = "nearest", **kwargs: Any) -> None:
@@ -211,10 +213,13 @@ class UpSampling2D(_Spatial):
         self.interpolation = text
 
     def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
-        size = self._per_axis(b, b.graph.type_of(inputs[0]), self.size, 1)
-        spatial = (1, 2) if self.data_format == "channels_first" else (0, 1)
-        return [b.add(OpKind.UPSAMPLE, inputs, UpsampleAttrs(size, self.interpolation,
-                                                             spatial))]
+        x = b.graph.type_of(inputs[0])
+        size = self._per_axis(b, x, self.size, 1)
+        if self.interpolation == "nearest":
+            return [b.add(OpKind.UPSAMPLE, inputs, UpsampleAttrs(size))]
+        return [b.add(OpKind.RESIZE, inputs, ResizeAttrs(
+            (self.size[0], self.size[1]), self.interpolation, data_format=self.data_format,
+            by_factor=True))]
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "size": self.size, "data_format": self.data_format,

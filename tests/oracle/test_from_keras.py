@@ -528,8 +528,8 @@ def test_unknown_config_key_refused(oracle):
     (lambda k: k.layers.Dense(3, lora_rank=2, name="x"), (4, 5), ["lora_rank=2"]),
     (lambda k: k.layers.SimpleRNN(3, zero_output_for_mask=True, name="x"), (4, 5),
      ["zero_output_for_mask=True", "return_sequences=True only"]),
-    (lambda k: k.layers.UpSampling2D(interpolation="bicubic", name="x"), (4, 5, 2),
-     ["interpolation 'bicubic' is not supported", "nearest, bilinear"]),
+    (lambda k: k.layers.UpSampling2D(interpolation="lanczos3", name="x"), (4, 5, 2),
+     ["interpolation 'lanczos3' is not supported", "nearest, bilinear, bicubic"]),
 ])
 def test_values_layerc_cannot_honour_refused(oracle, make, shape, words):
     k = oracle.keras

@@ -2,7 +2,7 @@
 hypothesis over feature counts, repeats and batches; the
 sequence-to-sequence pattern (an LSTM's last state repeated into a decoder
 LSTM); through from_keras. Permute, ZeroPadding1D/2D, Cropping1D/2D and
-UpSampling1D/2D (nearest, bilinear): hypothesis over shapes, amounts and
+UpSampling1D/2D (nearest, bilinear, bicubic): hypothesis over shapes, amounts and
 data formats, each model also converted by from_keras."""
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def test_2d_padding_and_cropping_match_keras(oracle, h, w, channels, pad, crop, 
 @SWEEP
 @given(h=st.integers(1, 5), w=st.integers(1, 5), channels=st.integers(1, 3),
        size=st.tuples(st.integers(1, 3), st.integers(1, 3)), fmt=FORMATS,
-       interpolation=st.sampled_from(["nearest", "bilinear"]), batch=st.integers(1, 3),
+       interpolation=st.sampled_from(["nearest", "bilinear", "bicubic"]), batch=st.integers(1, 3),
        seed=st.integers(0, 2**32 - 1))
 def test_upsampling_2d_matches_keras(oracle, h, w, channels, size, fmt, interpolation, batch,
                                      seed):
@@ -138,8 +138,8 @@ def test_upsampling_2d_matches_keras(oracle, h, w, channels, size, fmt, interpol
     (lambda: layerc.layers.Permute((1, 1)), layerc.ConfigError, "dims must be a permutation"),
     (lambda: layerc.layers.ZeroPadding2D(-1), layerc.ConfigError,
      "padding must be a non-negative int or a pair of them, got -1"),
-    (lambda: layerc.layers.UpSampling2D(interpolation="bicubic"), layerc.ConfigError,
-     "interpolation 'bicubic' is not supported"),
+    (lambda: layerc.layers.UpSampling2D(interpolation="lanczos3"), layerc.ConfigError,
+     "interpolation 'lanczos3' is not supported"),
 ])
 def test_bad_options_are_refused(make, error, message):
     with pytest.raises(error, match=message):

@@ -5,7 +5,6 @@ lowerings are shared (codegen/moves.py)."""
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 from layerc.codegen.cpu.kernels import JIT
@@ -59,31 +58,3 @@ def run_strided(r, weights, arena, state, batch):
                                 for i5 in range(d5):
                                     arena[yi + i5 * b5] = arena[xi + i5 * a5]
 
-
-# ----- bilinear resize of two adjacent axes -----
-RESIZE = opcode("resize", "x y outer h w inner oh ow tab")
-_Z = RESIZE.cols
-
-
-@runs(RESIZE)
-@njit(**JIT)
-def run_resize(r, weights, arena, state, batch):
-    outer, h, w, inner, oh, ow = (r[_Z.outer] * batch, r[_Z.h], r[_Z.w], r[_Z.inner], r[_Z.oh],
-                                  r[_Z.ow])
-    t = r[_Z.tab]
-    x, y = r[_Z.x] * batch, r[_Z.y] * batch
-    for o in range(outer):
-        xb, yb = x + o * h * w * inner, y + o * oh * ow * inner
-        for i in range(oh):
-            r0, r1 = int(weights[t + i]), int(weights[t + oh + i])
-            fy = np.float64(weights[t + 2 * oh + i])
-            for j in range(ow):
-                c0, c1 = int(weights[t + 3 * oh + j]), int(weights[t + 3 * oh + ow + j])
-                fx = np.float64(weights[t + 3 * oh + 2 * ow + j])
-                p00, p01 = xb + (r0 * w + c0) * inner, xb + (r0 * w + c1) * inner
-                p10, p11 = xb + (r1 * w + c0) * inner, xb + (r1 * w + c1) * inner
-                q = yb + (i * ow + j) * inner
-                for c in range(inner):
-                    top = arena[p00 + c] * (1.0 - fx) + arena[p01 + c] * fx
-                    bottom = arena[p10 + c] * (1.0 - fx) + arena[p11 + c] * fx
-                    arena[q + c] = top * (1.0 - fy) + bottom * fy

@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 from layerc.codegen.cuda.emitter import kernel
-from layerc.codegen.cuda.kernels import ONE, ZERO, cuda
+from layerc.codegen.cuda.kernels import ZERO, cuda
 from layerc.codegen.cuda.launch import grid, launcher
 
 REPEAT = kernel("repeat", "x y n size")
@@ -79,31 +79,3 @@ def _strided(o: dict[str, int], arena: Any, weights: Any, state: Any, batch: int
                              o["y"] * batch + o["yo"], o["ysize"], total, *dims,
                              *(o[f"xs{k}"] for k in range(6)), *(o[f"ys{k}"] for k in range(6)))
 
-
-# ----- bilinear resize: a thread per output value -----
-RESIZE = kernel("resize", "x y outer h w inner oh ow tab")
-
-
-@cuda.jit
-def resize(x, xo, y, yo, total, h, wd, inner, oh, ow, w, t):
-    """Each output value blended from its four sources; w[t:] the tables."""
-    for i in range(cuda.grid(1), total, cuda.gridsize(1)):
-        c = i % inner
-        j = (i // inner) % ow
-        r = (i // (inner * ow)) % oh
-        o = i // (inner * ow * oh)
-        r0, r1, fy = int(w[t + r]), int(w[t + oh + r]), w[t + 2 * oh + r]
-        c0, c1 = int(w[t + 3 * oh + j]), int(w[t + 3 * oh + ow + j])
-        fx = w[t + 3 * oh + 2 * ow + j]
-        b = xo + o * h * wd * inner + c
-        top = x[b + (r0 * wd + c0) * inner] * (ONE - fx) + x[b + (r0 * wd + c1) * inner] * fx
-        bottom = x[b + (r1 * wd + c0) * inner] * (ONE - fx) + x[b + (r1 * wd + c1) * inner] * fx
-        y[yo + i] = top * (ONE - fy) + bottom * fy
-
-
-@launcher(RESIZE)
-def _resize(o: dict[str, int], arena: Any, weights: Any, state: Any, batch: int) -> None:
-    total = o["outer"] * o["oh"] * o["ow"] * o["inner"] * batch
-    if total:
-        resize[grid(total)](arena, o["x"] * batch, arena, o["y"] * batch, total, o["h"], o["w"],
-                            o["inner"], o["oh"], o["ow"], weights, o["tab"])

@@ -73,4 +73,4 @@ def make_up_sampling(draw: DrawFn, shape: Shape) -> Layer | None:
                                                               "channels_first"))))
     return UpSampling2D((draw(st.integers(1, 3)), draw(st.integers(1, 3))),
                         data_format=draw(st.sampled_from(("channels_last", "channels_first"))),
-                        interpolation=draw(st.sampled_from(("nearest", "bilinear"))))
+                        interpolation=draw(st.sampled_from(("nearest", "bilinear", "bicubic"))))
