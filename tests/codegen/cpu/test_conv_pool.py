@@ -60,6 +60,20 @@ def test_fused_conv_and_max_pool_match_the_reference(two_d, side, c, f, kernel, 
     assert _steps(compiled) == ["conv"]  # the pooling ran inside the convolution's step
 
 
+@pytest.mark.parametrize("batch,threads", [(1, 2), (3, 1), (3, 2)])
+def test_large_images_run_in_bands_of_several_pooled_rows(batch, threads):
+    """A band holds as many pooled rows as BAND_FLOATS allow: here 2 of the
+    29 (the last band one), so bands start inside a sample."""
+    from layerc.codegen.cpu.conv_pool import BAND_FLOATS
+
+    f = 64
+    assert 2 <= BAND_FLOATS // (2 * 29 * 2 * f) < 29
+    model = layerc.Sequential([Input((60, 61, 3)), Conv2D(f, 3, activation="relu"),
+                               MaxPooling2D(2)])
+    x = np.random.default_rng(batch).standard_normal((batch, 60, 61, 3)).astype(np.float32)
+    assert _steps(_check(model, x, threads)) == ["conv"]
+
+
 def test_nan_wins_inside_the_fused_pooling():
     model = layerc.Sequential([Input((8, 8, 2)), Conv2D(WIDTH + 1, 1), MaxPooling2D(2)])
     x = np.random.default_rng(0).standard_normal((3, 8, 8, 2)).astype(np.float32)
