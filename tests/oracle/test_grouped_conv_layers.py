@@ -99,6 +99,17 @@ def test_depthwise_weights_show_keras_shapes_and_fold_batchnorm(oracle):
     del keras
 
 
+@pytest.mark.parametrize("strides,padding,activation", [(1, "same", "relu6"),
+                                                        (2, "same", None), (1, "valid", "relu")])
+def test_mobilenet_sized_depthwise_layers_match_keras(oracle, strides, padding, activation):
+    """Channels past the vector width: the CPU's vectorized depthwise kernel."""
+    model, kmodel = build_pair(oracle, (20, 21, 35), lambda ns, x: ns.layers.DepthwiseConv2D(
+        3, strides=strides, padding=padding, activation=activation, name="conv")(x))
+    oracle.randomize(model, np.random.default_rng(strides))
+    x = np.random.default_rng(7).standard_normal((3, 20, 21, 35)).astype(np.float32)
+    oracle.check(model, kmodel, x, atol=ATOL, rtol=RTOL)
+
+
 def test_refusals():
     with pytest.raises(ConfigError, match="filters=5 must be a multiple of groups=2"):
         layerc.layers.Conv2D(5, 3, groups=2)
