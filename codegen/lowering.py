@@ -387,21 +387,29 @@ def window_operands(e: BaseEmitter, node: Node, depth: bool = False) -> Operands
 
 
 def transpose_operands(e: BaseEmitter, node: Node) -> Operands:
-    """A transposed convolution's operands in the WINDOW_FIELDS (pt, pl: the
-    top and left crops of ir/ops/conv_transpose.py, which may be negative),
-    its kernel as Keras stores it, bias and activation."""
+    """A transposed convolution's operands in the WINDOW_FIELDS and the
+    DEPTH_FIELDS (pf, pt, pl: the front, top and left crops of
+    ir/ops/conv_transpose.py, which may be negative; a 1-D or 2-D one is the
+    depth-1 case, as in window_operands), its kernel as Keras stores it, bias
+    and activation."""
     a = node.attrs
+    rank = len(a.kernel)
     x = e.graph.type_of(node.inputs[0])
-    sizes, c = split(x, a.data_format, len(a.kernel))
-    out_sizes, f = split(node.type, a.data_format, len(a.kernel))
-    crops = [transpose_geometry(a, n, i)[1] for i, n in enumerate(sizes)]
+    sizes, c = split(x, a.data_format, rank)
+    out_sizes, f = split(node.type, a.data_format, rank)
+    crops = tuple(transpose_geometry(a, n, i)[1] for i, n in enumerate(sizes))
     (h, wd), (oh, ow) = as_2d(sizes), as_2d(out_sizes)
     (kh, kw), (sh, sw), (dh, dw) = as_2d(a.kernel), as_2d(a.strides), as_2d(a.dilation)
-    pt, pl = as_2d(tuple(crops)) if len(crops) == 2 else (0, crops[0])
+    pt, pl = (0, crops[0]) if rank == 1 else as_2d(crops)
+    if rank == 3:
+        depth = {"d_": sizes[0], "od": out_sizes[0], "kd": a.kernel[0], "sd": a.strides[0],
+                 "dd": a.dilation[0], "pf": crops[0]}
+    else:
+        depth = {"d_": 1, "od": 1, "kd": 1, "sd": 1, "dd": 1, "pf": 0}
     return {**io_operands(e, node), "h": h, "w_": wd, "c": c, "oh": oh, "ow": ow, "f": f,
             "kh": kh, "kw": kw, "sh": sh, "sw": sw, "dh": dh, "dw": dw, "pt": pt, "pl": pl,
-            "first": int(a.data_format == "channels_first"), "w": e.weight(node.weights[0]),
-            "b": bias(e, node), "act": act(a.activation)}
+            "first": int(a.data_format == "channels_first"), **depth,
+            "w": e.weight(node.weights[0]), "b": bias(e, node), "act": act(a.activation)}
 
 
 def weighted_window_operands(e: BaseEmitter, node: Node, kernel: int,

@@ -214,6 +214,7 @@ CONVERTERS: dict[str, Callable[[Any], Layer]] = {
     "AdditiveAttention": same_class(L.AdditiveAttention, ADDITIVE_ATTENTION),
     "Conv1DTranspose": same_class(L.Conv1DTranspose, CONV_TRANSPOSE),
     "Conv2DTranspose": same_class(L.Conv2DTranspose, CONV_TRANSPOSE),
+    "Conv3DTranspose": same_class(L.Conv3DTranspose, CONV_TRANSPOSE),
     "DepthwiseConv1D": same_class(L.DepthwiseConv1D, DEPTHWISE_CONV),
     "DepthwiseConv2D": same_class(L.DepthwiseConv2D, DEPTHWISE_CONV),
     "SeparableConv1D": same_class(L.SeparableConv1D, SEPARABLE_CONV),

@@ -39,7 +39,9 @@ SPATIAL = WINDOWED | GLOBAL_POOLS
 # input shapes hold only after a Reshape.
 SPATIAL_3D = {"Conv3D", "MaxPooling3D", "AveragePooling3D", "GlobalMaxPooling3D",
               "GlobalAveragePooling3D"}
-MOVES_3D = {"ZeroPadding3D", "Cropping3D", "UpSampling3D"}
+# The 3-D layers only the family makers draw (the moves and the transposed
+# convolution): layer_stacks reaches them on volumes, spatial_stacks does not.
+FAMILY_3D = {"ZeroPadding3D", "Cropping3D", "UpSampling3D", "Conv3DTranspose"}
 # The normalization, activation and reshaping layers the core makers draw too
 # (BatchNormalization is a spatial maker as well).
 NORMALIZATION = {"BatchNormalization", "Rescaling", "LayerNormalization", "UnitNormalization",
@@ -82,7 +84,7 @@ def test_layer_stacks_are_built_sequentials_of_core_and_spatial_layers(model):
     assert isinstance(model, layerc.Sequential) and model.built
     assert 1 <= len(model.layers) <= 6
     assert {layer.kind for layer in model.layers} <= (CORE | SPATIAL | NORMALIZATION
-                                                      | SPATIAL_3D | MOVES_3D)
+                                                      | SPATIAL_3D | FAMILY_3D)
     shape = model.input_shape
     assert shape[0] is None and 1 <= len(shape) - 1 <= 3
     assert all(1 <= d <= MAX_SPATIAL_SIDE for d in shape[1:])
@@ -422,10 +424,37 @@ def test_spatial_stacks_over_volumes_reach_every_3d_layer():
                             features, examples=300) == set()
 
 
-def test_default_draws_reach_the_3d_moves_on_volumes():
-    features = {kind: has_layer(kind) for kind in MOVES_3D}
+def test_default_draws_reach_the_3d_family_layers_on_volumes():
+    features = {kind: has_layer(kind) for kind in FAMILY_3D}
     assert missing_features(layer_stacks(input_shapes=spatial_shapes(3, 3, max_side=4),
                                           max_layers=2), features, examples=300) == set()
+
+
+def test_the_conv_transpose_maker_reaches_its_options_on_volumes():
+    def has(test):
+        return has_layer("Conv3DTranspose", test)
+
+    features = {f"{fmt} {padding}": has(lambda layer, fmt=fmt, padding=padding: (
+        layer.data_format == fmt and layer.padding == padding))
+        for fmt in DATA_FORMATS for padding in ("valid", "same")}
+    features["strided with output_padding"] = has(
+        lambda layer: max(layer.strides) > 1 and layer.output_padding is not None
+        and max(layer.output_padding) > 0)
+    features["dilated"] = has(lambda layer: max(layer.dilation_rate) > 1)
+    makers = {"conv_transpose": LAYER_MAKERS["conv_transpose"]}
+    volumes = spatial_shapes(3, 3, max_side=4)
+    assert missing_features(layer_stacks(makers=makers, input_shapes=volumes, max_layers=1),
+                            features, examples=200) == set()
+
+
+@DRAWS
+@given(layer_stacks(makers={"conv_transpose": LAYER_MAKERS["conv_transpose"]},
+                    input_shapes=st.sampled_from([(1, 1, 1, 2), (2, 1, 1, 1), (1, 3), (1, 1, 2)]),
+                    max_layers=1))
+def test_the_conv_transpose_maker_leaves_no_axis_empty(model):
+    """'same' with output_padding 0 empties a side-1 axis under an even
+    kernel (Keras agrees); the maker drops output_padding there."""
+    assert 0 not in model.output_shape
 
 
 @DRAWS
@@ -449,7 +478,7 @@ def test_functional_graphs_are_valid_models(model):
     assert 1 <= len(model.inputs) <= 3
     assert 1 <= len(model.outputs) <= 4
     assert {layer.kind for layer in layers_of(model)} <= (CORE | MERGES | SPATIAL | NORMALIZATION
-                                                         | SPATIAL_3D | MOVES_3D)
+                                                         | SPATIAL_3D | FAMILY_3D)
     verify(model.to_graph())
     assert outputs_match_types(model)
     assert probe_magnitude(model) <= MAX_MAGNITUDE

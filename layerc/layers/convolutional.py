@@ -1,6 +1,6 @@
 """Convolution layers: Conv1D, Conv2D, Conv3D (with groups), DepthwiseConv1D/2D,
-SeparableConv1D/2D, Conv1DTranspose/Conv2DTranspose, and the Keras 1 names
-Convolution1D/2D.
+SeparableConv1D/2D, Conv1DTranspose/Conv2DTranspose/Conv3DTranspose, and the
+Keras 1 names Convolution1D/2D.
 
 A depthwise convolution is a convolution of one group per input channel
 (depth_multiplier filters each): its kernel is Keras's (*kernel, channels,
@@ -352,6 +352,25 @@ class Conv2DTranspose(_ConvTranspose):
     rank = 2
 
 
+class Conv3DTranspose(_ConvTranspose):
+    """Keras 3.15's Conv3DTranspose takes data_format before output_padding
+    (the 1-D and 2-D layers take it after), so its positional arguments keep
+    that order here too."""
+
+    rank = 3
+
+    def __init__(self, filters: int, kernel_size: Any, strides: Any = 1,
+                 padding: str = "valid", data_format: str | None = None,
+                 output_padding: Any = None, **kwargs: Any) -> None:
+        super().__init__(filters, kernel_size, strides, padding, output_padding=output_padding,
+                         data_format=data_format, **kwargs)
+
+
+# Keras's aliases
+Convolution1DTranspose, Convolution2DTranspose, Convolution3DTranspose = (
+    Conv1DTranspose, Conv2DTranspose, Conv3DTranspose)
+
+
 class Convolution1D(Conv1D):
     """Keras 1: Convolution1D(nb_filter, filter_length, border_mode=..., subsample_length=...)."""
 
@@ -385,6 +404,7 @@ class Convolution2D(Conv2D):
             kwargs["kernel_size"] = kernel_size
         super().__init__(**kwargs)
 
-__all__ = ["Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Convolution1D",
-           "Convolution2D", "DepthwiseConv1D",
+__all__ = ["Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose",
+           "Convolution1D", "Convolution1DTranspose", "Convolution2D", "Convolution2DTranspose",
+           "Convolution3DTranspose", "DepthwiseConv1D",
            "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"]

@@ -1,5 +1,5 @@
 """Makers of the convolutions: Conv1D, Conv2D and Conv3D, DepthwiseConv1D/2D,
-SeparableConv1D/2D and Conv1DTranspose/Conv2DTranspose."""
+SeparableConv1D/2D and Conv1DTranspose/Conv2DTranspose/Conv3DTranspose."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.strategies import DrawFn
 
 from layerc.layers import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
-                           DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D)
+                           Conv3DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
+                           SeparableConv2D)
 from layerc.layers.base import Layer
 from layerc.testing.limits import DATA_FORMATS, MAX_CHANNELS, Shape
 from layerc.testing.makers.base import _activation_and_bias, register_layer_maker
@@ -95,19 +96,35 @@ def make_separable_conv(draw: DrawFn, shape: Shape) -> Layer | None:
 
 @register_layer_maker("conv_transpose")
 def make_conv_transpose(draw: DrawFn, shape: Shape) -> Layer | None:
-    """Conv1DTranspose or 2D (by the shape's rank): padding valid or same,
-    strides or dilation (never both), output_padding None or below the
-    strides, either data format."""
-    rank = _rank_of(shape)
+    """Conv1DTranspose, 2D or 3D (by the shape's rank: a sequence, a feature
+    map or a volume): padding valid or same, strides or dilation (never both),
+    output_padding None or below the strides (None where it would leave an
+    axis empty), either data format."""
+    rank = len(shape) - 1 if len(shape) in (2, 3, 4) else 0
     if not rank or not _applies(shape, rank):
         return None
     strides, dilation = _strides_and_dilation(draw, rank, dilate=True)
     output_padding = None
     if draw(st.booleans()):
         output_padding = tuple(draw(st.integers(0, s - 1)) for s in strides)
-    cls = Conv1DTranspose if rank == 1 else Conv2DTranspose
-    return cls(draw(st.integers(1, MAX_CHANNELS)),
-               _spelled(draw, tuple(draw(st.integers(1, 3)) for _ in range(rank))),
-               strides=_spelled(draw, strides), padding=draw(st.sampled_from(("valid", "same"))),
-               output_padding=output_padding, data_format=draw(st.sampled_from(DATA_FORMATS)),
+    filters = draw(st.integers(1, MAX_CHANNELS))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(rank))
+    kernel_size, strides_spelled = _spelled(draw, kernel), _spelled(draw, strides)
+    padding = draw(st.sampled_from(("valid", "same")))
+    data_format = draw(st.sampled_from(DATA_FORMATS))
+    if padding == "same" and output_padding is not None and _leaves_nothing(
+            _spatial_sizes(shape, rank, data_format), kernel, dilation, output_padding):
+        output_padding = None
+    cls = (Conv1DTranspose, Conv2DTranspose, Conv3DTranspose)[rank - 1]
+    return cls(filters, kernel_size, strides=strides_spelled, padding=padding,
+               output_padding=output_padding, data_format=data_format,
                dilation_rate=_spelled(draw, dilation), **_activation_and_bias(draw))
+
+
+def _leaves_nothing(sizes: tuple[int, ...], kernel: tuple[int, ...], dilation: tuple[int, ...],
+                    output_padding: tuple[int, ...]) -> bool:
+    """Whether 'same' padding with this output_padding leaves an axis empty:
+    its length (n - 1) * s + span % 2 + output_padding (ir/ops/conv_transpose.py,
+    as Keras computes it) is 0 on a side-1 axis of an even dilated span."""
+    return any(n == 1 and ((k - 1) * d + 1) % 2 == 0 and p == 0
+               for n, k, d, p in zip(sizes, kernel, dilation, output_padding))

@@ -1,14 +1,14 @@
 """CUDA lowerings of the 3-D spatial family against the reference
 interpreter, under the simulator (tiny volumes: a simulated thread costs
-~70 us): Conv3D (the conv kernel's depth loop), 3-D pooling (two launches of
-the 2-D pool kernel), global pooling, and the moves of ZeroPadding3D,
-Cropping3D and UpSampling3D."""
+~70 us): Conv3D (the conv kernel's depth loop), Conv3DTranspose (the
+conv_transpose kernel's), 3-D pooling (two launches of the 2-D pool kernel),
+global pooling, and the moves of ZeroPadding3D, Cropping3D and UpSampling3D."""
 
 import pytest
 
-from layerc.layers import (AveragePooling3D, Conv3D, Cropping3D, GlobalAveragePooling3D,
-                           GlobalMaxPooling3D, Input, MaxPooling3D, UpSampling3D,
-                           ZeroPadding3D)
+from layerc.layers import (AveragePooling3D, Conv3D, Conv3DTranspose, Cropping3D,
+                           GlobalAveragePooling3D, GlobalMaxPooling3D, Input, MaxPooling3D,
+                           UpSampling3D, ZeroPadding3D)
 from layerc.models import Sequential
 
 FORMATS = ("channels_last", "channels_first")
@@ -28,6 +28,20 @@ def test_conv3d(like_reference, data_format, kernel, strides, dilation, padding,
                         Conv3D(2, kernel, strides=strides, padding=padding,
                                dilation_rate=dilation, groups=groups, data_format=data_format,
                                activation="tanh")])
+    like_reference(model, both=False)
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("kernel,strides,dilation,padding,output_padding,activation", [
+    ((2, 2, 1), (2, 1, 2), (1, 1, 1), "valid", None, "tanh"),
+    ((2, 1, 3), (2, 1, 2), (1, 1, 1), "same", (1, 0, 1), "relu"),
+    ((2, 2, 1), (1, 1, 1), (2, 1, 1), "same", None, "softmax")])
+def test_conv3d_transpose(like_reference, data_format, kernel, strides, dilation, padding,
+                          output_padding, activation):
+    model = Sequential([volume((2, 2, 3), 2, data_format),
+                        Conv3DTranspose(2, kernel, strides=strides, padding=padding,
+                                        output_padding=output_padding, dilation_rate=dilation,
+                                        data_format=data_format, activation=activation)])
     like_reference(model, both=False)
 
 
