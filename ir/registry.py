@@ -41,6 +41,10 @@ def _none(attrs: Any, *rest: Any) -> tuple:
     return ()
 
 
+def _never(attrs: Any, producer: Any) -> bool:
+    return False
+
+
 def _no_flops(attrs: Any, ins: tuple[TensorType, ...], outs: tuple[TensorType, ...]) -> int:
     return 0
 
@@ -83,10 +87,11 @@ class OpRule:
     mask_outputs: Callable[[Any], tuple[int, ...]] = _none
     # The op reads integer indices on input 0, valid in [0, index_bound(attrs)).
     index_bound: Callable[[Any], int] | None = None
-    # A backend may run this op inside the step of the op whose output it
-    # alone reads (the CPU: a max pooling in its convolution's step), so
+    # Whether a backend may run this op (its attrs) inside the step of the
+    # op (the Node) whose output it alone reads (the CPU: a max pooling in
+    # its convolution's step, a 1x1 convolution in its depthwise one's), so
     # plan-memory keeps that op's inputs alive through this one.
-    runs_in_producer: bool = False
+    runs_in_producer: Callable[[Any, Any], bool] = _never
     # The output axis (given the output's rank, batch axis included) whose
     # channels are the last axis of the op's kernel (its first weight) and of
     # its bias (its second, with use_bias): a per-channel scale and shift of

@@ -5,8 +5,8 @@ shares its source's buffer.  Each buffer lives from the node that writes it to
 the last node that reads it (graph inputs from the start, outputs to the end);
 buffers whose lifetimes overlap never overlap in memory, so no op ever writes
 over its own input. A backend may run an op whose rule says
-`runs_in_producer` (pooling) inside the step of the op whose output it alone
-reads (the CPU does so for a convolution and its max pooling:
+`runs_in_producer` (a pooling, a 1x1 convolution after a depthwise one)
+inside the step of the op whose output it alone reads (the CPU does:
 codegen/cpu/fusion.py), so that op's inputs live through its step too.
 Placement is greedy by size, largest first, at the lowest offset that fits
 (the TFLite arena planner's strategy).
@@ -49,8 +49,10 @@ class PlanMemory(Pass):
         for step, node in enumerate(order):
             for p in node.inputs:
                 end[root[p]] = max(end[root[p]], step)
-            if rule_for(node.op).runs_in_producer and g.use_count(node.inputs[0]) == 1:
-                for p in g.node(node.inputs[0].node).inputs:  # the producer's inputs
+            producer = g.node(node.inputs[0].node) if node.inputs else None
+            if producer is not None and g.use_count(node.inputs[0]) == 1 and \
+                    rule_for(node.op).runs_in_producer(node.attrs, producer):
+                for p in producer.inputs:  # the producer's inputs
                     end[root[p]] = max(end[root[p]], step)
             for i in range(len(node.types)):
                 port = node.port(i)

@@ -1,17 +1,19 @@
-"""Which nodes the CPU backend runs as one step: a channels-last convolution
-on the GEMM path and the max pooling that alone reads it (conv_pool.py runs
-them band by band, so the convolution's output never leaves the cache: at
-batch 64 the MNIST convnet's first convolution writes 5.5 MB that its
-pooling reads back). The IR keeps both nodes, and so do the other targets;
-on the CPU the pooling's lowering emits no step, its time is the
-convolution's."""
+"""Which nodes the CPU backend runs as one step:
+- a channels-last convolution on the GEMM path and the max pooling that
+  alone reads it (conv_pool.py runs them band by band, so the convolution's
+  output never leaves the cache: at batch 64 the MNIST convnet's first
+  convolution writes 5.5 MB that its pooling reads back);
+- a depthwise convolution and the 1x1 convolution that alone reads it (a
+  SeparableConv's two halves; ops/separable.py, band by band likewise).
+The IR keeps both nodes, and so do the other targets; on the CPU the second
+node's lowering emits no step, its time is the first one's."""
 
 from __future__ import annotations
 
 from layerc.codegen import lowering
 from layerc.codegen.base import BaseEmitter
 from layerc.codegen.cpu import winograd
-from layerc.ir import Node, OpKind
+from layerc.ir import Node, OpKind, Port
 
 
 def gemm_path(e: BaseEmitter, conv: Node) -> bool:
@@ -20,6 +22,51 @@ def gemm_path(e: BaseEmitter, conv: Node) -> bool:
     g = lowering.window_operands(e, conv, depth=True)
     return g["first"] == 0 and conv.attrs.groups == 1 and not (
         conv.attrs.variant == "winograd" and winograd.fits(g))
+
+
+def _apart(e: BaseEmitter, x: Port, y: Port) -> bool:
+    """Whether tensors x and y lie apart in the arena: a fused step writes y
+    while it reads x. plan-memory keeps them apart, but a plan from
+    elsewhere (an artifact) may not."""
+    x_at, y_at = e.offset(x), e.offset(y)
+    return y_at + e.graph.type_of(y).sample_size <= x_at or \
+        x_at + e.graph.type_of(x).sample_size <= y_at
+
+
+def depthwise(e: BaseEmitter, conv: Node) -> bool:
+    """Whether a node is a channels-last 1-D or 2-D convolution of one filter
+    per channel: the CPU's vectorized depthwise kernel (grouped_conv.py)."""
+    if conv.op is not OpKind.CONV or conv.attrs.groups == 1 or len(conv.attrs.kernel) > 2:
+        return False
+    g = lowering.window_operands(e, conv)
+    return g["first"] == 0 and conv.attrs.groups == g["c"] == g["f"]
+
+
+def pointwise_after(e: BaseEmitter, conv: Node) -> Node | None:
+    """The 1x1 convolution a depthwise convolution's lowering takes into its
+    own step: its only reader (not a model output), channels last, one
+    group, stride 1, no padding, on the GEMM path, no activation past the
+    ReLU the GEMM applies."""
+    if not depthwise(e, conv):
+        return None
+    users = e.graph.users(conv.id)
+    if len(users) != 1 or e.graph.use_count(conv.port()) != 1:
+        return None
+    pw = users[0]
+    if pw.op is not OpKind.CONV or pw.attrs.groups != 1 or len(pw.attrs.kernel) > 2 \
+            or pw.attrs.activation not in ("linear", "relu") or not gemm_path(e, pw):
+        return None
+    g = lowering.window_operands(e, pw)
+    if (g["kh"], g["kw"], g["sh"], g["sw"], g["pt"], g["pl"]) != (1, 1, 1, 1, 0, 0):
+        return None
+    return pw if _apart(e, conv.inputs[0], pw.port()) else None
+
+
+def fused_pointwise(e: BaseEmitter, conv: Node) -> bool:
+    """Whether a convolution runs inside its depthwise producer's step."""
+    if conv.op is not OpKind.CONV:
+        return False
+    return pointwise_after(e, e.graph.node(conv.inputs[0].node)) is conv
 
 
 def pooled_by(e: BaseEmitter, conv: Node) -> Node | None:
@@ -43,9 +90,4 @@ def pooled_by(e: BaseEmitter, conv: Node) -> Node | None:
         return None
     if (p["oh"], p["ow"]) != (p["h"] // p["kh"], p["w_"] // p["kw"]):
         return None
-    # The pooled output is written while the input is read: plan-memory keeps
-    # them apart, but a plan from elsewhere (an artifact) may not.
-    x = e.offset(conv.inputs[0])
-    x_size = e.graph.type_of(conv.inputs[0]).sample_size
-    y_size = pool.type.sample_size
-    return pool if p["y"] + y_size <= x or x + x_size <= p["y"] else None
+    return pool if _apart(e, conv.inputs[0], pool.port()) else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -113,6 +114,13 @@ def _conv_flops(a: ConvAttrs, ins: tuple[TensorType, ...], outs: tuple[TensorTyp
     return 2 * math.prod(a.kernel) * (channels // a.groups) * outs[0].sample_size
 
 
+def _after_depthwise(a: ConvAttrs, producer: Any) -> bool:
+    """A 1x1 convolution after a grouped one (a SeparableConv's halves): the
+    CPU runs both in one step (codegen/cpu/fusion.py)."""
+    return a.groups == 1 and set(a.kernel) == {1} and set(a.strides) == {1} and \
+        producer.op is OpKind.CONV and producer.attrs.groups > 1
+
+
 register(OpRule(OpKind.CONV, ConvAttrs, _infer_conv, _ref_conv, _conv_weights, epilogue=True,
                 sums_products=True, window=_window, flops=_conv_flops,
-                output_channels=channel_axis))
+                output_channels=channel_axis, runs_in_producer=_after_depthwise))

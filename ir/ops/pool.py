@@ -67,7 +67,7 @@ def _window(a: PoolAttrs) -> Window:
 
 register(OpRule(OpKind.POOL, PoolAttrs, _infer_pool, _ref_pool, window=_window,
                 flops=lambda a, ins, outs: math.prod(a.pool) * outs[0].sample_size,
-                runs_in_producer=True))
+                runs_in_producer=lambda a, producer: True))
 
 
 @dataclass(frozen=True, slots=True)

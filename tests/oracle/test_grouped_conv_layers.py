@@ -110,6 +110,17 @@ def test_mobilenet_sized_depthwise_layers_match_keras(oracle, strides, padding, 
     oracle.check(model, kmodel, x, atol=ATOL, rtol=RTOL)
 
 
+@pytest.mark.parametrize("strides,activation", [(1, "relu"), (2, None)])
+def test_separable_layers_in_one_cpu_step_match_keras(oracle, strides, activation):
+    """Channels past the vector width, the depthwise and pointwise halves in
+    one CPU step (codegen/cpu/ops/separable.py)."""
+    model, kmodel = build_pair(oracle, (15, 16, 35), lambda ns, x: ns.layers.SeparableConv2D(
+        21, 3, strides=strides, padding="same", activation=activation, name="conv")(x))
+    oracle.randomize(model, np.random.default_rng(strides))
+    x = np.random.default_rng(8).standard_normal((3, 15, 16, 35)).astype(np.float32)
+    oracle.check(model, kmodel, x, atol=ATOL, rtol=RTOL)
+
+
 def test_refusals():
     with pytest.raises(ConfigError, match="filters=5 must be a multiple of groups=2"):
         layerc.layers.Conv2D(5, 3, groups=2)

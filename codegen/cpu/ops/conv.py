@@ -11,7 +11,9 @@ alone reads the GEMM's output runs in the same step (fusion.py,
 conv_pool.py). Channels first, (B, C, H, W), runs per
 sample on BLAS over im2col patches, or over the sample itself for the 1x1
 `gemm` variant of the specialize-padding pass. A convolution of several groups
-(depthwise ones too) has a kernel of its own (grouped_conv.py).
+(depthwise ones too) has a kernel of its own (grouped_conv.py), and a 1x1
+convolution that alone reads a depthwise one runs in its step (fusion.py,
+separable.py).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from layerc.codegen.cpu import fusion, winograd
 from layerc.codegen.cpu.conv_pool import conv_max_pool
 from layerc.codegen.cpu.gemm import gemm, pack, pack_bias
 from layerc.codegen.cpu.ops.grouped_conv import lower_grouped
+from layerc.codegen.cpu.ops.separable import lower_separable
 from layerc.codegen.cpu.kernels import JIT, activate
 from layerc.codegen.cpu.lower import lowers
 from layerc.codegen.cpu.opcodes import opcode, runs
@@ -171,8 +174,14 @@ def run_conv(r, weights, arena, state, batch):
 @lowers(OpKind.CONV)
 def lower_conv(e: Emitter, node: Node) -> None:
     if node.attrs.groups > 1:
-        lower_grouped(e, node)  # a direct kernel of its own (grouped_conv.py)
+        pointwise = fusion.pointwise_after(e, node)
+        if pointwise is not None:  # one step with the 1x1 convolution after it
+            lower_separable(e, node, pointwise)
+        else:
+            lower_grouped(e, node)  # a direct kernel of its own (grouped_conv.py)
         return
+    if fusion.fused_pointwise(e, node):
+        return  # its depthwise convolution's step computes it (separable.py)
     g = lowering.window_operands(e, node, depth=True)
     kd, kh, kw, c, f = g["kd"], g["kh"], g["kw"], g["c"], g["f"]
     k = kd * kh * kw * c

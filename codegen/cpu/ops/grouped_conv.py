@@ -157,10 +157,10 @@ def _four(x, y, wt, w0, b0, at, src0, r0, r1, c, kw, rstep, qstep, pstep, whole)
 
 @njit(**FAST_JIT)
 def depthwise_rows(x, y, wt, w0, b0, lo, hi, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl,
-                   act):
+                   act, base):
     """Output rows lo..hi of a channels-last 2-D convolution of one filter
     per channel (a depthwise one, depth_multiplier 1), then the activation
-    over each row. The kernel (kh, kw, 1, c) gives each tap's channels as
+    over each row; output row `base` at y[0]. The kernel (kh, kw, 1, c) gives each tap's channels as
     one vector. Pixels whose windows lie inside across go four at a time
     (_four), the others one by one with the taps in the padding left out of
     the loops (_pixel). The generic kernel's per-output channel division
@@ -179,7 +179,7 @@ def depthwise_rows(x, y, wt, w0, b0, lo, hi, h, w, c, oh, ow, kh, kw, sh, sw, dh
         n, oy = row // oh, row % oh
         r0, r1 = _span(oy, sh, pt, dh, kh, h)
         top = (n * h + oy * sh - pt) * w
-        out = row * ow * c
+        out = (row - base) * ow * c
         ox = 0
         while ox < ow:
             src0 = (top + ox * sw - pl) * c
@@ -202,7 +202,7 @@ def _split_depthwise(x, y, wt, w0, b0, rows, h, w, c, oh, ow, kh, kw, sh, sw, dh
                      act, chunks):
     for ci in prange(chunks):
         depthwise_rows(x, y, wt, w0, b0, ci * rows // chunks, (ci + 1) * rows // chunks, h, w,
-                       c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, act)
+                       c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, act, 0)
 
 
 @runs(GROUPED)
@@ -220,7 +220,7 @@ def run_grouped_conv(r, weights, arena, state, batch):
         if chunks > 1:
             _split_depthwise(x, y, weights, r[_G.w], r[_G.b], rows, *window, chunks)
         else:
-            depthwise_rows(x, y, weights, r[_G.w], r[_G.b], 0, rows, *window)
+            depthwise_rows(x, y, weights, r[_G.w], r[_G.b], 0, rows, *window, 0)
         return
     args = (d, h, w, c, od, oh, ow, f, r[_G.kd], r[_G.kh], r[_G.kw], r[_G.sd], r[_G.sh],
             r[_G.sw], r[_G.dd], r[_G.dh], r[_G.dw], r[_G.pf], r[_G.pt], r[_G.pl], r[_G.first],
