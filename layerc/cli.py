@@ -130,6 +130,9 @@ def _inspect(args: argparse.Namespace) -> None:
     source = load_source(args.model)
     is_artifact = isinstance(source, CompiledModel)
     model = source if is_artifact else _fixed(args.model, compile(source))
+    if args.html:
+        _write_html(model, args.html)
+        return
     graph = model.graph
     kernels = _kernels(model.program.text)
     out = sys.stdout
@@ -171,6 +174,16 @@ def _inspect(args: argparse.Namespace) -> None:
         diff = max(float(np.max(np.abs(g - w))) for g, w in zip(got, want))
         out.write(f"self-test: compiled now; max |compiled - reference interpreter| = "
                   f"{diff:.3g} on a random input\n")
+
+
+def _write_html(model: Any, path: str) -> None:
+    """The page of `layerc.html`, written atomically; prints its path (so a
+    script can open it)."""
+    from layerc import html
+
+    page = html.render(model).encode()
+    _write_atomically(path, lambda f: f.write(page))
+    print(path)
 
 
 def _load_input(path: str) -> np.ndarray:
@@ -308,6 +321,9 @@ def parser() -> argparse.ArgumentParser:
     insp = sub.add_parser("inspect", parents=[common],
                           help="layers, shapes, passes, kernels and memory")
     insp.add_argument("model", help=model_help)
+    insp.add_argument("--html", metavar="OUT.html",
+                      help="instead, write one self-contained page: the graph drawn with each "
+                           "node's shapes, kernel and epilogue, the passes, the memory plan")
     insp.set_defaults(run=_inspect)
 
     run = sub.add_parser("run", parents=[common], help="run a model on .npy inputs")

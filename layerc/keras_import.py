@@ -24,12 +24,13 @@ from typing import Any
 import numpy as np
 
 from layerc.errors import ConfigError, LayercError
-from layerc.keras_layers import (AUGMENTATION, WEIGHTS, convert_layer, label,
+from layerc.keras_layers import (TRAINING_BY_DEFAULT, WEIGHTS, convert_layer, label,
                                  refuse_unconvertible)
 from layerc.keras_files import load
 from layerc.keras_ops import OpRefused, convert_op, reads_mask
 from layerc.keras_masks import KerasMasks, layerc_key, same_mask
-from layerc.layers.attention import Attention, _HeadsAttention
+from layerc.layers.attention import _HeadsAttention
+from layerc.layers.dot_attention import Attention
 from layerc.layers.base import Layer, SymbolicTensor, source_override
 from layerc.layers.recurrent import Recurrent
 from layerc.models import Model, Sequential
@@ -303,12 +304,10 @@ class _Replay:
             raise ConfigError(f"{where}: called with {len(args)} positional arguments; layerc "
                               f"layers take one (the input)")
         training = kwargs.pop("training", None)
-        # Keras's augmentation layers default to training=True in their call
-        # signature, and Keras records it; its predict still runs them as the
-        # identity (tests/oracle/test_from_keras.py), as layerc does. Resizing
-        # and CenterCrop record it too and compute the same either way.
+        # tests/oracle/test_from_keras.py checks TRAINING_BY_DEFAULT's layers
+        # against Keras's predict
         if training not in (None, False) and \
-                type(klayer).__name__ not in AUGMENTATION + ("Resizing", "CenterCrop"):
+                type(klayer).__name__ not in TRAINING_BY_DEFAULT:
             raise ConfigError(f"{where}: called with training={training!r}; layerc is "
                               f"inference-only and supports training=None or False")
         keras_mask = kwargs.pop("mask", None)

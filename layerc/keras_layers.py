@@ -113,6 +113,11 @@ AUGMENTATION = (
     "RandomInvert", "RandomGaussianBlur", "RandomPerspective", "RandomElasticTransform",
     "RandomErasing", "AugMix", "RandAugment", "CutMix", "MixUp", "ActivityRegularization")
 
+# The layers whose Keras call records training=True by default and that layerc
+# runs anyway: the augmentation layers (the identity at inference, as Keras's
+# predict runs them), Resizing and CenterCrop (the same output either way).
+TRAINING_BY_DEFAULT = AUGMENTATION + ("Resizing", "CenterCrop")
+
 
 def as_identity(klayer: Any) -> Layer:
     """A layer that acts only in training: a layerc Dropout of rate 0. Every

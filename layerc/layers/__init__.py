@@ -10,16 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from layerc.errors import ConfigError
-from layerc.layers import (activations, attention, conv_lstm, convolutional, core, einsum,
-                           embeddings,
-                           input_layer, local, merge, normalization, pooling, preprocessing,
-                           recurrent, reshaping, wrappers)
+from layerc.layers import (activations, attention, conv_lstm, convolutional, core,
+                           dot_attention, einsum, embeddings, input_layer, local, merge,
+                           normalization, pooling, preprocessing, recurrent, reshaping, wrappers)
 from layerc.layers.base import LAYERS, Layer, SymbolicTensor
 from layerc.layers.activations import *  # noqa: F403
 from layerc.layers.attention import *  # noqa: F403
 from layerc.layers.conv_lstm import *  # noqa: F403
 from layerc.layers.convolutional import *  # noqa: F403
 from layerc.layers.core import *  # noqa: F403
+from layerc.layers.dot_attention import *  # noqa: F403
 from layerc.layers.einsum import *  # noqa: F403
 from layerc.layers.embeddings import *  # noqa: F403
 from layerc.layers.input_layer import *  # noqa: F403
@@ -46,15 +46,15 @@ def deserialize(data: dict[str, Any]) -> Layer:
 
 
 __all__ = ["LAYERS", "Layer", "SymbolicTensor", "activations", "attention", "conv_lstm",
-           "convolutional",
-           "core", "deserialize", "einsum", "embeddings", "local", "merge", "normalization",
-           "pooling", "preprocessing",
-           "recurrent", "reshaping", "serialize", "wrappers"]
+           "convolutional", "core", "deserialize", "dot_attention", "einsum", "embeddings",
+           "local", "merge", "normalization", "pooling", "preprocessing", "recurrent",
+           "reshaping", "serialize", "wrappers"]
 __all__ += activations.__all__
 __all__ += attention.__all__
 __all__ += conv_lstm.__all__
 __all__ += convolutional.__all__
 __all__ += core.__all__
+__all__ += dot_attention.__all__
 __all__ += einsum.__all__
 __all__ += embeddings.__all__
 __all__ += input_layer.__all__

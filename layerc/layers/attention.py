@@ -1,6 +1,6 @@
-"""Attention layers: MultiHeadAttention, GroupedQueryAttention, Attention and
-AdditiveAttention, on (batch, steps, features) inputs, attending over the
-steps.
+"""Multi-head attention layers: MultiHeadAttention and GroupedQueryAttention,
+on (batch, steps, features) inputs, attending over the steps (Attention and
+AdditiveAttention, one head without projections: dot_attention.py).
 
 Each becomes its projections (Dense ops: Keras's EinsumDense kernels
 (features, heads, dim) are in memory the Dense kernels (features, heads *
@@ -30,14 +30,14 @@ from layerc.layers.base import Builder, Layer, SymbolicTensor
 from layerc.layers.core import positive_int
 
 
-def _rate(layer: Layer, dropout: Any) -> float:
+def dropout_rate(layer: Layer, dropout: Any) -> float:
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or \
             not 0 <= dropout <= 1:
         raise ConfigError(f"{layer.label()}: dropout must be in [0, 1], got {dropout!r}")
     return float(dropout)  # the identity at inference
 
 
-def _sequence(layer: Layer, name: str, t: TensorType, flat: bool = False) -> tuple[int, int]:
+def sequence(layer: Layer, name: str, t: TensorType, flat: bool = False) -> tuple[int, int]:
     """(steps, features) of a (batch, steps, features) input; with `flat`,
     of (batch, *positions, features) too, its positions one axis of steps."""
     if (t.rank != 3 and not (flat and t.rank > 3)) or None in t.shape[1:]:
@@ -47,7 +47,7 @@ def _sequence(layer: Layer, name: str, t: TensorType, flat: bool = False) -> tup
     return math.prod(t.shape[1:-1]), t.shape[-1]  # type: ignore[arg-type,return-value]
 
 
-class _CallOptions:
+class CallOptions:
     """The call options every call of an attention layer must agree on (a
     layer's calls share one emit, which reads them from the layer)."""
 
@@ -59,7 +59,7 @@ class _CallOptions:
         self._options = options
 
 
-class _HeadsAttention(_CallOptions, Layer, register=False):
+class _HeadsAttention(CallOptions, Layer, register=False):
     """Projected multi-head attention (MultiHeadAttention and
     GroupedQueryAttention): query, key and value projections into `heads`
     and `kv_heads` heads, the fused attention, an optional sigmoid gate on
@@ -79,7 +79,7 @@ class _HeadsAttention(_CallOptions, Layer, register=False):
                 kernel_initializer: Any, bias_initializer: Any, training_only: dict[str, Any],
                 seed: Any) -> None:
         label = self.label()
-        self.dropout, self.seed = _rate(self, dropout), seed
+        self.dropout, self.seed = dropout_rate(self, dropout), seed
         self.use_bias, self.use_gate = bool(use_bias), bool(use_gate)
         if sliding_window is not None:
             sliding_window = positive_int(self, "sliding_window", sliding_window)
@@ -148,9 +148,9 @@ class _HeadsAttention(_CallOptions, Layer, register=False):
 
     def _units(self, in_types: tuple[TensorType, ...]) -> dict[str, tuple[int, int]]:
         """(input features, projected units) of each projection."""
-        q = _sequence(self, "query", in_types[0], self.flattens)[1]
-        v = _sequence(self, "value", in_types[1], self.flattens)[1]
-        k = _sequence(self, "key", in_types[2], self.flattens)[1] if self._options["key"] else v
+        q = sequence(self, "query", in_types[0], self.flattens)[1]
+        v = sequence(self, "value", in_types[1], self.flattens)[1]
+        k = sequence(self, "key", in_types[2], self.flattens)[1] if self._options["key"] else v
         h, kv = self.heads, self.kv_heads
         return {"query": (q, h * self.key_dim), "key": (k, kv * self.key_dim),
                 "gate": (q, h * self.value_dim), "value": (v, kv * self.value_dim),
@@ -190,8 +190,8 @@ class _HeadsAttention(_CallOptions, Layer, register=False):
         types = tuple(b.graph.type_of(p) for p in inputs)
         self._units(types)
         has_key, has_mask = self._options["key"], self._options["attention_mask"]
-        tq = _sequence(self, "query", types[0], self.flattens)[0]
-        tk = _sequence(self, "value", types[1], self.flattens)[0]
+        tq = sequence(self, "query", types[0], self.flattens)[0]
+        tk = sequence(self, "value", types[1], self.flattens)[0]
 
         def flat(x: Port, t: TensorType, shape: tuple[int, ...], name: str) -> Port:
             """Positions of several axes as one axis of steps."""
@@ -199,7 +199,7 @@ class _HeadsAttention(_CallOptions, Layer, register=False):
                 return x
             return b.add(OpKind.RESHAPE, [x], ReshapeAttrs(shape), helper=f"{name}_steps")
 
-        features = [_sequence(self, "input", t, self.flattens)[1]
+        features = [sequence(self, "input", t, self.flattens)[1]
                     for t in types[:3 if has_key else 2]]
         query = flat(inputs[0], types[0], (tq, features[0]), "query")
         value = flat(inputs[1], types[1], (tk, features[1]), "value")
@@ -364,122 +364,4 @@ class GroupedQueryAttention(_HeadsAttention):
 GroupQueryAttention = GroupedQueryAttention  # Keras's public name
 
 
-class Attention(_CallOptions, Layer):
-    """`Attention(use_scale=False, score_mode="dot", dropout=0.0, seed=None)`
-    (Luong): called on [query, value] or [query, value, key], (batch, steps,
-    dim) each, with return_attention_scores and use_causal_mask. Scores are
-    q . k (times the learned `scale`), or with score_mode="concat"
-    concat_score_weight * sum(tanh(scale * (q + k))); a masked value step's
-    score is lowered by 1e9, a masked query's output is zero (and is the
-    output's mask)."""
-
-    multi_input = True
-
-    def __init__(self, use_scale: bool = False, score_mode: str = "dot", dropout: float = 0.0,
-                 seed: Any = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if score_mode not in ("dot", "concat"):
-            raise ConfigError(f"{self.label()}: score_mode must be 'dot' or 'concat', got "
-                              f"{score_mode!r}")
-        self.use_scale, self.score_mode = bool(use_scale), score_mode
-        self.dropout, self.seed = _rate(self, dropout), seed
-        self._options: dict[str, Any] = {}
-
-    def __call__(self, inputs: Any, mask: Any = None, training: Any = None,  # type: ignore
-                 return_attention_scores: bool = False, use_causal_mask: bool = False) -> Any:
-        if mask is not None:
-            raise ConfigError(f"{self.label()}: mask as an argument is not supported; layerc "
-                              f"reads the inputs' Keras masks")
-        if training:
-            raise ConfigError(f"{self.label()}: training=True is not supported (inference)")
-        if not isinstance(inputs, (list, tuple)) or not 2 <= len(inputs) <= 3:
-            raise ShapeError(f"{self.label()}: call it on [query, value] or [query, value, "
-                             f"key], got {inputs!r}")
-        self._agree({"use_causal_mask": bool(use_causal_mask),
-                     "return_attention_scores": bool(return_attention_scores)}, "")
-        return super().__call__(list(inputs))
-
-    def consumed_masks(self, xs: list[SymbolicTensor]) -> list[SymbolicTensor]:
-        return list({id(x.mask): x.mask for x in xs[:2] if x.mask is not None}.values())
-
-    def output_mask(self, xs: list[SymbolicTensor], index: int) -> SymbolicTensor | None:
-        return xs[0].mask if index == 0 else None
-
-    def _dims(self, in_types: tuple[TensorType, ...]) -> tuple[int, int, int, int]:
-        """(Tq, Tk, dim, value dim)."""
-        tq, d = _sequence(self, "query", in_types[0])
-        tk, dv = _sequence(self, "value", in_types[1])
-        key = in_types[2] if len(in_types) > 2 else in_types[1]
-        if _sequence(self, "key", key) != (tk, d):
-            raise ShapeError(f"{self.label()}: the key {key} must have the value's steps and "
-                             f"the query's features ({tk}, {d})")
-        return tq, tk, d, dv
-
-    def build(self, in_types: tuple[TensorType, ...]) -> None:
-        self._dims(in_types)
-        if self.use_scale:
-            self.add_weight("scale", (), "ones")
-        if self.score_mode == "concat":
-            self.add_weight("concat_score_weight", (), "ones")
-
-    def _attrs(self, masks: tuple[str, ...]) -> AttentionAttrs:
-        return AttentionAttrs(score="tanh" if self.score_mode == "concat" else "dot",
-                              scale_weight=self.use_scale,
-                              tanh_weight="scalar" if self.score_mode == "concat" else "",
-                              masks=masks, causal=self._options["use_causal_mask"],
-                              masking="subtract", query_mask="output",
-                              scores=self._options["return_attention_scores"])
-
-    def emit(self, b: Builder, inputs: list[Port]) -> list[Port]:
-        types = tuple(b.graph.type_of(p) for p in inputs)
-        tq, tk, d, dv = self._dims(types)
-        key = inputs[2] if len(inputs) > 2 else inputs[1]
-
-        def one_head(x: Port, steps: int, dim: int, name: str) -> Port:
-            return b.add(OpKind.RESHAPE, [x], ReshapeAttrs((steps, 1, dim)), helper=name)
-
-        masks = [(name, m) for name, m in zip(("query", "value"), b.input_masks)
-                 if m is not None]
-        att = b.add(OpKind.ATTENTION, [one_head(inputs[0], tq, d, "query"),
-                                       one_head(key, tk, d, "key"),
-                                       one_head(inputs[1], tk, dv, "value"),
-                                       *(m for _, m in masks)],
-                    self._attrs(tuple(n for n, _ in masks)), tuple(self._weights))
-        out = b.add(OpKind.RESHAPE, [att], ReshapeAttrs((tq, dv)), helper="output")
-        if not self._options["return_attention_scores"]:
-            return [out]
-        return [out, b.add(OpKind.RESHAPE, [Port(att.node, 1)], ReshapeAttrs((tq, tk)),
-                           helper="scores")]
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "use_scale": self.use_scale,
-                "score_mode": self.score_mode, "dropout": self.dropout, "seed": self.seed}
-
-
-class AdditiveAttention(Attention):
-    """`AdditiveAttention(use_scale=True, dropout=0.0)` (Bahdanau): scores
-    sum(scale * tanh(q + k)), `scale` a learned vector of the features;
-    called and masked as Attention."""
-
-    def __init__(self, use_scale: bool = True, dropout: float = 0.0, **kwargs: Any) -> None:
-        super().__init__(use_scale=use_scale, dropout=dropout, **kwargs)
-
-    def build(self, in_types: tuple[TensorType, ...]) -> None:
-        d = self._dims(in_types)[2]
-        if self.use_scale:
-            self.add_weight("scale", (d,), "glorot_uniform")
-
-    def _attrs(self, masks: tuple[str, ...]) -> AttentionAttrs:
-        return AttentionAttrs(score="tanh", tanh_weight="vector" if self.use_scale else "",
-                              masks=masks, causal=self._options["use_causal_mask"],
-                              masking="subtract", query_mask="output",
-                              scores=self._options["return_attention_scores"])
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        del config["score_mode"]
-        return config
-
-
-__all__ = ["AdditiveAttention", "Attention", "GroupQueryAttention", "GroupedQueryAttention",
-           "MultiHeadAttention"]
+__all__ = ["GroupQueryAttention", "GroupedQueryAttention", "MultiHeadAttention"]
