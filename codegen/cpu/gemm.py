@@ -145,6 +145,19 @@ _TILES = generated_module("layerc.codegen.cpu.gemm_tiles", _module_source())
 whole, tile = _TILES.whole, _TILES.tile
 
 
+@njit(**FAST_JIT, inline="always")
+def _next(b, i, j, oh, ow):
+    """The output pixel after (b, i, j) of a (batch, oh, ow) grid."""
+    j += 1
+    if j == ow:
+        j = 0
+        i += 1
+        if i == oh:
+            i = 0
+            b += 1
+    return b, i, j
+
+
 @njit(**FAST_JIT)
 def _inside(offs, b, i, j, rows, x0, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl):
     """_offsets when every row's window lies inside the image (every block of
@@ -159,13 +172,7 @@ def _inside(offs, b, i, j, rows, x0, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt
         inside &= y0 >= 0 and y0 + (kh - 1) * dh < h and z0 >= 0 and z0 + (kw - 1) * dw < w
         offs[m] = x0 + ((b * h + y0) * w + z0) * c
         if m < rows - 1:
-            j += 1
-            if j == ow:
-                j = 0
-                i += 1
-                if i == oh:
-                    i = 0
-                    b += 1
+            b, i, j = _next(b, i, j, oh, ow)
     if not inside:
         return False
     taps = 1 if dw == 1 else kw
@@ -211,13 +218,7 @@ def _offsets(offs, b, i, j, rows, x0, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, p
                 z = z0 + q * dw
                 offs[(r * taps + q) * MR + m] = line + z * c if inside and 0 <= z < w else zero
         if m < rows - 1:
-            j += 1
-            if j == ow:
-                j = 0
-                i += 1
-                if i == oh:
-                    i = 0
-                    b += 1
+            b, i, j = _next(b, i, j, oh, ow)
     return merged
 
 
