@@ -12,7 +12,10 @@ import numpy as np
 import layerc
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+# The model examples (each defines build_model); examples/ also holds scripts that
+# run one of them (dask_scoring.py).
+EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py")
+                  if "def build_model" in p.read_text())
 
 RUN = """
 import sys
