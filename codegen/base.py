@@ -141,7 +141,7 @@ def lowering_table(target: str) -> tuple[dict[OpKind, Lowering], Callable[..., C
     """A backend's table (op kind -> lowering), starting with the shared
     lowerings, and its `@lowers(*kinds)`, which replaces a shared lowering by
     the backend's own (once per kind)."""
-    from layerc.codegen import lowering, moves  # noqa: F401  (register the shared lowerings)
+    from layerc.codegen import lowering, moves, windows  # noqa: F401  (register the shared lowerings)
 
     table: dict[OpKind, Lowering] = dict(SHARED)
 

@@ -10,7 +10,7 @@ node's lowering emits no step, its time is the first one's."""
 
 from __future__ import annotations
 
-from layerc.codegen import lowering
+from layerc.codegen import windows
 from layerc.codegen.base import BaseEmitter
 from layerc.codegen.cpu import winograd
 from layerc.ir import Node, OpKind, Port
@@ -19,7 +19,7 @@ from layerc.ir import Node, OpKind, Port
 def gemm_path(e: BaseEmitter, conv: Node) -> bool:
     """Whether the CPU runs a convolution as its implicit GEMM (gemm.py):
     channels last, one group, and not the Winograd kernel."""
-    g = lowering.window_operands(e, conv, depth=True)
+    g = windows.window_operands(e, conv, depth=True)
     return g["first"] == 0 and conv.attrs.groups == 1 and not (
         conv.attrs.variant == "winograd" and winograd.fits(g))
 
@@ -38,7 +38,7 @@ def depthwise(e: BaseEmitter, conv: Node) -> bool:
     per channel: the CPU's vectorized depthwise kernel (grouped_conv.py)."""
     if conv.op is not OpKind.CONV or conv.attrs.groups == 1 or len(conv.attrs.kernel) > 2:
         return False
-    g = lowering.window_operands(e, conv)
+    g = windows.window_operands(e, conv)
     return g["first"] == 0 and conv.attrs.groups == g["c"] == g["f"]
 
 
@@ -56,7 +56,7 @@ def pointwise_after(e: BaseEmitter, conv: Node) -> Node | None:
     if pw.op is not OpKind.CONV or pw.attrs.groups != 1 or len(pw.attrs.kernel) > 2 \
             or pw.attrs.activation not in ("linear", "relu") or not gemm_path(e, pw):
         return None
-    g = lowering.window_operands(e, pw)
+    g = windows.window_operands(e, pw)
     if (g["kh"], g["kw"], g["sh"], g["sw"], g["pt"], g["pl"]) != (1, 1, 1, 1, 0, 0):
         return None
     return pw if _apart(e, conv.inputs[0], pw.port()) else None
@@ -85,7 +85,7 @@ def pooled_by(e: BaseEmitter, conv: Node) -> Node | None:
     pool = users[0]
     if pool.op is not OpKind.POOL or pool.attrs.mode != "max":
         return None
-    p = lowering.window_operands(e, pool)
+    p = windows.window_operands(e, pool)
     if p["first"] or p["pt"] or p["pl"] or (p["sh"], p["sw"]) != (p["kh"], p["kw"]):
         return None
     if (p["oh"], p["ow"]) != (p["h"] // p["kh"], p["w_"] // p["kw"]):

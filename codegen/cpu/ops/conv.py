@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from layerc.codegen import lowering
+from layerc.codegen import windows
 from layerc.codegen.codes import ACT, VARIANT, VARIANTS
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu import fusion, winograd
@@ -36,7 +37,7 @@ from layerc.ir import Node, OpKind
 
 # pool_h, pool_w: a max pooling taken into this step (fusion.py; 0: none),
 # writing its output at `pooled`
-CONV = opcode("conv", f"x w b y scratch {lowering.WINDOW_FIELDS} {lowering.DEPTH_FIELDS} "
+CONV = opcode("conv", f"x w b y scratch {windows.WINDOW_FIELDS} {windows.DEPTH_FIELDS} "
               "variant act pool_h pool_w pooled")
 _C = CONV.cols
 
@@ -182,7 +183,7 @@ def lower_conv(e: Emitter, node: Node) -> None:
         return
     if fusion.fused_pointwise(e, node):
         return  # its depthwise convolution's step computes it (separable.py)
-    g = lowering.window_operands(e, node, depth=True)
+    g = windows.window_operands(e, node, depth=True)
     kd, kh, kw, c, f = g["kd"], g["kh"], g["kw"], g["c"], g["f"]
     k = kd * kh * kw * c
     variant = VARIANTS.index(node.attrs.variant) if node.attrs.variant else VARIANT.im2col
@@ -210,7 +211,7 @@ def lower_conv(e: Emitter, node: Node) -> None:
         three = g["d_"] > 1 or kd > 1
         scratch = e.scratch(kw * kd * c + (g["od"] * g["h"] * g["w_"] * kd * c if three else 0))
     pool = fusion.pooled_by(e, node)
-    p = lowering.window_operands(e, pool) if pool is not None else {"kh": 0, "kw": 0, "y": -1}
-    e.instr(CONV, node, **lowering.weighted_window_operands(e, node, kernel, bias_pack,
+    p = windows.window_operands(e, pool) if pool is not None else {"kh": 0, "kw": 0, "y": -1}
+    e.instr(CONV, node, **windows.weighted_window_operands(e, node, kernel, bias_pack,
                                                             depth=True),
             scratch=scratch, variant=variant, pool_h=p["kh"], pool_w=p["kw"], pooled=p["y"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from layerc.codegen import lowering
+from layerc.codegen import windows
 from layerc.codegen.codes import ACT
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT, activate
@@ -20,7 +20,7 @@ from layerc.codegen.cpu.threads import pool_size
 from layerc.ir import Node, OpKind
 
 TRANSPOSED = opcode("conv_transpose",
-                    f"x w b y {lowering.WINDOW_FIELDS} {lowering.DEPTH_FIELDS} act")
+                    f"x w b y {windows.WINDOW_FIELDS} {windows.DEPTH_FIELDS} act")
 _T = TRANSPOSED.cols
 SERIAL_VALUES = 1 << 14  # outputs below which one thread runs the whole step
 
@@ -111,4 +111,4 @@ def run_conv_transpose(r, weights, arena, state, batch):
 @lowers(OpKind.CONV_TRANSPOSE)
 def lower_conv_transpose(e: Emitter, node: Node) -> None:
     """The kernel stays as Keras stores it, (kd, kh, kw, filters, channels)."""
-    e.instr(TRANSPOSED, node, **lowering.transpose_operands(e, node))
+    e.instr(TRANSPOSED, node, **windows.transpose_operands(e, node))

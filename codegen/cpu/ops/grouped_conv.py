@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from layerc.codegen import lowering
+from layerc.codegen import windows
 from layerc.codegen.codes import ACT
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT, activate
@@ -23,7 +23,7 @@ from layerc.codegen.cpu.simd import WIDTH, vfma, vload, vstore, vzero
 from layerc.codegen.cpu.threads import pool_size
 from layerc.ir import Node
 
-GROUPED = opcode("grouped_conv", f"x w b y {lowering.WINDOW_FIELDS} {lowering.DEPTH_FIELDS} "
+GROUPED = opcode("grouped_conv", f"x w b y {windows.WINDOW_FIELDS} {windows.DEPTH_FIELDS} "
                  "groups act")
 _G = GROUPED.cols
 SERIAL_VALUES = 1 << 14  # outputs below which one thread runs the whole step
@@ -237,6 +237,6 @@ def run_grouped_conv(r, weights, arena, state, batch):
 
 def lower_grouped(e: Emitter, node: Node) -> None:
     """The kernel stays as Keras stores it, (*kernel, channels / groups, filters)."""
-    operands = lowering.weighted_window_operands(e, node, e.weight(node.weights[0]),
+    operands = windows.weighted_window_operands(e, node, e.weight(node.weights[0]),
                                                  depth=True)
     e.instr(GROUPED, node, **operands, groups=node.attrs.groups)

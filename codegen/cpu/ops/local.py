@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from layerc.codegen import lowering
+from layerc.codegen import windows
 from layerc.codegen.codes import ACT
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.kernels import JIT, activate
@@ -14,7 +14,7 @@ from layerc.codegen.cpu.lower import lowers
 from layerc.codegen.cpu.opcodes import opcode, runs
 from layerc.ir import Node, OpKind
 
-LOCAL = opcode("local", f"x w b y scratch {lowering.WINDOW_FIELDS} act")
+LOCAL = opcode("local", f"x w b y scratch {windows.WINDOW_FIELDS} act")
 _L = LOCAL.cols
 
 
@@ -72,6 +72,6 @@ def run_local(r, weights, arena, state, batch):
 @lowers(OpKind.LOCAL)
 def lower_local(e: Emitter, node: Node) -> None:
     kernel = e.weight(node.weights[0])
-    operands = lowering.weighted_window_operands(e, node, kernel)
+    operands = windows.weighted_window_operands(e, node, kernel)
     scratch = e.scratch(operands["kh"] * operands["kw"] * operands["c"] + operands["f"])
     e.instr(LOCAL, node, **operands, scratch=scratch)

@@ -2,7 +2,7 @@
 and global pooling (with the mask of a masked 1-D average): opcodes, kernels,
 steps (the lowerings are shared: codegen/lowering.py, but a max pooling that
 its convolution's step runs has none: fusion.py). Windows are 2-D (a 1-D op
-has height 1; a 3-D one is two 2-D steps, lowering.pool_3d)."""
+has height 1; a 3-D one is two 2-D steps, windows.pool_3d)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ from numba import njit, prange
 from layerc.codegen.base import SHARED, BaseEmitter
 from layerc.codegen.cpu.fusion import pooled_by
 from layerc.codegen.cpu.lower import lowers
-from layerc.codegen.lowering import WINDOW_FIELDS
+from layerc.codegen.windows import WINDOW_FIELDS
 from layerc.ir import Node, OpKind
 from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT
 from layerc.codegen.cpu.simd import WIDTH, vload, vmax, vstore
 from layerc.codegen.cpu.opcodes import opcode, runs
 from layerc.codegen.cpu.threads import pool_size
 
-# planes: 2-D maps per sample pooled alike (a 3-D pooling's steps: lowering.pool_3d)
+# planes: 2-D maps per sample pooled alike (a 3-D pooling's steps: windows.pool_3d)
 POOL = opcode("pool", f"x y {WINDOW_FIELDS} planes max")
 GLOBAL_POOL = opcode("global_pool", "x y spatial c first max mask")  # mask: -1 when none
 _P, _G = POOL.cols, GLOBAL_POOL.cols

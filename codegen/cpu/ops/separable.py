@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from layerc.codegen import lowering
+from layerc.codegen import windows
 from layerc.codegen.codes import ACT
 from layerc.codegen.cpu.conv_pool import BAND_FLOATS
 from layerc.codegen.cpu.emitter import Emitter
@@ -33,7 +34,7 @@ from layerc.ir import Node
 # x, w, b and the WINDOW_FIELDS: the depthwise convolution's (f = c), act its
 # activation; pw, pb, pf, pact: the pointwise kernel (packed), bias (packed;
 # -1: none), filters and activation (linear or ReLU); y: the pointwise output
-SEPARABLE = opcode("separable_conv", f"x w b y {lowering.WINDOW_FIELDS} act pw pb pf pact")
+SEPARABLE = opcode("separable_conv", f"x w b y {windows.WINDOW_FIELDS} act pw pb pf pact")
 _S = SEPARABLE.cols
 
 
@@ -89,11 +90,11 @@ def lower_separable(e: Emitter, node: Node, pointwise: Node) -> None:
     """`node` the depthwise convolution, its kernel as Keras stores it (kh,
     kw, 1, c); `pointwise` the 1x1 convolution, its kernel (1, 1, c, f)
     packed into the GEMM's panels."""
-    operands = lowering.weighted_window_operands(e, node, e.weight(node.weights[0]))
+    operands = windows.weighted_window_operands(e, node, e.weight(node.weights[0]))
     operands["y"] = e.offset(pointwise.port())
     kernel = e.weight(pointwise.weights[0],
                       pack=lambda v: pack(np.ascontiguousarray(v.reshape(v.shape[-2:]))))
     e.instr(SEPARABLE, node, **operands, pw=kernel,
             pb=lowering.bias(e, pointwise, pack_bias),
-            pf=lowering.window_operands(e, pointwise)["f"],
+            pf=windows.window_operands(e, pointwise)["f"],
             pact=lowering.act(pointwise.attrs.activation))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from layerc.codegen import lowering
+from layerc.codegen import windows
 from layerc.codegen.cuda.kernels import ZERO, act_scalar, cuda, position
 from layerc.codegen.cuda.emitter import Emitter, kernel
 from layerc.codegen.cuda.launch import grid, launcher
@@ -17,7 +17,7 @@ from layerc.codegen.schema import Schema
 from layerc.codegen.cuda.ops.core import fused, row_epilogue
 from layerc.ir import Node, OpKind
 
-CONV = kernel("conv", f"x w b y {lowering.WINDOW_FIELDS} {lowering.DEPTH_FIELDS} groups act")
+CONV = kernel("conv", f"x w b y {windows.WINDOW_FIELDS} {windows.DEPTH_FIELDS} groups act")
 
 
 @cuda.jit
@@ -79,7 +79,7 @@ def lower_window(kind: Schema) -> Callable[[Emitter, Node], None]:
     softmax activation runs after, over the output's last axis."""
     def lower(e: Emitter, node: Node) -> None:
         depth = "d_" in kind.fields
-        operands = lowering.weighted_window_operands(e, node, e.weight(node.weights[0]),
+        operands = windows.weighted_window_operands(e, node, e.weight(node.weights[0]),
                                                      depth=depth)
         if "groups" in kind.fields:
             operands["groups"] = node.attrs.groups

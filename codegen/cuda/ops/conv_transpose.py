@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from layerc.codegen import lowering
+from layerc.codegen import windows
 from layerc.codegen.cuda.emitter import Emitter, kernel
 from layerc.codegen.cuda.kernels import ZERO, act_scalar, cuda, position
 from layerc.codegen.cuda.launch import grid, launcher
@@ -17,7 +17,7 @@ from layerc.codegen.cuda.ops.core import fused, row_epilogue
 from layerc.ir import Node, OpKind
 
 TRANSPOSED = kernel("conv_transpose",
-                    f"x w b y {lowering.WINDOW_FIELDS} {lowering.DEPTH_FIELDS} act")
+                    f"x w b y {windows.WINDOW_FIELDS} {windows.DEPTH_FIELDS} act")
 
 
 @cuda.jit
@@ -69,7 +69,7 @@ def _conv_transpose(o: dict[str, int], arena: Any, weights: Any, state: Any, bat
 
 @lowers(OpKind.CONV_TRANSPOSE)
 def lower_conv_transpose(e: Emitter, node: Node) -> None:
-    operands = lowering.transpose_operands(e, node)
+    operands = windows.transpose_operands(e, node)
     act = operands.pop("act")
     e.launch(TRANSPOSED, node, **operands, act=fused(act))
     g = operands

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from layerc.codegen.lowering import WINDOW_FIELDS
+from layerc.codegen.windows import WINDOW_FIELDS
 from layerc.codegen.cuda.kernels import ZERO, act_scalar, cuda, position
 from layerc.codegen.cuda.emitter import kernel
 from layerc.codegen.cuda.launch import grid, launcher

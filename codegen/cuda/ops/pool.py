@@ -7,12 +7,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from layerc.codegen.lowering import WINDOW_FIELDS
+from layerc.codegen.windows import WINDOW_FIELDS
 from layerc.codegen.cuda.kernels import NEG_INF, ZERO, cuda, float32, position
 from layerc.codegen.cuda.emitter import kernel
 from layerc.codegen.cuda.launch import grid, launcher
 
-# planes: 2-D maps per sample pooled alike (a 3-D pooling's steps: lowering.pool_3d)
+# planes: 2-D maps per sample pooled alike (a 3-D pooling's steps: windows.pool_3d)
 POOL = kernel("pool", f"x y {WINDOW_FIELDS} planes max")
 GLOBAL_POOL = kernel("global_pool", "x y spatial c first max mask")  # mask: -1 when none
 
