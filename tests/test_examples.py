@@ -3,17 +3,13 @@
 import runpy
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from layerc.model_file import load_model_file
 from layerc.testing import assert_compiles_like_reference
+from example_helpers import MODEL_EXAMPLES as EXAMPLES
 
-# The model examples (each defines build_model); examples/ also holds scripts that
-# run one of them (dask_scoring.py).
-EXAMPLES = sorted(p for p in (Path(__file__).resolve().parents[1] / "examples").glob("*.py")
-                  if "def build_model" in p.read_text())
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)

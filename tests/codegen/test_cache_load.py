@@ -5,17 +5,12 @@ miss still compiles. Each check runs in fresh processes, as a user's would."""
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 
 import layerc
+from example_helpers import MODEL_EXAMPLES as EXAMPLES
 
-ROOT = Path(__file__).resolve().parents[2]
-# The model examples (each defines build_model); examples/ also holds scripts that
-# run one of them (dask_scoring.py).
-EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py")
-                  if "def build_model" in p.read_text())
 
 RUN = """
 import sys

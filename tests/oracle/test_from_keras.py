@@ -16,7 +16,6 @@ import os
 import runpy
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +27,7 @@ import layerc
 from layerc.errors import ArtifactError, ConfigError, LayercError
 from layerc.ir import OpKind
 from layerc.keras_import import from_keras
+from example_helpers import MODEL_EXAMPLES as EXAMPLES
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
@@ -38,10 +38,6 @@ ATOL = 1e-5
 RNN_ATOL = 1e-4
 SWEEP = settings(max_examples=15, deadline=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture])
-# The model examples (each defines build_model); examples/ also holds scripts that
-# run one of them (dask_scoring.py).
-EXAMPLES = sorted(p for p in (Path(__file__).resolve().parents[2] / "examples").glob("*.py")
-                  if "def build_model" in p.read_text())
 
 
 # ----- helpers -----

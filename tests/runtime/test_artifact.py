@@ -18,12 +18,9 @@ from hypothesis import strategies as st
 import layerc
 from layerc.runtime import artifact
 from layerc.testing import layer_stacks, model_inputs
+from example_helpers import MODEL_EXAMPLES as EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
-# The model examples (each defines build_model); examples/ also holds scripts that
-# run one of them (dask_scoring.py).
-EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py")
-                  if "def build_model" in p.read_text())
 
 
 def _example(path):
