@@ -43,7 +43,7 @@ from layerc.errors import ArtifactError, ConfigError, InputError, ShapeError
 from layerc.ir import Graph
 from layerc.ir.specialize import with_input_shapes
 from layerc.runtime import artifact
-from layerc.runtime.compiled_model import CompiledModel
+from layerc.runtime.compiled_model import CompiledModel, in_input_order
 from layerc.runtime.variable import ShapeSpecializedModel
 
 __all__ = ["predict", "predict_partitions", "worker_loads"]
@@ -408,14 +408,8 @@ def _arrays(x: Any, inputs: list[tuple[str, Sample]]) -> list[da.Array]:
     its input's shape, whole along every axis but the batch, and chunked
     alike along the batch."""
     names = [name for name, _ in inputs]
-    if isinstance(x, dict):
-        missing = [n for n in names if n not in x]
-        extra = [k for k in x if k not in names]
-        if missing or extra:
-            raise InputError(f"inputs by name need exactly {names}; missing {missing}, "
-                             f"unknown {extra}")
-        x = [x[n] for n in names]
-    elif not isinstance(x, (list, tuple)):
+    x = in_input_order(x, names)
+    if not isinstance(x, (list, tuple)):
         x = [x]
     if len(x) != len(names):
         raise InputError(f"the model takes {len(names)} input(s) ({', '.join(names)}), got "

@@ -17,6 +17,19 @@ def _describe(shape: tuple[int | None, ...]) -> str:
         ("," if len(shape) == 1 else "") + ")"
 
 
+def in_input_order(x: Any, names: list[str]) -> Any:
+    """Inputs given as a dict by input name as a list in input order (the
+    names exactly); anything else as it is."""
+    if not isinstance(x, dict):
+        return x
+    missing = [n for n in names if n not in x]
+    extra = [k for k in x if k not in names]
+    if missing or extra:
+        raise InputError(f"inputs by name need exactly {names}; missing {missing}, "
+                         f"unknown {extra}")
+    return [x[n] for n in names]
+
+
 class CompiledModel:
     """A model compiled for one target. `predict` is safe to call from several
     threads at once: each thread runs in its own activation arena."""
@@ -221,13 +234,7 @@ class CompiledModel:
                 and x.shape[1:] == self._sample_shape and x.ndim > 0:
             return [x]  # the common case, checked in a microsecond
         names = [n.id for n in self._inputs]
-        if isinstance(x, dict):
-            missing = [n for n in names if n not in x]
-            extra = [k for k in x if k not in names]
-            if missing or extra:
-                raise InputError(f"inputs by name need exactly {names}; missing {missing}, "
-                                 f"unknown {extra}")
-            x = [x[n] for n in names]
+        x = in_input_order(x, names)
         if len(names) == 1 and not isinstance(x, (list, tuple)):
             x = [x]
         if not isinstance(x, (list, tuple)):
