@@ -280,6 +280,18 @@ def _bench(args: argparse.Namespace) -> None:
         print("\n" + model.profile(xs, rounds=rounds).table(), end="")
 
 
+def _warmup(args: argparse.Namespace) -> None:
+    from layerc.codegen.cpu import build
+    from layerc.codegen.cpu.cache import library_path
+
+    started = time.perf_counter()
+    built = build.warm_up(progress=not args.quiet)
+    seconds = time.perf_counter() - started
+    done = f"built {built} CPU kernel(s) in {seconds:.0f} s" if built else \
+        "every CPU kernel was already built"
+    print(f"layerc: {done}; the kernel library is cached in {library_path()}")
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -346,6 +358,12 @@ def parser() -> argparse.ArgumentParser:
                        help="then time each node: time, share, GFLOP/s against the "
                             "machine's sgemm peak")
     bench.set_defaults(run=_bench)
+
+    warm = sub.add_parser("warmup", parents=[common],
+                          help="build the whole CPU kernel library into the cache now "
+                               "(e.g. in a container image's build step)")
+    warm.add_argument("--quiet", action="store_true", help="no progress line")
+    warm.set_defaults(run=_warmup)
     return top
 
 

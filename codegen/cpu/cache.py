@@ -1,15 +1,24 @@
 """Where Numba caches the CPU kernel library, and when that cache is stale.
 
 Numba keys a cached function on its own file's content only, so a cached
-`run_plan` would keep running old copies of kernels edited in another file
+step would keep running old copies of kernels edited in another file
 (NUMBA_NOTES.md), and the kernels read constants (opcode columns, activation
 codes, window fields) computed in other modules. This locator keys every
 function of the kernel library on a hash of all the sources those can come
 from (the `codegen` and `ir` packages), and keeps the cache in
 `$LAYERC_CACHE_DIR/cpu-<hash>` (default `~/.cache/layerc`), so checkouts of
 different versions never overwrite each other's entries. Modules generated
-from the library (the interpreter's dispatch) live in that folder too. Import
+from the library (the GEMM micro-kernels) live in that folder too. Import
 this module before any kernel is decorated.
+
+A shared cache (baked into a container image by `layerc warmup`, or mounted
+from elsewhere) may be read-only: when `$LAYERC_CACHE_DIR` cannot be written,
+or `LAYERC_CACHE_READONLY=1` says it must not be, layerc never writes there.
+Its library folder is then linked, file by file, into a writable per-user
+cache (`$XDG_CACHE_HOME/layerc`, else `~/.cache/layerc`, else a folder in the
+temporary directory), which Numba reads through the links and where a miss
+is built: Numba replaces a file by renaming a new one over it, so a link is
+replaced, never written through.
 """
 
 from __future__ import annotations
@@ -31,7 +40,13 @@ ROOT = LIBRARY.parents[1]  # holds codegen/ and ir/ (in the source tree and when
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("LAYERC_CACHE_DIR") or Path.home() / ".cache" / "layerc")
+    """The cache folder the user chose: $LAYERC_CACHE_DIR, else the per-user one."""
+    configured = os.environ.get("LAYERC_CACHE_DIR")
+    return Path(configured).expanduser() if configured else _user_cache()
+
+
+def _user_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "layerc"
 
 
 def _library_hash() -> str:
@@ -46,8 +61,50 @@ def _library_hash() -> str:
 SOURCE_HASH = _library_hash()
 
 
+def _writable(folder: Path) -> bool:
+    """Whether this process can create files in `folder` (made if missing)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK)
+
+
+def _locate() -> tuple[Path, Path | None]:
+    """The library folder builds go to, and the read-only one it reads
+    through (None when the chosen cache is writable)."""
+    shared = cache_root() / f"cpu-{SOURCE_HASH}"
+    if os.environ.get("LAYERC_CACHE_READONLY", "") != "1" and _writable(shared):
+        return shared, None
+    for root in (_user_cache(), Path(tempfile.gettempdir()) / f"layerc-{os.getuid()}"):
+        own = root / f"cpu-{SOURCE_HASH}"
+        if own.absolute() != shared.absolute() and _writable(own):
+            return own, shared
+    return Path(tempfile.mkdtemp(prefix="layerc-")), shared
+
+
+def _link(shared: Path, own: Path) -> None:
+    """Links each file of the shared library folder that `own` lacks."""
+    try:
+        present = set(os.listdir(own))
+        names = [n for n in os.listdir(shared) if n not in present and not n.startswith(".")]
+    except OSError:
+        return  # no shared library folder for this version: build everything here
+    for name in names:
+        try:
+            os.symlink(shared / name, own / name)
+        except FileExistsError:
+            pass  # another process linked or built it meanwhile
+
+
+_LIBRARY, SHARED_LIBRARY = _locate()
+if SHARED_LIBRARY is not None:
+    _link(SHARED_LIBRARY, _LIBRARY)
+
+
 def library_path() -> Path:
-    return cache_root() / f"cpu-{SOURCE_HASH}"
+    """The library folder this process reads and builds into."""
+    return _LIBRARY
 
 
 class LibraryCacheLocator(_CacheLocator):
@@ -84,9 +141,7 @@ def generated_module(name: str, source: str) -> ModuleType:
     is written atomically, and only when it is missing or differs; an
     unwritable cache folder gets a private temporary one."""
     try:
-        folder = library_path()
-        folder.mkdir(parents=True, exist_ok=True)
-        path = _write(folder / f"{name.rsplit('.', 1)[-1]}.py", source)
+        path = _write(library_path() / f"{name.rsplit('.', 1)[-1]}.py", source)
     except OSError:
         path = _write(Path(tempfile.mkdtemp(prefix="layerc-")) / "generated.py", source)
     spec = importlib.util.spec_from_file_location(name, path)
@@ -98,7 +153,7 @@ def generated_module(name: str, source: str) -> ModuleType:
 
 
 def _write(path: Path, source: str) -> Path:
-    if path.is_file() and path.read_text() == source:
+    if path.is_file() and not path.is_symlink() and path.read_text() == source:
         return path
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
@@ -144,10 +199,11 @@ def _preload_blas() -> None:
     sys.modules.setdefault(name, module)
 
 
-def load_cached(dispatcher: Any, args: tuple) -> None:
-    """Loads the cached machine code of `dispatcher` for `args`, if the cache
-    has it, without Numba's full registry set-up; on a miss it does nothing
-    and the first call compiles the normal way.
+def load_signature(dispatcher: Any, signature: tuple) -> bool:
+    """Loads the cached machine code of `dispatcher` for `signature`, if the
+    cache has it, without Numba's full registry set-up; says whether the
+    dispatcher now has it (compiled before, or loaded). On a miss it does
+    nothing, and the first call compiles the normal way.
 
     Numba's first compile or cache load in a process imports and installs all
     of its typing and lowering registries (NumPy, linalg and with it
@@ -163,10 +219,9 @@ def load_cached(dispatcher: Any, args: tuple) -> None:
     from numba.core.compiler_lock import global_compiler_lock
 
     _preload_blas()
-    signature = tuple(dispatcher.typeof_pyval(a) for a in args)
     with global_compiler_lock:
         if signature in dispatcher.overloads:
-            return
+            return True
         saved = cpu.CPUContext.refresh
         cpu.CPUContext.refresh = _nrt_only  # type: ignore[method-assign]
         try:
@@ -174,8 +229,9 @@ def load_cached(dispatcher: Any, args: tuple) -> None:
         finally:
             cpu.CPUContext.refresh = saved  # type: ignore[method-assign]
         if result is None:
-            return
+            return False
         dispatcher._cache_hits[signature] += 1
         dispatcher.targetctx.insert_user_function(result.entry_point, result.fndesc,
                                                   [result.library])
         dispatcher.add_overload(result)
+        return True

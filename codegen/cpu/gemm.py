@@ -53,7 +53,7 @@ def panels(n: int) -> int:
 
 
 # For kernels; lowering calls the Python one (a call from Python into a jitted
-# function would load Numba's registries: cache.load_cached).
+# function would load Numba's registries: cache.load_signature).
 npanels = njit(**FAST_JIT)(panels)
 
 

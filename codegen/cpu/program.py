@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from layerc.codegen.base import Lowered, ThreadArenas, lower_program
-from layerc.codegen.cpu.cache import load_cached
+from layerc.codegen.cpu import build
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.interpreter import run_model, run_rows
 from layerc.codegen.cpu.lower import LOWERINGS
+from layerc.codegen.cpu.opcodes import OPCODE
 from layerc.codegen.cpu.threads import enter, leave, resolve
 from layerc.ir import Graph
 
@@ -30,7 +31,7 @@ class Program(Lowered):
         default_factory=lambda: ThreadArenas(lambda n: np.empty(n, np.float32)), repr=False)
 
     def __post_init__(self) -> None:
-        self._ready = False  # run_model loaded for this program's inputs and outputs
+        self._ready = False  # run_model and the plan's steps loaded for this program
         self._in_offsets = np.array([s.offset for s in self.inputs], np.int64)
         self._out_offsets = np.array([s.offset for s in self.outputs], np.int64)
 
@@ -47,14 +48,18 @@ class Program(Lowered):
         if state is None:
             state = _NO_STATE
         arena = self._arenas.get(self.arena_size, batch)
-        args = (self.plan, self.weights, arena, state, batch, self._in_offsets,
+        args = (self.plan, build.TABLE, self.weights, arena, state, batch, self._in_offsets,
                 tuple(x.reshape(-1) for x in xs), self._out_offsets,
                 tuple(y.reshape(-1) for y in outs), self.threads)
         if not self._ready:
-            load_cached(run_model, args)
+            build.ready(self.opcodes(), [build.signature(run_model, args)])
             self._ready = True
         run_model(*args)
         return outs
+
+    def opcodes(self) -> np.ndarray:
+        """The opcodes this program's plan runs."""
+        return np.unique(self.plan[:, OPCODE])
 
     def stepper(self, xs: list[np.ndarray], batch: int,
                 state: np.ndarray | None = None) -> Callable[[int, int], None]:
@@ -66,8 +71,9 @@ class Program(Lowered):
         for slot, x in zip(self.inputs, xs):
             start = slot.offset * batch
             arena[start: start + x.size] = x.reshape(-1)
-        args = (self.plan, self.weights, arena, _NO_STATE if state is None else state, batch)
-        load_cached(run_rows, (*args, 0, 0))
+        args = (self.plan, build.TABLE, self.weights, arena,
+                _NO_STATE if state is None else state, batch)
+        build.ready(self.opcodes(), [build.signature(run_rows, (*args, 0, 0))])
 
         def run_steps(start: int, stop: int) -> None:
             saved = enter(self.threads)

@@ -1,5 +1,5 @@
 """Loading the cached kernel library without Numba's full registry set-up
-(codegen/cpu/cache.py: load_cached): same numbers, less start-up, and a cache
+(codegen/cpu/cache.py: load_signature): same numbers, less start-up, and a cache
 miss still compiles. Each check runs in fresh processes, as a user's would."""
 
 import subprocess
@@ -16,9 +16,9 @@ RUN = """
 import sys
 import numpy as np
 import layerc
-import layerc.codegen.cpu.program as program
+import layerc.codegen.cpu.build as build
 if sys.argv[1] == "ordinary":
-    program.load_cached = lambda dispatcher, args: None
+    build.load_signature = lambda dispatcher, signature: False
 from layerc.runtime.artifact import random_inputs
 outs = []
 for path in sys.argv[3:]:
@@ -62,7 +62,7 @@ def test_light_load_gives_the_same_numbers_without_numbas_registries(tmp_path):
 
 def test_a_cache_miss_compiles_and_later_compiles_still_work(tmp_path):
     """A function of our own, cached in a fresh folder: the first process misses
-    (load_cached leaves it to the ordinary compile), the second loads it from
+    (load_signature leaves it to the ordinary compile), the second loads it from
     the cache without the registries, then compiles new code that needs them."""
     (tmp_path / "kern.py").write_text(textwrap.dedent("""
         import numpy as np
@@ -75,11 +75,11 @@ def test_a_cache_miss_compiles_and_later_compiles_still_work(tmp_path):
     code = """
         import sys
         import numpy as np
-        from layerc.codegen.cpu.cache import load_cached
+        from layerc.codegen.cpu.cache import load_signature
         import kern
         a = np.arange(6, dtype=np.float32).reshape(2, 3)
         b = np.ones((3, 2), np.float32)
-        load_cached(kern.gemm, (a, b))
+        load_signature(kern.gemm, (kern.gemm.typeof_pyval(a), kern.gemm.typeof_pyval(b)))
         loaded = len(kern.gemm.overloads)
         print(loaded, "numba.np.arraymath" in sys.modules, kern.gemm(a, b).tolist())
         from numba import njit

