@@ -21,7 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from layerc.codegen.schema import Schema
-from layerc.ir import Graph, Node, OpKind, Port, TargetError
+from layerc.ir import Graph, Node, OpKind, Port, TargetError, check_plan
 
 Operands = dict[str, int]
 Lowering = Callable[..., None]  # (emitter, node) -> None
@@ -42,6 +42,7 @@ class BaseEmitter:
         self._offsets = dict(graph.memory_plan.offsets)
         self.lines: list[str] = []
         self._chunks: list[np.ndarray] = []
+        self.stored: dict[int, int] = {}  # weight arena offset -> floats stored there
         self._weight_at: dict[str, int] = {}
         self._size = 0
         # Scratch (e.g. im2col patches) lives after the planned tensors; one
@@ -70,6 +71,7 @@ class BaseEmitter:
         chunk = np.zeros(padded, np.float32)
         chunk[: values.size] = values.reshape(-1)
         self._chunks.append(chunk)
+        self.stored[at] = padded
         self._size += padded
         return at
 
@@ -244,7 +246,10 @@ class Lowered:
 def lower_program(graph: Graph, e: BaseEmitter, table: Mapping[OpKind, Lowering],
                   target: str, title: str) -> Lowered:
     """Lowers every node of a memory-planned graph with `table` into `e`; the
-    listing's header starts with `title`."""
+    listing's header starts with `title`. The memory plan is checked first
+    (`layerc.ir.check_plan`): a plan read from a file never sends a kernel
+    out of its arena."""
+    check_plan(graph)
     lower_all(graph, e, table, target)
     inputs, outputs = io_slots(graph, e)
     plan = graph.memory_plan

@@ -6,7 +6,7 @@ from layerc.ir.errors import (ArtifactError, ConfigError, InputError, IRError, L
                               PassError, ShapeError, TargetError)
 from layerc.ir.graph import Graph
 from layerc.ir.interpret import interpret
-from layerc.ir.memory import MemoryPlan
+from layerc.ir.memory import MemoryPlan, check_plan
 from layerc.ir.node import Node, Port
 from layerc.ir.opkind import OpKind
 from layerc.ir.printer import to_text
@@ -18,6 +18,7 @@ from layerc.ir.verify import verify
 __all__ = [
     "ArtifactError", "ConfigError", "Graph", "IRError", "InputError", "LayercError",
     "MemoryPlan", "Node", "OpKind", "OpRule", "PassError", "Port", "RULES", "ShapeError",
+    "check_plan",
     "TargetError", "TensorType", "Window", "from_json", "interpret", "rule_for", "to_dot",
     "to_json", "to_text", "verify",
 ]

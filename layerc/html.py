@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from layerc.errors import ConfigError
 from layerc.ir import Graph, MemoryPlan, Node, OpKind, Port, rule_for
 from layerc.ir.printer import format_attrs
+from layerc.ir.memory import buffers as lifetimes
 from layerc.runtime import CompiledModel
 
 MARGIN = 12.0  # px around the drawing
@@ -420,35 +421,13 @@ class Buffer:
 
 
 def buffers(graph: Graph) -> list[Buffer]:
-    """The plan's buffers with their lifetimes, as plan-memory reckons them:
-    from the writer's step to the last reader's, a graph input from before
-    the first step, an output to after the last; views extend their
-    source's; a node that may run in its producer's step keeps the
-    producer's inputs alive through it."""
+    """The plan's buffers with their lifetimes, as plan-memory reckons them
+    (`layerc.ir.memory.buffers`), at the plan's offsets."""
     plan = graph.memory_plan
     if plan is None:
         return []
-    order = graph.nodes()
-    root: dict[Port, Port] = {}
-    start: dict[Port, int] = {}
-    end: dict[Port, int] = {}
-    for step, node in enumerate(order):
-        rule = rule_for(node.op)
-        held = list(node.inputs)
-        if node.inputs and graph.use_count(node.inputs[0]) == 1:
-            producer = graph.node(node.inputs[0].node)
-            if rule.runs_in_producer(node.attrs, producer):
-                held += producer.inputs
-        for p in held:
-            end[root[p]] = max(end[root[p]], step)
-        for port in map(node.port, range(len(node.types))):
-            root[port] = root[node.inputs[0]] if rule.is_view else port
-            if not rule.is_view:
-                start[port] = end[port] = -1 if node.id in graph.inputs else step
-    for p in graph.outputs:
-        end[root[p]] = len(order)
-    return [Buffer(tuple(p for p in root if root[p] == r), plan.offset(r),
-                   graph.type_of(r).sample_size, start[r], end[r]) for r in start]
+    return [Buffer(b.tensors, plan.offset(b.root), b.size, b.start, b.end)
+            for b in lifetimes(graph)]
 
 
 def _memory_svg(graph: Graph, plan: MemoryPlan, bufs: list[Buffer]) -> str:

@@ -16,22 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from layerc.ir import Graph, MemoryPlan, Port, rule_for
+from layerc.ir import Graph, MemoryPlan, Port
+from layerc.ir.memory import ALIGN, Buffer, buffers
 from layerc.passes.base import Pass, PassResult
-
-ALIGN = 16  # floats: 64-byte alignment for vector loads at every batch size
-
 
 def _aligned(n: int) -> int:
     return -(-n // ALIGN) * ALIGN
-
-
-@dataclass(frozen=True)
-class Buffer:
-    root: Port
-    size: int
-    start: int
-    end: int
 
 
 @dataclass(frozen=True)
@@ -42,34 +32,14 @@ class PlanMemory(Pass):
 
     def run(self, graph: Graph) -> PassResult:
         g = graph.copy()
-        order = g.nodes()
-        root: dict[Port, Port] = {}
-        start: dict[Port, int] = {}
-        end: dict[Port, int] = {}
-        for step, node in enumerate(order):
-            for p in node.inputs:
-                end[root[p]] = max(end[root[p]], step)
-            producer = g.node(node.inputs[0].node) if node.inputs else None
-            if producer is not None and g.use_count(node.inputs[0]) == 1 and \
-                    rule_for(node.op).runs_in_producer(node.attrs, producer):
-                for p in producer.inputs:  # the producer's inputs
-                    end[root[p]] = max(end[root[p]], step)
-            for i in range(len(node.types)):
-                port = node.port(i)
-                if rule_for(node.op).is_view:
-                    root[port] = root[node.inputs[0]]
-                    continue
-                root[port] = port
-                start[port] = -1 if node.id in g.inputs else step
-                end[port] = start[port]
-        for p in g.outputs:
-            end[root[p]] = len(order)
-        buffers = [Buffer(r, _aligned(g.type_of(r).sample_size), start[r], end[r])
-                   for r in start]
-        placed = self._place(buffers)
-        offsets = tuple((port, placed[root[port]]) for port in root)
-        arena = max((placed[b.root] + b.size for b in buffers), default=0)
-        naive = sum(b.size for b in buffers)
+        bufs = [Buffer(b.root, _aligned(b.size), b.start, b.end, b.tensors)
+                for b in buffers(g)]
+        placed = self._place(bufs)
+        root = {port: b.root for b in bufs for port in b.tensors}
+        offsets = tuple((port, placed[root[port]]) for node in g.nodes()
+                        for port in map(node.port, range(len(node.types))))
+        arena = max((placed[b.root] + b.size for b in bufs), default=0)
+        naive = sum(b.size for b in bufs)
         plan = MemoryPlan(offsets, arena, naive)
         changed = int(plan != graph.memory_plan)
         g.memory_plan = plan
@@ -90,3 +60,4 @@ class PlanMemory(Pass):
             placed[b.root] = offset
             done.append(b)
         return placed
+

@@ -180,9 +180,12 @@ class Progress:
     def left(self) -> float:
         """Seconds the build still needs, by the stages' costs and the pace so far."""
         pace = (self.done_seconds + PRIOR) / (self.done_cost + PRIOR)
-        now = time.perf_counter() - self.stage_start
-        current = max(self.stages[self.done][2] * pace - now, 0.0) \
-            if self.done < len(self.stages) else 0.0
+        if self.done >= len(self.stages):
+            return 0.0
+        now, cost = time.perf_counter() - self.stage_start, self.stages[self.done][2]
+        if now > cost * pace:  # the running stage is slower than expected: it counts too
+            pace = (self.done_seconds + now + PRIOR) / (self.done_cost + cost + PRIOR)
+        current = max(cost * pace - now, 0.0)
         return current + sum(cost for *_, cost in self.stages[self.done + 1:]) * pace
 
     def _line(self, newline: bool = False) -> None:

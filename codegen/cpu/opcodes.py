@@ -73,3 +73,79 @@ def runs(op: Opcode) -> Callable[[F], F]:
         STEPS[op.code] = step  # type: ignore[assignment]
         return step
     return register
+
+
+# ----- what a row touches: the plan verifier's declarations (plan_check.py) -----
+@dataclass(frozen=True)
+class Region:
+    """Floats a row's step reads or writes: in the activation `arena` or the
+    `state` arena (per-sample offsets and sizes: the step scales both by the
+    batch), the kernel `scratch` after the planned tensors (per sample, its
+    extent the lowering's request), or the `weights` (absolute; size 0: a
+    packed weight whose size its variant decides, which must start a weight
+    the lowering stored)."""
+
+    buffer: str
+    field: str
+    start: int
+    size: int
+
+
+class BadRow(Exception):
+    """A row's operands contradict each other (plan_check.py reports it)."""
+
+
+def need(condition: bool, why: str) -> None:
+    """A footprint's precondition on a row's operands."""
+    if not condition:
+        raise BadRow(why)
+
+
+Footprint = Callable[[Any], list[Region]]
+FOOTPRINTS: dict[int, Footprint] = {}  # opcode -> the regions of a row's operands
+
+
+def touches(op: Opcode) -> Callable[[Footprint], Footprint]:
+    """Registers what a row of `op` touches: `footprint(r)`, r the row's
+    operands by name (r.x, r.size...), gives its Regions (leave out an
+    optional operand that is -1). The plan verifier checks each against its
+    buffer before a program first runs."""
+    def register(footprint: Footprint) -> Footprint:
+        if op.code in FOOTPRINTS:
+            raise ValueError(f"opcode {op.name} has two footprints")
+        FOOTPRINTS[op.code] = footprint
+        return footprint
+    return register
+
+
+def arena(r: Any, field: str, size: int) -> list[Region]:
+    """The arena floats of operand `field` (none when it is -1, an absent one)."""
+    start = getattr(r, field)
+    return [] if start == -1 else [Region("arena", field, start, size)]
+
+
+def weights(r: Any, field: str, size: int = 0) -> list[Region]:
+    start = getattr(r, field)
+    return [] if start == -1 else [Region("weights", field, start, size)]
+
+
+def state(r: Any, field: str, size: int) -> list[Region]:
+    start = getattr(r, field)
+    return [] if start == -1 else [Region("state", field, start, size)]
+
+
+def scratch(r: Any, field: str = "scratch") -> list[Region]:
+    return [Region("scratch", field, getattr(r, field), 0)]
+
+
+def window(r: Any, y: str | None = "y", f: int | None = None) -> list[Region]:
+    """A window op's input (d x h x w x c per sample) and output `y` (od x oh
+    x ow x f; the depth 1 without DEPTH_FIELDS; None: none), after its
+    geometry's checks."""
+    d, od = getattr(r, "d_", 1), getattr(r, "od", 1)
+    sizes = (r.kh, r.kw, r.sh, r.sw, r.dh, r.dw, getattr(r, "kd", 1), getattr(r, "sd", 1),
+             getattr(r, "dd", 1))
+    need(min(sizes) >= 1, f"window, strides and dilations {sizes}")
+    need(min(d, r.h, r.w_, r.c, od, r.oh, r.ow) >= 1, "an empty input or output")
+    out = [] if y is None else arena(r, y, od * r.oh * r.ow * (r.f if f is None else f))
+    return arena(r, "x", d * r.h * r.w_ * r.c) + out

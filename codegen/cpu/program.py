@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -13,6 +14,8 @@ from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.interpreter import run_model, run_rows
 from layerc.codegen.cpu.lower import LOWERINGS
 from layerc.codegen.cpu.opcodes import OPCODE
+from layerc.codegen.cpu.opcodes import FOOTPRINTS, OPCODES
+from layerc.codegen.plan_check import Buffers, Step, check_steps
 from layerc.codegen.cpu.threads import enter, leave, resolve
 from layerc.ir import Graph
 
@@ -89,5 +92,18 @@ def build_program(graph: Graph, threads: int | None = None) -> Program:
     `threads` threads (None: LAYERC_NUM_THREADS or the usable cores)."""
     e = Emitter(graph)
     lowered = lower_program(graph, e, LOWERINGS, "CPU", "program")
-    return Program(**lowered.parts(), plan=e.plan(), weights=e.weights(),
-                   threads=resolve(threads))
+    plan, weights = e.plan(), e.weights()
+    assert graph.memory_plan is not None  # lower_program checked
+    check_steps(_steps(plan, lowered.spans), Buffers(
+        graph.memory_plan.arena_size, lowered.arena_size, lowered.state_size, weights.size,
+        e.stored))
+    return Program(**lowered.parts(), plan=plan, weights=weights, threads=resolve(threads))
+
+
+def _steps(plan: np.ndarray, spans: tuple[tuple[str, int, int], ...]) -> Iterator[Step]:
+    """The plan's rows as the plan verifier reads them."""
+    nodes = {i: node for node, first, stop in spans for i in range(first, stop)}
+    for i, row in enumerate(plan):
+        op = OPCODES[int(row[OPCODE])]
+        yield (f"%{nodes.get(i, '?')}: plan row {i}", op.name, FOOTPRINTS.get(op.code),
+               SimpleNamespace(**dict(zip(op.schema.fields, map(int, row[1:])))))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 from layerc.codegen.base import Lowered, ThreadArenas, lower_program
 from layerc.codegen.cuda.emitter import Emitter, Launch
 from layerc.codegen.cuda.lower import LOWERINGS
+from layerc.codegen.plan_check import Buffers, check_steps
 from layerc.ir import Graph
 
 
@@ -120,6 +122,14 @@ def build_program(graph: Graph) -> Program:
     device.load()  # fail early and clearly when CUDA cannot run here
     from layerc.codegen.cuda import ops  # noqa: F401  (registers every lowering and launcher)
 
+    from layerc.codegen.cuda.footprints import footprint
+
     e = Emitter(graph)
     lowered = lower_program(graph, e, LOWERINGS, "CUDA", "cuda program")
-    return Program(**lowered.parts(), launches=tuple(e.launches), weights_host=e.weights())
+    weights = e.weights()
+    assert graph.memory_plan is not None  # lower_program checked
+    check_steps(((f"%{s.node}: launch {i}", s.kernel, footprint(s.kernel),
+                  SimpleNamespace(**dict(s.operands))) for i, s in enumerate(e.launches)),
+                Buffers(graph.memory_plan.arena_size, lowered.arena_size, lowered.state_size,
+                        weights.size, None))
+    return Program(**lowered.parts(), launches=tuple(e.launches), weights_host=weights)

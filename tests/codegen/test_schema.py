@@ -105,3 +105,7 @@ def test_a_shared_step_naming_a_kernel_the_target_lacks_names_the_layer():
     graph, node = planned_dense()
     with pytest.raises(TargetError, match=r"d \(Dense\).*the CPU backend has no opcode 'fft'"):
         Emitter(graph).step("fft", node, x=0)
+
+
+def test_every_opcode_declares_what_its_rows_touch():
+    assert set(opcodes.FOOTPRINTS) == set(opcodes.OPCODES)

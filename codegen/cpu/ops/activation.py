@@ -10,12 +10,29 @@ import numpy as np
 from numba import njit
 
 from layerc.codegen.cpu.kernels import FAST_JIT, JIT, softmax_row
-from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.codegen.cpu.opcodes import arena, need, opcode, runs, touches, weights
 
 RECTIFY = opcode("rectify", "x y size alpha period params exp")
 SOFTMAX_AXIS = opcode("softmax_axis", "x y outer n inner log")
 GLU = opcode("glu", "x y rows half")
 _R, _S, _G = RECTIFY.cols, SOFTMAX_AXIS.cols, GLU.cols
+
+
+@touches(RECTIFY)
+def _rectify_touches(r):
+    need(r.period >= 1, f"alpha period {r.period}")
+    return (arena(r, "x", r.size) + arena(r, "y", r.size) + weights(r, "alpha", r.period)
+            + weights(r, "params", 2))
+
+
+@touches(SOFTMAX_AXIS)
+def _softmax_touches(r):
+    return arena(r, "x", r.outer * r.n * r.inner) + arena(r, "y", r.outer * r.n * r.inner)
+
+
+@touches(GLU)
+def _glu_touches(r):
+    return arena(r, "x", r.rows * 2 * r.half) + arena(r, "y", r.rows * r.half)
 
 
 @njit(**FAST_JIT)

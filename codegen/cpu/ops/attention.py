@@ -22,13 +22,24 @@ from numba import njit, prange
 
 from layerc.codegen.cpu.gemm import MR, NR, SERIAL_FLOPS, npanels, tile, whole
 from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT, exp_shifted
-from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.codegen.cpu.opcodes import arena, need, opcode, runs, touches, weights
 from layerc.codegen.cpu.threads import pool_size
 from layerc.ir.ops.attention import LARGE
 
 ATTENTION = opcode("attention", "q k v y p qm vm km am tq tk heads kv dk dv tanh par masking "
                                 "qrows causal window")
 _A = ATTENTION.cols
+
+
+@touches(ATTENTION)
+def _attention_touches(r):
+    need(r.heads >= 1 and r.kv >= 1 and r.heads % r.kv == 0,
+         f"{r.heads} query heads over {r.kv} key/value heads")
+    return (arena(r, "q", r.tq * r.heads * r.dk) + arena(r, "k", r.tk * r.kv * r.dk)
+            + arena(r, "v", r.tk * r.kv * r.dv) + arena(r, "y", r.tq * r.heads * r.dv)
+            + arena(r, "p", r.heads * r.tq * r.tk) + arena(r, "qm", r.tq)
+            + arena(r, "vm", r.tk) + arena(r, "km", r.tk) + arena(r, "am", r.tq * r.tk)
+            + (weights(r, "par", 1) if not r.tanh else []))
 QB = 8 * MR  # queries per work item
 _LARGE = np.float32(LARGE)
 _NEG_INF = np.float32(-np.inf)

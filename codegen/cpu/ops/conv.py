@@ -32,7 +32,7 @@ from layerc.codegen.cpu.ops.grouped_conv import lower_grouped
 from layerc.codegen.cpu.ops.separable import lower_separable
 from layerc.codegen.cpu.kernels import JIT, activate
 from layerc.codegen.cpu.lower import lowers
-from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.codegen.cpu.opcodes import arena, need, opcode, runs, scratch, touches, weights, window
 from layerc.ir import Node, OpKind
 
 # pool_h, pool_w: a max pooling taken into this step (fusion.py; 0: none),
@@ -40,6 +40,21 @@ from layerc.ir import Node, OpKind
 CONV = opcode("conv", f"x w b y scratch {windows.WINDOW_FIELDS} {windows.DEPTH_FIELDS} "
               "variant act pool_h pool_w pooled")
 _C = CONV.cols
+
+
+@touches(CONV)
+def _conv_touches(r):
+    """The packed kernel's layout is the variant's: it must start a stored
+    weight. With a fused max pooling only the pooled output is written. The
+    Winograd kernel and a channels-first GEMM use no scratch."""
+    if r.pool_h > 0:
+        need(r.pool_w >= 1 and r.first == 0, "a pooling without width, or channels first")
+        regions = window(r, None) + arena(
+            r, "pooled", r.od * (r.oh // r.pool_h) * (r.ow // r.pool_w) * r.f)
+    else:
+        regions = window(r)
+    direct = r.variant == VARIANT.winograd or (r.first == 1 and r.variant != VARIANT.im2col)
+    return regions + weights(r, "w") + weights(r, "b") + ([] if direct else scratch(r))
 
 
 # ----- kernels -----

@@ -15,13 +15,18 @@ from layerc.codegen.codes import ACT
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT, activate
 from layerc.codegen.cpu.lower import lowers
-from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.codegen.cpu.opcodes import opcode, runs, touches, weights, window
 from layerc.codegen.cpu.threads import pool_size
 from layerc.ir import Node, OpKind
 
 TRANSPOSED = opcode("conv_transpose",
                     f"x w b y {windows.WINDOW_FIELDS} {windows.DEPTH_FIELDS} act")
 _T = TRANSPOSED.cols
+
+
+@touches(TRANSPOSED)
+def _transposed_touches(r):
+    return window(r) + weights(r, "w") + weights(r, "b")
 SERIAL_VALUES = 1 << 14  # outputs below which one thread runs the whole step
 
 

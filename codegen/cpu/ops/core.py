@@ -11,10 +11,10 @@ from numba import njit
 from layerc.codegen import lowering
 from layerc.codegen.codes import ACT
 from layerc.codegen.cpu.emitter import Emitter
-from layerc.codegen.cpu.gemm import gemm, pack, pack_bias
+from layerc.codegen.cpu.gemm import NR, gemm, pack, pack_bias
 from layerc.codegen.cpu.kernels import JIT, activate
 from layerc.codegen.cpu.lower import lowers
-from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.codegen.cpu.opcodes import arena, need, opcode, runs, touches, weights
 from layerc.ir import Node, OpKind
 
 DENSE = opcode("dense", "x w b y rows k n act")  # b: -1 when there is no bias
@@ -22,6 +22,36 @@ ACTIVATE = opcode("act", "x y size row act")
 COPY = opcode("copy", "x y size")
 TRANSPOSE_CS = opcode("transpose_cs", "x y channels spatial")  # (C, S) -> (S, C) per sample
 MASKING = opcode("masking", "x y m steps features value")
+
+
+@touches(DENSE)
+def _dense_touches(r):
+    panels = -(-r.n // NR)
+    return (arena(r, "x", r.rows * r.k) + arena(r, "y", r.rows * r.n)
+            + weights(r, "w", r.k * panels * NR) + weights(r, "b", panels * NR))
+
+
+@touches(ACTIVATE)
+def _activate_touches(r):
+    need(r.row >= 1 and r.size % r.row == 0, f"{r.size} values in rows of {r.row}")
+    return arena(r, "x", r.size) + arena(r, "y", r.size)
+
+
+@touches(COPY)
+def _copy_touches(r):
+    return arena(r, "x", r.size) + arena(r, "y", r.size)
+
+
+@touches(TRANSPOSE_CS)
+def _transpose_touches(r):
+    return arena(r, "x", r.channels * r.spatial) + arena(r, "y", r.channels * r.spatial)
+
+
+@touches(MASKING)
+def _masking_touches(r):
+    size = r.steps * r.features
+    return (arena(r, "x", size) + arena(r, "y", size) + arena(r, "m", r.steps)
+            + weights(r, "value", 1))
 _D, _A, _C, _T, _M = DENSE.cols, ACTIVATE.cols, COPY.cols, TRANSPOSE_CS.cols, MASKING.cols
 
 

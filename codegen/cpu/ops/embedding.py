@@ -8,11 +8,17 @@ import numpy as np
 from numba import njit, prange
 
 from layerc.codegen.cpu.kernels import JIT, PARALLEL_JIT
-from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.codegen.cpu.opcodes import arena, opcode, runs, touches, weights
 from layerc.codegen.cpu.threads import pool_size
 
 GATHER = opcode("gather", "x w y count dim vocabulary mask")  # mask: -1 when none
 _G = GATHER.cols
+
+
+@touches(GATHER)
+def _gather_touches(r):
+    return (arena(r, "x", r.count) + arena(r, "y", r.count * r.dim)
+            + weights(r, "w", r.vocabulary * r.dim) + arena(r, "mask", r.count))
 # Fewer floats than this are gathered in the calling thread (a parallel
 # region costs a few microseconds).
 SPLIT_FLOATS = 64 * 1024

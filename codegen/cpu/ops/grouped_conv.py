@@ -18,7 +18,7 @@ from layerc.codegen import windows
 from layerc.codegen.codes import ACT
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT, activate
-from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.codegen.cpu.opcodes import need, opcode, runs, touches, weights, window
 from layerc.codegen.cpu.simd import WIDTH, vfma, vload, vstore, vzero
 from layerc.codegen.cpu.threads import pool_size
 from layerc.ir import Node
@@ -26,6 +26,13 @@ from layerc.ir import Node
 GROUPED = opcode("grouped_conv", f"x w b y {windows.WINDOW_FIELDS} {windows.DEPTH_FIELDS} "
                  "groups act")
 _G = GROUPED.cols
+
+
+@touches(GROUPED)
+def _grouped_touches(r):
+    need(r.groups >= 1 and r.c % r.groups == 0 and r.f % r.groups == 0,
+         f"{r.c} channels into {r.f} filters in {r.groups} groups")
+    return window(r) + weights(r, "w") + weights(r, "b")
 SERIAL_VALUES = 1 << 14  # outputs below which one thread runs the whole step
 
 

@@ -11,11 +11,18 @@ from layerc.codegen.codes import ACT
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.kernels import JIT, activate
 from layerc.codegen.cpu.lower import lowers
-from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.codegen.cpu.opcodes import opcode, runs, scratch, touches, weights, window
 from layerc.ir import Node, OpKind
 
 LOCAL = opcode("local", f"x w b y scratch {windows.WINDOW_FIELDS} act")
 _L = LOCAL.cols
+
+
+@touches(LOCAL)
+def _local_touches(r):
+    positions = r.oh * r.ow
+    return (window(r) + weights(r, "w", positions * r.kh * r.kw * r.c * r.f)
+            + weights(r, "b", positions * r.f) + scratch(r))
 
 
 @njit(**JIT)

@@ -12,7 +12,7 @@ from numba import njit
 
 from layerc.codegen.codes import BINOP
 from layerc.codegen.cpu.kernels import JIT
-from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.codegen.cpu.opcodes import arena, need, opcode, runs, touches, weights
 
 BINARY = opcode("binary", "a b y size binop")
 SCALE = opcode("scale", "x y size factor")  # factor: the weight offset of the scale factor
@@ -22,6 +22,38 @@ DOT = opcode("dot", "a b y rows k cols groups")  # per sample and group (rows, k
 # width: values per mask entry (the last axis).
 MASKED = opcode("masked_binary", "a b y size binop ma mb width zero")
 _B, _S, _C, _D, _M = BINARY.cols, SCALE.cols, CONCAT.cols, DOT.cols, MASKED.cols
+
+
+@touches(BINARY)
+def _binary_touches(r):
+    return arena(r, "a", r.size) + arena(r, "b", r.size) + arena(r, "y", r.size)
+
+
+@touches(SCALE)
+def _scale_touches(r):
+    return arena(r, "x", r.size) + arena(r, "y", r.size) + weights(r, "factor", 1)
+
+
+@touches(CONCAT)
+def _concat_touches(r):
+    need(0 <= r.start and r.start + r.inner <= r.stride,
+         f"a part of {r.inner} at {r.start} in rows of {r.stride}")
+    return arena(r, "x", r.outer * r.inner) + arena(r, "y", r.outer * r.stride)
+
+
+@touches(DOT)
+def _dot_touches(r):
+    g = r.groups
+    return (arena(r, "a", g * r.rows * r.k) + arena(r, "b", g * r.k * r.cols)
+            + arena(r, "y", g * r.rows * r.cols))
+
+
+@touches(MASKED)
+def _masked_touches(r):
+    need(r.width >= 1 and r.size % r.width == 0, f"{r.size} values in rows of {r.width}")
+    rows = r.size // r.width
+    return (arena(r, "a", r.size) + arena(r, "b", r.size) + arena(r, "y", r.size)
+            + arena(r, "ma", rows) + arena(r, "mb", rows))
 
 
 # ----- kernels -----

@@ -14,11 +14,19 @@ from numba import njit, prange
 
 from layerc.codegen.codes import ACT
 from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT, activate
-from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.codegen.cpu.opcodes import arena, need, opcode, runs, touches, weights
 from layerc.codegen.cpu.threads import pool_size
 
 SCALE_SHIFT = opcode("scale_shift", "x y outer c inner row scale shift act")
 _S = SCALE_SHIFT.cols
+
+
+@touches(SCALE_SHIFT)
+def _scale_shift_touches(r):
+    size = r.outer * r.c * r.inner
+    need(r.row >= 1 and size % r.row == 0, f"{size} values in rows of {r.row}")
+    return (arena(r, "x", size) + arena(r, "y", size) + weights(r, "scale", r.c)
+            + weights(r, "shift", r.c))
 # Below this many values a pass runs in the calling thread.
 SERIAL_VALUES = 1 << 16
 
@@ -69,6 +77,15 @@ def run_scale_shift(r, weights, arena, state, batch):
 # ----- layer, RMS, unit and group normalization: moments of groups -----
 MOMENTS = opcode("moments", "x y a r1 k r2 gamma beta gs1 gsk gs2 gdiv eps mode")
 _M = MOMENTS.cols
+
+
+@touches(MOMENTS)
+def _moments_touches(r):
+    size = r.a * r.r1 * r.k * r.r2
+    need(r.gdiv >= 1, f"gdiv {r.gdiv}")
+    reach = 1 + (r.r1 - 1) * r.gs1 + (r.k - 1) * r.gsk + ((r.r2 - 1) // r.gdiv) * r.gs2
+    return (arena(r, "x", size) + arena(r, "y", size) + weights(r, "gamma", reach)
+            + weights(r, "beta", reach) + weights(r, "eps", 1))
 
 
 @njit(**FAST_JIT)

@@ -18,13 +18,25 @@ from layerc.codegen.windows import WINDOW_FIELDS
 from layerc.ir import Node, OpKind
 from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT
 from layerc.codegen.cpu.simd import WIDTH, vload, vmax, vstore
-from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.codegen.cpu.opcodes import arena, opcode, runs, touches
 from layerc.codegen.cpu.threads import pool_size
 
 # planes: 2-D maps per sample pooled alike (a 3-D pooling's steps: windows.pool_3d)
 POOL = opcode("pool", f"x y {WINDOW_FIELDS} planes max")
 GLOBAL_POOL = opcode("global_pool", "x y spatial c first max mask")  # mask: -1 when none
 _P, _G = POOL.cols, GLOBAL_POOL.cols
+
+
+@touches(POOL)
+def _pool_touches(r):
+    return (arena(r, "x", r.h * r.w_ * r.c * r.planes)
+            + arena(r, "y", r.oh * r.ow * r.c * r.planes))
+
+
+@touches(GLOBAL_POOL)
+def _global_pool_touches(r):
+    return (arena(r, "x", r.spatial * r.c) + arena(r, "y", r.c)
+            + arena(r, "mask", r.spatial))
 
 
 # ----- kernels -----

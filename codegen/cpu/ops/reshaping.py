@@ -8,10 +8,15 @@ from __future__ import annotations
 from numba import njit
 
 from layerc.codegen.cpu.kernels import JIT
-from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.codegen.cpu.opcodes import arena, need, opcode, runs, touches
 
 REPEAT = opcode("repeat", "x y n size")
 _R = REPEAT.cols
+
+
+@touches(REPEAT)
+def _repeat_touches(r):
+    return arena(r, "x", r.size) + arena(r, "y", r.n * r.size)
 
 
 @runs(REPEAT)
@@ -31,6 +36,20 @@ def run_repeat(r, weights, arena, state, batch):
 STRIDED = opcode("strided", "x y xsize ysize zero xo yo d0 d1 d2 d3 d4 d5 "
                  "xs0 xs1 xs2 xs3 xs4 xs5 ys0 ys1 ys2 ys3 ys4 ys5")
 _S = STRIDED.cols
+
+
+@touches(STRIDED)
+def _strided_touches(r):
+    """Each sample's walk of d0..d5 steps at strides xs0..xs5 from xo (and
+    ys.. from yo) stays in its own xsize (ysize) floats."""
+    dims = [r.d0, r.d1, r.d2, r.d3, r.d4, r.d5]
+    if min(dims) > 0:
+        for side, at, size in (("xs", r.xo, r.xsize), ("ys", r.yo, r.ysize)):
+            reach = [(d - 1) * getattr(r, f"{side}{i}") for i, d in enumerate(dims)]
+            low, high = at + sum(min(0, s) for s in reach), at + sum(max(0, s) for s in reach)
+            need(0 <= low and high < size, f"a walk over {low}..{high} of a sample's {size} "
+                                          f"floats")
+    return arena(r, "x", r.xsize) + arena(r, "y", r.ysize)
 
 
 @runs(STRIDED)

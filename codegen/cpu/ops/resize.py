@@ -10,11 +10,19 @@ import numpy as np
 from numba import njit, prange
 
 from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT
-from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.codegen.cpu.opcodes import arena, opcode, runs, touches, weights
 from layerc.codegen.cpu.threads import pool_size
 
 RESIZE = opcode("image_resize", "x y h w_ c oh ow taps ri rw ci cw fill first")
 _R = RESIZE.cols
+
+
+@touches(RESIZE)
+def _resize_touches(r):
+    return (arena(r, "x", r.h * r.w_ * r.c) + arena(r, "y", r.oh * r.ow * r.c)
+            + weights(r, "ri", r.oh * r.taps) + weights(r, "rw", r.oh * r.taps)
+            + weights(r, "ci", r.ow * r.taps) + weights(r, "cw", r.ow * r.taps)
+            + weights(r, "fill", 1))
 SERIAL_VALUES = 1 << 14  # outputs below which one thread runs the whole step
 
 

@@ -27,7 +27,7 @@ from layerc.codegen.cpu.gemm import (CHUNKS_PER_THREAD, MR, NR, SERIAL_FLOPS, _t
                                      pack_bias)
 from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT
 from layerc.codegen.cpu.ops.grouped_conv import depthwise_rows
-from layerc.codegen.cpu.opcodes import opcode, runs
+from layerc.codegen.cpu.opcodes import need, opcode, runs, touches, weights, window
 from layerc.codegen.cpu.threads import pool_size
 from layerc.ir import Node
 
@@ -36,6 +36,13 @@ from layerc.ir import Node
 # -1: none), filters and activation (linear or ReLU); y: the pointwise output
 SEPARABLE = opcode("separable_conv", f"x w b y {windows.WINDOW_FIELDS} act pw pb pf pact")
 _S = SEPARABLE.cols
+
+
+@touches(SEPARABLE)
+def _separable_touches(r):
+    need(r.pf >= 1, f"{r.pf} pointwise filters")
+    return (window(r, f=r.pf) + weights(r, "w") + weights(r, "b") + weights(r, "pw")
+            + weights(r, "pb"))
 
 
 @njit(**FAST_JIT)

@@ -117,6 +117,11 @@ def test_the_estimate_scales_the_costs_by_the_pace_so_far():
     progress.stage_start = time.perf_counter()
     pace = (20.0 + build.PRIOR) / (40.0 + build.PRIOR)
     assert progress.left() == pytest.approx(6.0 * pace, abs=0.1)
+    progress.stage_start = time.perf_counter() - 30.0  # the running stage, of cost 6, overruns
+    pace = (20.0 + 30.0 + build.PRIOR) / (40.0 + 6.0 + build.PRIOR)
+    assert progress.left() == pytest.approx(0.0, abs=0.1)  # nothing after it: 0, not negative
+    progress.stages.append(("c", "c", 10.0))
+    assert progress.left() == pytest.approx(10.0 * pace, abs=0.1)  # the rest at the slower pace
 
 
 def test_progress_is_quiet_off_a_terminal_unless_asked(monkeypatch):

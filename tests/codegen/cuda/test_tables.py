@@ -28,3 +28,9 @@ def test_a_launch_with_a_wrong_operand_is_refused():
     with pytest.raises(TargetError, match=r"d \(Dense\).*step copy takes x y size; "
                                           r"missing \['size'\], unknown \['count'\]"):
         e.launch(COPY, graph.graph.node("d"), x=0, y=0, count=2)
+
+
+def test_every_kernel_declares_what_its_launches_touch():
+    from layerc.codegen.cuda.footprints import footprint
+
+    assert [name for name in KERNELS if footprint(name) is None] == []
