@@ -1,13 +1,15 @@
 """Reading Keras model files for `from_keras`: a Keras 3 `.keras` archive, or
 a legacy HDF5 `.h5` model (Keras 2 / tf.keras era), both through Keras 3's
-own loader.
+own loader when Keras can be imported; without Keras (or when asked), a
+`.keras` file is read by keras_archive.py and a legacy file is refused.
 
 tf.keras wrote `time_major` into every recurrent layer's config, an argument
 Keras 3 removed and refuses ("Unrecognized keyword arguments passed to
 LSTM"), so a legacy file whose recurrent layers say `time_major: false` (its
 only value tf.keras's RNNs ran inference with by default) is loaded from a
 copy without that key; `time_major: true` is refused naming the layer.
-Keras is imported only here: `import layerc` never imports it.
+Keras is imported only here (and by keras_objects.image_data_format, for a
+live model): `import layerc` never imports it.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from layerc.errors import ArtifactError, ConfigError
 H5_SUFFIXES = (".h5", ".hdf5")
 
 
-def load(path: Path) -> Any:
-    """The Keras 3 model a .keras or legacy .h5 file holds."""
+def load(path: Path, use_keras: bool | None = None) -> Any:
+    """The Keras 3 model a .keras or legacy .h5 file holds: loaded by Keras
+    (use_keras None and Keras importable, or True), else the stand-ins
+    keras_archive.py reads (use_keras False, or Keras not importable)."""
     if not path.is_file():
         raise ArtifactError(f"from_keras: {path}: no such file")
     suffix = path.suffix.lower()
@@ -33,7 +37,15 @@ def load(path: Path) -> Any:
         raise ConfigError(f"from_keras: {path}: expected a Keras 3 '.keras' file or a legacy "
                           f"HDF5 '.h5' model; other formats (SavedModel, weights-only "
                           f"files) are not supported")
-    keras = _keras(path)
+    keras = None if use_keras is False else _keras(path, required=use_keras is True)
+    if keras is None:
+        if suffix == ".keras":
+            from layerc.keras_archive import read
+
+            return read(path)
+        raise ConfigError(f"from_keras: {path}: reading a legacy HDF5 model needs Keras "
+                          f"(pip install 'layerc[keras]'); without it layerc reads Keras 3 "
+                          f".keras files only")
     if suffix == ".keras":
         if not zipfile.is_zipfile(path):
             raise ArtifactError(f"from_keras: {path}: not a Keras 3 .keras file (not a zip "
@@ -43,11 +55,14 @@ def load(path: Path) -> Any:
         return _keras_load(keras, _legacy_copy(path, Path(tmp)), path)
 
 
-def _keras(path: Path) -> Any:
+def _keras(path: Path, required: bool) -> Any:
+    """The keras module; None when it cannot be imported and is not required."""
     try:
         import keras
     except ImportError as err:
-        raise ConfigError(f"from_keras: reading {path} needs keras (pip install "
+        if not required:
+            return None
+        raise ConfigError(f"from_keras: reading {path} with Keras needs keras (pip install "
                           f"'layerc[keras]'): {err}") from None
     return keras
 

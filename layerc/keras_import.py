@@ -12,7 +12,11 @@ trusted: wherever Keras hands a layer a mask, the layerc twin must consume the
 mask made by the twin of the Keras layer that made it, and nothing else.
 
 Keras is imported only to read a file: a model object is inspected as it is,
-so `import layerc` never imports keras (an optional extra).
+so `import layerc` never imports keras (an optional extra). Without Keras a
+`.keras` file is read by keras_archive.py into stand-ins that the same
+replay and converters read (keras_objects.py is what both kinds of object
+answer); where the file does not record Keras's masks the replay trusts
+layerc's own mask propagation.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from layerc.errors import ConfigError, LayercError
+from layerc.errors import ArtifactError, ConfigError, LayercError
 from layerc.keras_layers import (TRAINING_BY_DEFAULT, WEIGHTS, convert_layer, label,
                                  refuse_unconvertible)
 from layerc.keras_files import load
+from layerc.keras_objects import (UNKNOWN, Call, Graph, attached_mask, class_name, graph_of,
+                                  is_model, is_tensor, kind, source_file)
 from layerc.keras_ops import OpRefused, convert_op, reads_mask
 from layerc.keras_masks import KerasMasks, layerc_key, same_mask
 from layerc.layers.attention import _HeadsAttention
@@ -35,67 +41,62 @@ from layerc.layers.base import Layer, SymbolicTensor, source_override
 from layerc.layers.recurrent import Recurrent
 from layerc.models import Model, Sequential
 
-_KERAS_MODEL = "keras.src.models.model.Model"
-_KERAS_SEQUENTIAL = "keras.src.models.sequential.Sequential"
-_KERAS_FUNCTIONAL = "keras.src.models.functional.Functional"
-_KERAS_LAYER = "keras.src.layers.layer.Layer"
-
-
 class KerasImportTypeError(ConfigError, TypeError):
     """from_keras was handed something that is neither a Keras model nor a path."""
 
 
-def from_keras(model_or_path: Any) -> Model:
+def from_keras(model_or_path: Any, *, use_keras: bool | None = None) -> Model:
     """A layerc model with the layers, options and weights of a Keras 3 model:
     a `keras.Sequential`, a functional `keras.Model`, or the path of a
     `.keras` file or of a legacy HDF5 `.h5` model (Keras 2 / tf.keras era,
-    read by Keras 3). Options layerc cannot honour raise ConfigError."""
-    kmodel = _keras_model(model_or_path)
+    read by Keras 3). Options layerc cannot honour raise ConfigError.
+
+    `use_keras` says how a file is read: None (the default) through Keras
+    when it can be imported, else by layerc's own reader of .keras files
+    (keras_archive.py); True through Keras only; False by layerc's reader
+    even where Keras is installed (a legacy .h5 file then is refused). Both
+    give the same model (tests/oracle/test_keras_archive.py)."""
+    kmodel = _keras_model(model_or_path, use_keras)
     with source_override(""):  # errors name the Keras layer, not the caller's line
-        return _Replay(kmodel).run()
+        try:
+            return _Replay(kmodel).run()
+        except LayercError as err:
+            source = source_file(kmodel)  # a file read without Keras: errors name it
+            if source is None or source in str(err):
+                raise
+            raise type(err)(f"{err} (in {source})") from None
 
 
 # ----- what we were given -----
-def _bases(obj: Any) -> set[str]:
-    return {f"{c.__module__}.{c.__qualname__}" for c in type(obj).__mro__}
-
-
-def _keras_model(obj: Any) -> Any:
+def _keras_model(obj: Any, use_keras: bool | None) -> Any:
     if isinstance(obj, (str, os.PathLike)):
-        return load(Path(obj))
-    if _KERAS_MODEL not in _bases(obj):
+        return load(Path(obj), use_keras)
+    if not is_model(obj):
         raise KerasImportTypeError(f"from_keras: expected a Keras 3 model (keras.Sequential or "
                                    f"a functional keras.Model) or the path of a .keras or .h5 "
                                    f"file, got {type(obj).__name__}")
     return obj
 
 
-def _graph(kmodel: Any) -> Any:
-    """The Keras Functional holding the model's graph of layer calls."""
-    bases = _bases(kmodel)
-    if _KERAS_SEQUENTIAL in bases:
-        functional = getattr(kmodel, "_functional", None)
-        if functional is None:
-            raise ConfigError(f"from_keras: Keras Sequential model {kmodel.name!r} is not built, "
-                              f"so its input shape is unknown; start it with keras.Input(...) "
-                              f"or call model.build(input_shape) first")
-        return functional
-    if _KERAS_FUNCTIONAL in bases:
-        return kmodel
-    raise ConfigError(f"from_keras: {kmodel.name!r} ({type(kmodel).__name__}) is a subclassed "
-                      f"Keras model, which has no graph of layers to convert; use "
-                      f"keras.Sequential or the functional keras.Model(inputs, outputs)")
-
-
-def _is_keras_tensor(value: Any) -> bool:
-    return hasattr(value, "_keras_history")
+def _graph(kmodel: Any) -> Graph:
+    """The model's graph of layer calls."""
+    if kind(kmodel) == "model":
+        raise ConfigError(f"from_keras: {kmodel.name!r} ({class_name(kmodel)}) is a subclassed "
+                          f"Keras model, which has no graph of layers to convert; use "
+                          f"keras.Sequential or the functional keras.Model(inputs, outputs)")
+    graph = graph_of(kmodel)
+    if graph is None:
+        raise ConfigError(f"from_keras: Keras Sequential model {kmodel.name!r} is not built, "
+                          f"so its input shape is unknown; start it with keras.Input(...) "
+                          f"or call model.build(input_shape) first")
+    return graph
 
 
 def _leaf_layers(kmodel: Any) -> list[Any]:
     """The layers of a Keras model, those of the models nested in it included."""
     found = []
     for klayer in kmodel.layers:
-        found += _leaf_layers(klayer) if _KERAS_MODEL in _bases(klayer) else [klayer]
+        found += _leaf_layers(klayer) if is_model(klayer) else [klayer]
     return found
 
 
@@ -107,8 +108,8 @@ class _Replay:
         self.kmodel = kmodel
         self.graph = _graph(kmodel)
         # A Sequential holding a nested model becomes a functional layerc Model.
-        is_sequential = _KERAS_SEQUENTIAL in _bases(kmodel) and not any(
-            _KERAS_MODEL in _bases(k) for k in kmodel.layers)
+        is_sequential = kind(kmodel) == "sequential" and not any(
+            is_model(k) for k in kmodel.layers)
         self.sequential = Sequential(name=kmodel.name) if is_sequential else None
         self.layers: dict[int, tuple[Any, Layer]] = {}  # id(keras layer) -> (it, twin)
         self.tensors: dict[int, SymbolicTensor] = {}  # id(keras tensor) -> layerc tensor
@@ -116,11 +117,9 @@ class _Replay:
         self.ops: dict[int, str] = {}  # id(keras tensor) -> the non-layer op that made it
 
     def run(self) -> Model:
-        refuse_unconvertible(_leaf_layers(self.kmodel), self.kmodel.name)
-        nodes_by_depth = self.graph._nodes_by_depth
-        for depth in sorted(nodes_by_depth, reverse=True):
-            for node in nodes_by_depth[depth]:
-                self._visit(node)
+        refuse_unconvertible(_leaf_layers(self.kmodel), self.kmodel)
+        for call in self.graph.calls:
+            self._visit(call)
         model = self._model()
         for klayer, layer in self.layers.values():
             _copy_weights(klayer, layer)
@@ -131,8 +130,8 @@ class _Replay:
         if self.sequential is not None:
             self._tensor(self.graph.outputs[0], "the model's output")
             return self.sequential
-        inputs = self._structure(self.graph._inputs_struct, "the model's inputs")
-        outputs = self._structure(self.graph._outputs_struct, "the model's outputs")
+        inputs = self._structure(self.graph.inputs_struct, "the model's inputs")
+        outputs = self._structure(self.graph.outputs_struct, "the model's outputs")
         return Model(inputs, outputs, name=self.kmodel.name)
 
     def _structure(self, structure: Any, what: str) -> Any:
@@ -143,7 +142,7 @@ class _Replay:
         return self._tensor(structure, what)
 
     def _tensor(self, ktensor: Any, what: str) -> SymbolicTensor:
-        if not _is_keras_tensor(ktensor):
+        if not is_tensor(ktensor):
             raise ConfigError(f"from_keras: {what} must be tensors or flat lists or dicts of "
                               f"tensors, got {type(ktensor).__name__}")
         found = self.tensors.get(id(ktensor))
@@ -161,12 +160,12 @@ class _Replay:
             self.layers[id(klayer)] = entry
         return entry[1]
 
-    def _visit(self, node: Any) -> None:
+    def _visit(self, node: Call) -> None:
         op = node.operation
-        if _KERAS_LAYER not in _bases(op):
+        if kind(op) == "op":
             self._operation(node, op)
             return
-        if _KERAS_MODEL in _bases(op):
+        if is_model(op):
             self._inline(node, op)
             return
         layer = self._twin(op)
@@ -180,7 +179,7 @@ class _Replay:
             return
         inputs, keras_mask, kwargs = self._arguments(node, op, layer)
         if layer.multi_input:
-            self._check_merge_masks(op, inputs, node.arguments.args[0])
+            self._check_merge_masks(op, inputs, node.args[0])
         else:
             self._check_mask(op, layer, inputs, keras_mask)
         try:
@@ -188,22 +187,23 @@ class _Replay:
         except LayercError as err:
             raise type(err)(f"from_keras: {label(op)}: {err}") from None
         outs = outs if isinstance(outs, list) else [outs]
-        self._bind(op, node.outputs, outs)
-        if layer._nodes[-1].mask_output and not layer.multi_input:  # Embedding, Masking
-            self.masks.made_from(getattr(node.outputs[0], "_keras_mask", None), inputs)
+        self._bind(node, outs)
+        made = attached_mask(node.outputs[0])
+        if layer._nodes[-1].mask_output and not layer.multi_input and made is not UNKNOWN:
+            self.masks.made_from(made, inputs)  # Embedding, Masking
 
-    def _attention(self, node: Any, klayer: Any, layer: Layer) -> None:
+    def _attention(self, node: Call, klayer: Any, layer: Layer) -> None:
         """An attention layer's call: MultiHeadAttention's and
         GroupedQueryAttention's (query, value, key, attention_mask=...), or
         Attention's and AdditiveAttention's ([query, value, key]), with
         return_attention_scores and use_causal_mask; the masks its inputs
         carry must be the twins of Keras's."""
         where = f"from_keras: {label(klayer)}"
-        args, kwargs = list(node.arguments.args), dict(node.arguments.kwargs)
+        args, kwargs = list(node.args), dict(node.kwargs)
         if kwargs.pop("training", None):
             raise ConfigError(f"{where}: called with training=True; layerc is inference-only")
-        options = {name: kwargs.pop(name) for name in ("return_attention_scores",
-                                                       "use_causal_mask") if name in kwargs}
+        options: dict[str, Any] = {name: kwargs.pop(name) for name in (
+            "return_attention_scores", "use_causal_mask") if name in kwargs}
         heads = isinstance(layer, _HeadsAttention)
         if heads:
             key = args.pop() if len(args) == 3 else kwargs.pop("key", None)
@@ -231,23 +231,22 @@ class _Replay:
                 outs = layer(inputs, **options)
         except LayercError as err:
             raise type(err)(f"{where}: {err}") from None
-        self._bind(klayer, node.outputs, outs if isinstance(outs, list) else [outs])
+        self._bind(node, outs if isinstance(outs, list) else [outs])
 
-    def _operation(self, node: Any, op: Any) -> None:
+    def _operation(self, node: Call, op: Any) -> None:
         """A Keras operation (`x + y`, keras.ops.*) becomes the layerc layer
         that computes it (keras_ops.py); one without is remembered with the
         reason, reported if a converted layer reads its output. The ops that
         compute masks (not_equal, logical_or, ...) are read as masks
         (keras_masks.py), not converted."""
-        what = f"the Keras op {op.name!r} ({type(op).__name__})"
-        upstream = [self.ops[id(t)] for t in _flat(node.arguments.args) if id(t) in self.ops]
+        what = f"the Keras op {op.name!r} ({class_name(op)})"
+        upstream = [self.ops[id(t)] for t in _flat(node.args) if id(t) in self.ops]
         if upstream:  # an input is already not converted: that is the reason
             for t in node.outputs:
                 self.ops[id(t)] = upstream[0]
             return
         try:
-            layer, inputs = convert_op(op, list(node.arguments.args),
-                                       dict(node.arguments.kwargs), node.outputs[0],
+            layer, inputs = convert_op(op, list(node.args), dict(node.kwargs), node.outputs[0],
                                        lambda kt: self.tensors.get(id(kt)))
             xs = inputs if isinstance(inputs, list) else [inputs]
             if any(x.mask is not None for x in xs) and reads_mask(layer):
@@ -263,17 +262,17 @@ class _Replay:
         outs = outs if isinstance(outs, list) else [outs]
         for out in outs:
             out.mask = None  # Keras's operations give no mask
-        self._bind(op, node.outputs, outs)
+        self._bind(node, outs)
 
-    def _inline(self, node: Any, kmodel: Any) -> None:
+    def _inline(self, node: Call, kmodel: Any) -> None:
         """A Keras model used as a layer: its layer calls replayed on this
         call's tensors, each inner layer converted once (so a model called
         twice shares its weights, as in Keras); the outer model holds the
         inner layers as its own."""
         where = f"from_keras: {label(kmodel)}"
-        args = list(node.arguments.args)
-        kwargs = {k: v for k, v in node.arguments.kwargs.items()
-                  if v is not None and not (k == "training" and v is False)}
+        args = list(node.args)
+        kwargs = {k: v for k, v in node.kwargs.items()
+                  if v is not None and v is not UNKNOWN and not (k == "training" and v is False)}
         if len(args) != 1 or kwargs:
             extra = ", ".join(sorted(kwargs)) or f"{len(args)} positional arguments"
             raise ConfigError(f"{where}: a nested model called with {extra}; layerc inlines "
@@ -286,17 +285,16 @@ class _Replay:
                               f"{len(graph.inputs)} input(s)")
         for inner, tensor in zip(graph.inputs, given):
             self.tensors[id(inner)] = tensor
-        for depth in sorted(graph._nodes_by_depth, reverse=True):
-            for inner_node in graph._nodes_by_depth[depth]:
-                if not inner_node.is_input:
-                    self._visit(inner_node)
+        for inner in graph.calls:
+            if not inner.is_input:
+                self._visit(inner)
         outs = [self._tensor(t, f"the outputs of {label(kmodel)}") for t in graph.outputs]
-        self._bind(kmodel, node.outputs, outs)
+        self._bind(node, outs)
 
-    def _arguments(self, node: Any, klayer: Any, layer: Layer) -> tuple[Any, Any, dict]:
+    def _arguments(self, node: Call, klayer: Any, layer: Layer) -> tuple[Any, Any, dict]:
         """The layerc inputs, the Keras mask and the layerc call arguments of a call."""
-        args = list(node.arguments.args)
-        kwargs = dict(node.arguments.kwargs)
+        args = list(node.args)
+        kwargs = dict(node.kwargs)
         if isinstance(layer, Recurrent) and len(args) == 2 and "initial_state" not in kwargs:
             kwargs["initial_state"] = args.pop()
         where = f"from_keras: {label(klayer)}"
@@ -307,7 +305,7 @@ class _Replay:
         # tests/oracle/test_from_keras.py checks TRAINING_BY_DEFAULT's layers
         # against Keras's predict
         if training not in (None, False) and \
-                type(klayer).__name__ not in TRAINING_BY_DEFAULT:
+                class_name(klayer) not in TRAINING_BY_DEFAULT:
             raise ConfigError(f"{where}: called with training={training!r}; layerc is "
                               f"inference-only and supports training=None or False")
         keras_mask = kwargs.pop("mask", None)
@@ -345,11 +343,15 @@ class _Replay:
 
     def _check_merge_masks(self, klayer: Any, inputs: list[SymbolicTensor],
                            kinputs: Any) -> None:
-        """A merge reads its inputs' masks (Keras: the inputs' _keras_mask):
-        each layerc input must carry the twin of its Keras input's mask."""
+        """A merge reads its inputs' masks (Keras: the masks attached to its
+        inputs): each layerc input must carry the twin of its Keras input's
+        mask. A file does not record those masks: layerc's are trusted."""
         where = f"from_keras: {label(klayer)}"
         for i, (kt, t) in enumerate(zip(kinputs, inputs)):
-            theirs = self._their_mask(where, getattr(kt, "_keras_mask", None))
+            kmask = attached_mask(kt)
+            if kmask is UNKNOWN:
+                continue
+            theirs = self._their_mask(where, kmask)
             ours = layerc_key(t.mask)
             if not same_mask(ours, theirs):
                 which = "Keras only" if ours is None else "layerc only" if theirs is None \
@@ -359,7 +361,10 @@ class _Replay:
     def _check_mask(self, klayer: Any, layer: Layer, inputs: Any, keras_mask: Any) -> None:
         """Keras hands a layer its mask as the call's `mask` argument; the
         layerc twin must consume the twin of that mask, or none when Keras
-        passes none."""
+        passes none. A call the file does not record its mask for (a
+        Sequential's) trusts layerc's."""
+        if keras_mask is UNKNOWN:
+            return
         where = f"from_keras: {label(klayer)}"
         theirs = self._their_mask(where, keras_mask)
         first = inputs[0] if isinstance(inputs, list) else inputs
@@ -383,8 +388,9 @@ class _Replay:
         self.sequential.add(layer)  # a Sequential calls the layer on its last output
         return self.sequential.outputs[0]
 
-    def _bind(self, klayer: Any, kouts: list[Any], outs: list[SymbolicTensor]) -> None:
-        if len(outs) != len(kouts):
+    def _bind(self, node: Call, outs: list[SymbolicTensor]) -> None:
+        klayer, kouts = node.operation, node.outputs
+        if len(outs) < len(kouts) or (node.all_outputs and len(outs) != len(kouts)):
             raise ConfigError(f"from_keras: {label(klayer)}: gives {len(kouts)} output(s) in "
                               f"Keras but {len(outs)} in layerc")
         for kt, t in zip(kouts, outs):
@@ -400,13 +406,16 @@ def _flat(values: Any) -> list[Any]:
 
 
 def _copy_weights(klayer: Any, layer: Layer) -> None:
-    form = WEIGHTS.get(type(klayer).__name__)
+    form = WEIGHTS.get(class_name(klayer))
     weights = form(klayer, layer) if form else [np.asarray(w) for w in klayer.get_weights()]
     if not weights and not layer._weights:
         return
     try:
         layer.set_weights(weights)
     except LayercError as err:
+        if source_file(klayer):  # weights that do not fit the file's own config
+            raise ArtifactError(f"from_keras: {label(klayer)}: the file's weights do not fit "
+                                f"it: {err}") from None
         raise type(err)(f"from_keras: {label(klayer)}: {err}") from None
 
 

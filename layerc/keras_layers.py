@@ -13,6 +13,7 @@ import numpy as np
 
 from layerc import layers as L
 from layerc.errors import ConfigError
+from layerc.keras_objects import class_name, image_data_format, is_keras_class, source_file
 from layerc.keras_options import (ACTIVATION_LAYER, ADDITIVE_ATTENTION, ALPHA_DROPOUT, ATTENTION,
                                   BASE, BATCH_NORMALIZATION, BIDIRECTIONAL, CELL_TABLES,
                                   CENTER_CROP, CONCATENATE, CONV, CONV_LSTM, CONV_TRANSPOSE,
@@ -31,7 +32,10 @@ from layerc.layers.base import Layer
 
 # ----- converters -----
 def label(klayer: Any) -> str:
-    return f"layer {klayer.name!r} (Keras {type(klayer).__name__})"
+    """The Keras layer in an error, with the file it was read from if any."""
+    source = source_file(klayer)
+    where = f" in {source}" if source else ""
+    return f"layer {klayer.name!r} (Keras {class_name(klayer)}){where}"
 
 
 def config_of(klayer: Any) -> dict[str, Any]:
@@ -133,12 +137,10 @@ def convert_rescaling(klayer: Any) -> Layer:
     options = checked_options(klayer, RESCALING)
     scale, offset = np.asarray(klayer.scale), np.asarray(klayer.offset)
     if max(scale.ndim, offset.ndim) > 0:
-        import keras
-
-        if keras.config.image_data_format() != "channels_last":
+        data_format = image_data_format(klayer)
+        if data_format != "channels_last":
             raise ConfigError(f"from_keras: {label(klayer)}: a per-channel scale or offset "
-                              f"under image_data_format "
-                              f"{keras.config.image_data_format()!r} is not supported; "
+                              f"under image_data_format {data_format!r} is not supported; "
                               f"layerc supports only 'channels_last'")
     return build(klayer, L.Rescaling, {**options, "scale": scale.tolist(),
                                        "offset": offset.tolist()})
@@ -156,11 +158,11 @@ def convert_bidirectional(klayer: Any) -> Layer:
     options = checked_options(klayer, BIDIRECTIONAL)
     directions = []
     for inner in (klayer.forward_layer, klayer.backward_layer):
-        if type(inner).__name__ not in RECURRENT_TABLES:
+        if class_name(inner) not in RECURRENT_TABLES:
             raise ConfigError(f"from_keras: {label(klayer)}: wraps {label(inner)}; layerc's "
                               f"Bidirectional wraps SimpleRNN, GRU or LSTM")
-        table = RECURRENT_TABLES[type(inner).__name__]
-        directions.append(same_class(getattr(L, type(inner).__name__), table)(inner))
+        table = RECURRENT_TABLES[class_name(inner)]
+        directions.append(same_class(getattr(L, class_name(inner)), table)(inner))
     return build(klayer, L.Bidirectional, {**options, "layer": directions[0],
                                            "backward_layer": directions[1]})
 
@@ -169,12 +171,12 @@ def convert_rnn(klayer: Any) -> Layer:
     """Keras's RNN(cell): one cell becomes its layer (an LSTM for an
     LSTMCell), a StackedRNNCells layerc's RNN over the cells."""
     options = checked_options(klayer, RNN_LAYER)
-    stacked = type(klayer.cell).__name__ == "StackedRNNCells"
+    stacked = class_name(klayer.cell) == "StackedRNNCells"
     if stacked:
         checked_options(klayer.cell, STACKED_CELLS)
     cells = []
     for cell in klayer.cell.cells if stacked else [klayer.cell]:
-        kind = type(cell).__name__
+        kind = class_name(cell)
         if kind not in CELL_TABLES:
             raise ConfigError(f"from_keras: {label(klayer)}: its cell {label(cell)} is not one "
                               f"layerc runs (SimpleRNNCell, GRUCell, LSTMCell or "
@@ -304,24 +306,25 @@ SUPPORTED = "the README's 'Importing Keras models' lists the classes layerc conv
 def convertible(klayer: Any) -> bool:
     """Whether the importer has a converter for a Keras layer's class (and
     for the layers a wrapper holds)."""
-    cls = type(klayer)
+    name = class_name(klayer)
     inner = [getattr(klayer, a) for a in ("layer", "forward_layer", "backward_layer")
-             if cls.__name__ in ("Bidirectional", "TimeDistributed") and hasattr(klayer, a)]
-    return cls.__name__ in CONVERTERS and cls.__module__.startswith("keras.") and all(
-        convertible(k) for k in inner)
+             if name in ("Bidirectional", "TimeDistributed") and hasattr(klayer, a)]
+    return name in CONVERTERS and is_keras_class(klayer) and all(convertible(k) for k in inner)
 
 
-def refuse_unconvertible(klayers: list[Any], model: str) -> None:
+def refuse_unconvertible(klayers: list[Any], kmodel: Any) -> None:
     """One ConfigError naming every Keras class of `klayers` layerc lacks,
     with its count and first layer, rather than one refusal per run."""
     missing: dict[str, list[str]] = {}
     for klayer in klayers:
         if not convertible(klayer):
-            missing.setdefault(type(klayer).__name__, []).append(klayer.name)
+            missing.setdefault(class_name(klayer), []).append(klayer.name)
     if missing:
         found = "; ".join(f"{cls} x{len(names)} (first: {names[0]!r})"
                           for cls, names in sorted(missing.items()))
-        raise ConfigError(f"from_keras: model {model!r}: layerc has no such layer for these "
+        source = source_file(kmodel)
+        model = f"{kmodel.name!r} in {source}" if source else repr(kmodel.name)
+        raise ConfigError(f"from_keras: model {model}: layerc has no such layer for these "
                           f"Keras classes: {found}; {SUPPORTED}")
 
 
@@ -329,4 +332,4 @@ def convert_layer(klayer: Any) -> Layer:
     """The unbuilt layerc twin of a Keras layer (weights come after its calls)."""
     if not convertible(klayer):
         raise ConfigError(f"from_keras: {label(klayer)}: layerc has no such layer; {SUPPORTED}")
-    return CONVERTERS[type(klayer).__name__](klayer)
+    return CONVERTERS[class_name(klayer)](klayer)

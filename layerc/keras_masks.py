@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from layerc.keras_objects import Call, class_name, is_tensor, producer
 from layerc.layers.base import SymbolicTensor
 
 Key = tuple
@@ -63,7 +64,7 @@ class KerasMasks:
     """Keys of the Keras tensors that are masks. A layer's mask is often a
     tensor outside the graph's nodes (a loaded .keras graph recomputes masks
     for the call arguments but keeps each output's own), so a key is found
-    by walking the ops that made the tensor (its _keras_history)."""
+    by walking the ops that made the tensor (its producer)."""
 
     def __init__(self, twin_of: Callable[[Any], SymbolicTensor | None]) -> None:
         self.twin_of = twin_of  # a converted Keras tensor's layerc twin
@@ -76,21 +77,19 @@ class KerasMasks:
 
     def key(self, ktensor: Any) -> Key | None:
         """The key of a Keras mask, None when it is not one layerc knows."""
-        if ktensor is None or not hasattr(ktensor, "_keras_history"):
+        if ktensor is None or not is_tensor(ktensor):
             return None
         if id(ktensor) not in self.keys:
-            history = ktensor._keras_history
-            nodes = getattr(history.operation, "_inbound_nodes", [])
-            node = nodes[history.node_index] if history.node_index < len(nodes) else None
+            node = producer(ktensor)
             self.keys[id(ktensor)] = None if node is None else self._op_key(node)
         return self.keys[id(ktensor)]
 
-    def _op_key(self, node: Any) -> Key | None:
+    def _op_key(self, node: Call) -> Key | None:
         """The key of an op node's output when it computes a mask from known
         masks (the ops Keras 3.15's Embedding, Masking and merges use)."""
-        op, args = node.operation, list(node.arguments.args)
-        kind = type(op).__name__
-        if node.arguments.kwargs or not args:
+        op, args = node.operation, list(node.args)
+        kind = class_name(op)
+        if node.kwargs or not args:
             return None
         if kind == "NotEqual" and len(args) == 2 and isinstance(args[1], (int, float)):
             twin = self.twin_of(args[0])  # Embedding: ids != 0; Masking: x != value

@@ -28,6 +28,7 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
+from layerc.keras_objects import class_name, is_tensor
 from layerc.layers import (ELU, Activation, Add, Concatenate, GlobalAveragePooling1D,
                            GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
                            LeakyReLU, Maximum, Minimum, Multiply, Permute, ReLU, Rescaling,
@@ -62,10 +63,10 @@ def convert_op(op: Any, args: list[Any], kwargs: dict[str, Any], out: Any,
                twin_of: TwinOf) -> tuple[Layer, Any]:
     """The layerc layer that computes Keras operation `op` on `args` (its
     output tensor is `out`), and what to call it on."""
-    kind = type(op).__name__
+    kind = class_name(op)
     if kwargs:
         raise OpRefused(f"called with keyword arguments {sorted(kwargs)}")
-    tensors = [a for a in args if hasattr(a, "_keras_history")]
+    tensors = [a for a in args if is_tensor(a)]
     name = op.name
     if kind in _MERGES and len(args) == 2:
         if len(tensors) == 2:
@@ -98,7 +99,7 @@ def _twin(ktensor: Any, twin_of: TwinOf) -> SymbolicTensor:
 
 def _scalar(kind: str, args: list[Any], name: str, twin_of: TwinOf) -> tuple[Layer, Any]:
     """A tensor and a number: x * scale + offset."""
-    first = hasattr(args[0], "_keras_history")
+    first = is_tensor(args[0])
     tensor, number = args if first else args[::-1]
     if not _number(number) or kind in ("Maximum", "Minimum"):
         raise OpRefused(f"layerc converts {kind.lower()} of two tensors, or +, -, * and / of "
