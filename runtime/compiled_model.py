@@ -170,7 +170,9 @@ class CompiledModel:
         samples, and of at most as many as keep the arena within the cap
         (`max_arena_bytes` for this call, else the model's): the results are
         the same bit for bit. A stateful model runs chunks of exactly its
-        fixed batch, whatever the cap."""
+        fixed batch, whatever the cap, and if the call raises (an error, or a
+        KeyboardInterrupt between chunks) its states are put back as they
+        were before the call."""
         xs = self._check(x)
         batch = xs[0].shape[0]
         if batch_size is not None and (isinstance(batch_size, bool)
@@ -203,7 +205,9 @@ class CompiledModel:
     def _predict_stateful(self, xs: list[np.ndarray], batch: int,
                           batch_size: int | None) -> Any:
         """Runs chunks of exactly the fixed batch size, in order; sample i of
-        each chunk continues from the final state of sample i of the last."""
+        each chunk continues from the final state of sample i of the last.
+        Any exception (KeyboardInterrupt too) puts the states back as they
+        were before the call, so an interrupted stream can be run again."""
         size = self.state_batch
         assert size is not None
         if batch % size:
@@ -216,12 +220,17 @@ class CompiledModel:
                              f"{batch_size}")
         outs = [np.empty((batch, *s.shape), np.float32) for s in self.program.outputs]
         with self._lock:
-            arena = self.program.arenas.get(self.program.arena_size, size)
-            for start in range(0, batch, size):
-                parts = self.program.run([x[start:start + size] for x in xs], size,
-                                         self._state, arena)
-                for out, part in zip(outs, parts):
-                    out[start:start + size] = part
+            saved = np.array(self._state, np.float32)
+            try:
+                arena = self.program.arenas.get(self.program.arena_size, size)
+                for start in range(0, batch, size):
+                    parts = self.program.run([x[start:start + size] for x in xs], size,
+                                             self._state, arena)
+                    for out, part in zip(outs, parts):
+                        out[start:start + size] = part
+            except BaseException:
+                self._state[:] = saved
+                raise
         return outs[0] if len(outs) == 1 else outs
 
     def profile(self, x: Any, rounds: int = 20) -> profiling.Profile:
