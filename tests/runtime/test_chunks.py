@@ -177,3 +177,30 @@ def test_a_stateful_model_chunks_by_its_batch_whatever_the_cap():
     np.testing.assert_array_equal(capped.layer_states("gru")[0], stepped.layer_states("gru")[0])
     with pytest.raises(InputError, match="exactly 3 samples"):
         capped.predict(x[:4])
+
+
+@pytest.fixture(scope="module")
+def stateful_twins():
+    layerc.utils.set_random_seed(1)
+    net = _stateful()
+    return layerc.compile(net), layerc.compile(net)
+
+
+@settings(max_examples=60)
+@given(history=st.integers(0, 2), calls=st.integers(0, 5),
+       cap=st.integers(1, 4000) | st.integers(1, 1 << 24), seed=st.integers(0, 3))
+def test_stateful_predicts_under_any_cap_equal_calls_of_one_batch(stateful_twins, history,
+                                                                  calls, cap, seed):
+    """From the same states, a capped predict of several batches equals one
+    predict per batch on a twin, outputs and states bit for bit."""
+    capped, stepped = stateful_twins
+    for model in (capped, stepped):
+        model.reset_states()
+        for i in range(history):
+            model.predict(_inputs(model, STREAMS, 10 + i)[0])
+    (x,) = _inputs(capped, calls * STREAMS, seed)
+    got = capped.predict(x, max_arena_bytes=cap)
+    want = [stepped.predict(x[i:i + STREAMS]) for i in range(0, len(x), STREAMS)]
+    np.testing.assert_array_equal(got, np.concatenate(want) if want else got)
+    assert got.shape == (calls * STREAMS, 4, 2)
+    np.testing.assert_array_equal(capped.layer_states("gru")[0], stepped.layer_states("gru")[0])
