@@ -37,6 +37,7 @@ bench: $(PY)
 	$(PIP) install -q -e '.[bench]'
 	KERAS_BACKEND=torch $(PY) benchmarks/run.py
 	$(PY) benchmarks/cold_start.py
+	$(PY) benchmarks/soak.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

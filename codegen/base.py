@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import weakref
 from dataclasses import dataclass, fields
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
@@ -196,6 +197,7 @@ class Program(Protocol):
     state_size: int  # floats per sample of stateful layers' states
     state_slots: dict[str, tuple[int, int, int]]  # layer: (offset, count, units)
     spans: tuple[tuple[str, int, int], ...]  # (node id, first step, stop step) per node
+    arenas: ThreadArenas  # the activation arenas each thread runs in, within bounds
 
     @property
     def key(self) -> str:
@@ -206,9 +208,13 @@ class Program(Protocol):
         """Zeroed storage for `size` floats of states, sliceable like an array."""
         ...
 
-    def run(self, xs: list[np.ndarray], batch: int, state: Any = None) -> list[np.ndarray]:
+    def run(self, xs: list[np.ndarray], batch: int, state: Any = None,
+            arena: Any = None) -> list[np.ndarray]:
         """Runs one batch of C-contiguous float32 inputs; `state` (from
-        `new_state`) is read and updated by stateful layers. New arrays out."""
+        `new_state`) is read and updated by stateful layers. It runs in
+        `arena` (from `arenas.get(arena_size, n)` with n >= batch: a chunked
+        predict runs every chunk in one), else in `arenas.get(arena_size,
+        batch)`. New arrays out."""
         ...
 
     def stepper(self, xs: list[np.ndarray], batch: int,
@@ -280,23 +286,101 @@ def io_slots(graph: Graph, e: BaseEmitter) -> tuple[tuple[Slot, ...], tuple[Slot
     return inputs, tuple(slot(p, str(p)[1:]) for p in graph.outputs)
 
 
-MAX_ARENAS = 4  # batch sizes whose arena a thread keeps
+MAX_ARENAS = 4  # batch sizes whose arena one thread keeps
+CACHE_BYTES = 64 << 20  # arenas a program keeps between calls, all threads together
+KEEP_BYTES = 16 << 20  # an arena larger than this is not kept after its call
+
+
+class _Cache:
+    """One thread's kept arenas of one program, by batch size (oldest first),
+    and their bytes."""
+
+    __slots__ = ("arenas", "nbytes", "__weakref__")
+
+    def __init__(self) -> None:
+        self.arenas: dict[int, Any] = {}
+        self.nbytes = 0
 
 
 class ThreadArenas:
     """Activation arenas, one per thread and batch size, so threads never
-    share scratch; a thread keeps its last few batch sizes. `allocate(size)`
-    makes one (a NumPy array on the CPU, a device array for CUDA)."""
+    share scratch. `allocate(floats)` makes one (a NumPy array on the CPU, a
+    device array for CUDA); `itemsize` is its bytes per float.
 
-    def __init__(self, allocate: Callable[[int], Any]) -> None:
+    Between calls a program keeps arenas within bounds: a thread keeps at
+    most MAX_ARENAS batch sizes; all threads together keep at most
+    `cache_bytes`; an arena over `keep_bytes` is never kept (the caller's
+    reference is its only one, so it is freed when the call returns); an
+    arena that would take the kept bytes over `cache_bytes` is kept only by
+    evicting the calling thread's own older ones, else not at all (a thread
+    never takes another's arena away). A thread's arenas go when the thread
+    ends or this object is dropped (they live in a `threading.local`, and
+    nothing here refers back to the program).
+
+    `get` on a batch size the thread keeps is two dictionary lookups: no
+    lock and no allocation. The lock is taken only to keep a new arena.
+    """
+
+    def __init__(self, allocate: Callable[[int], Any], itemsize: int = 4,
+                 cache_bytes: int = CACHE_BYTES, keep_bytes: int = KEEP_BYTES) -> None:
         self._allocate = allocate
+        self._itemsize = itemsize
+        self.cache_bytes = cache_bytes
+        self.keep_bytes = keep_bytes
         self._local = threading.local()
+        self._caches: weakref.WeakSet[_Cache] = weakref.WeakSet()  # one per living thread
+        self._lock = threading.Lock()
+
+    def bound(self, cache_bytes: int, keep_bytes: int) -> None:
+        """Sets the bounds for arenas kept from now on (CompiledModel derives
+        them from its max_arena_bytes)."""
+        self.cache_bytes = cache_bytes
+        self.keep_bytes = keep_bytes
 
     def get(self, floats: int, batch: int) -> Any:
-        arenas = self._local.__dict__.setdefault("arenas", {})
-        arena = arenas.get(batch)
-        if arena is None:
-            if len(arenas) >= MAX_ARENAS:
-                arenas.clear()
-            arena = arenas[batch] = self._allocate(max(floats * batch, 1))
+        """An arena of at least `floats * batch` floats for this thread: the
+        one it keeps for `batch`, else a new one (kept if the bounds allow)."""
+        cache = self._local.__dict__.get("cache")
+        if cache is not None:
+            arena = cache.arenas.get(batch)
+            if arena is not None:
+                return arena
+        return self._miss(floats, batch)
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes of the arenas kept now, all threads together."""
+        with self._lock:
+            return self._kept()
+
+    def clear(self) -> None:
+        """Drops every kept arena, of every thread (a call running in one
+        keeps it until it returns)."""
+        with self._lock:
+            for cache in list(self._caches):
+                cache.arenas.clear()
+                cache.nbytes = 0
+
+    def _kept(self) -> int:
+        return sum(cache.nbytes for cache in list(self._caches))
+
+    def _miss(self, floats: int, batch: int) -> Any:
+        arena = self._allocate(max(floats * batch, 1))
+        nbytes = arena.size * self._itemsize
+        if nbytes > self.keep_bytes:
+            return arena
+        cache = self._local.__dict__.get("cache")
+        with self._lock:
+            if cache is None:
+                cache = self._local.cache = _Cache()
+                self._caches.add(cache)
+            others = self._kept() - cache.nbytes
+            if others + nbytes > self.cache_bytes:
+                return arena  # other threads' arenas fill the budget
+            mine = cache.arenas
+            while mine and (len(mine) >= MAX_ARENAS or
+                            others + cache.nbytes + nbytes > self.cache_bytes):
+                cache.nbytes -= mine.pop(next(iter(mine))).size * self._itemsize
+            mine[batch] = arena
+            cache.nbytes += nbytes
         return arena

@@ -252,15 +252,19 @@ def check_self_test(model: Any, manifest: dict, path: str) -> None:
 
 
 def load(path: str | os.PathLike, target: str | None = None, verify: bool = True,
-         threads: int | None = None) -> Any:
+         threads: int | None = None, max_arena_bytes: int | None = None) -> Any:
     """A CompiledModel from an artifact, for its own target or `target`, on
-    `threads` threads (CPU; see compile). Stateful layers start from zero state."""
+    `threads` threads (CPU), its predicts capped at `max_arena_bytes` of
+    arena (see compile; neither is saved in the artifact: they are this
+    machine's settings). Stateful layers start from zero state."""
+    from layerc.runtime.chunks import resolve_cap
     from layerc.runtime.compiled_model import CompiledModel
 
     path = os.fspath(path)
+    cap = resolve_cap(max_arena_bytes, "load")
     manifest, graph = read(path)
     if manifest.get("symbolic"):
-        return _load_symbolic(path, manifest, graph, target, verify, threads)
+        return _load_symbolic(path, manifest, graph, target, verify, threads, cap)
     try:
         passes = tuple((str(n), int(c)) for n, c in manifest.get("passes_applied", []))
         changes = tuple((str(n), tuple(map(str, lines)))
@@ -268,7 +272,7 @@ def load(path: str | os.PathLike, target: str | None = None, verify: bool = True
     except (TypeError, ValueError) as err:
         raise ArtifactError(f"artifact {path}: malformed pass list in manifest.json "
                             f"({err})") from None
-    model = CompiledModel(graph, target or manifest["target"], passes, changes, threads)
+    model = CompiledModel(graph, target or manifest["target"], passes, changes, threads, cap)
     return _checked(model, manifest, path, verify)
 
 
@@ -286,7 +290,7 @@ def _checked(model: Any, manifest: dict, path: str, verify: bool) -> Any:
 
 
 def _load_symbolic(path: str, manifest: dict, graph: Graph, target: str | None, verify: bool,
-                   threads: int | None) -> Any:
+                   threads: int | None, cap: int) -> Any:
     """A variable-length artifact: a ShapeSpecializedModel over its graph,
     running the recorded passes per input shape."""
     from layerc.compiler import compile
@@ -299,5 +303,6 @@ def _load_symbolic(path: str, manifest: dict, graph: Graph, target: str | None, 
     if not any(d is None for i in graph.inputs for d in graph.node(i).type.sample_shape):
         raise ArtifactError(f"artifact {path}: marked symbolic, but its inputs have no "
                             f"unknown sizes")
-    model = compile(graph, target or manifest["target"], passes, threads=threads)
+    model = compile(graph, target or manifest["target"], passes, threads=threads,
+                    max_arena_bytes=cap)
     return _checked(model, manifest, path, verify)

@@ -1,4 +1,5 @@
-"""CompiledModel: validates inputs, chunks batches and runs a program."""
+"""CompiledModel: validates inputs, chunks batches within the arena cap
+(runtime/chunks.py) and runs a program."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from layerc.codegen import build
 from layerc.ir import ConfigError, Graph, InputError, OpKind, ShapeError, TensorType, rule_for
+from layerc.runtime import chunks
 from layerc.runtime import profile as profiling
 
 
@@ -32,17 +34,27 @@ def in_input_order(x: Any, names: list[str]) -> Any:
 
 class CompiledModel:
     """A model compiled for one target. `predict` is safe to call from several
-    threads at once: each thread runs in its own activation arena."""
+    threads at once: each thread runs in its own activation arena.
+
+    `max_arena_bytes` (else LAYERC_MAX_ARENA_MB, else 256 MiB) caps the arena
+    one predict runs in: a larger batch runs in chunks (runtime/chunks.py).
+    It also bounds the arenas kept between calls: a quarter of it for all
+    threads together, none larger than a sixteenth; they are freed with the
+    model."""
 
     def __init__(self, graph: Graph, target: str = "cpu",
                  passes_applied: tuple[tuple[str, int], ...] = (),
                  pass_changes: tuple[tuple[str, tuple[str, ...]], ...] = (),
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, max_arena_bytes: int | None = None) -> None:
         self.graph = graph
         self.target = target
         self.passes_applied = passes_applied  # (pass, rewrites)
         self.pass_changes = pass_changes  # (pass, what it changed, in words)
+        self.max_arena_bytes = chunks.resolve_cap(max_arena_bytes)
         self.program = build(graph, target, threads)
+        self.program.arenas.bound(self.max_arena_bytes // chunks.CACHE_SHARE,
+                                  self.max_arena_bytes // chunks.KEEP_SHARE)
+        self._chunk = chunks.chunk_samples(self.program.arena_size, self.max_arena_bytes)
         self._inputs = [graph.node(i) for i in graph.inputs]
         self._index_bounds = _index_bounds(graph)
         self._sample_shape = tuple(self._inputs[0].type.sample_shape) \
@@ -148,32 +160,54 @@ class CompiledModel:
 
         save(self, path)
 
-    def __call__(self, x: Any, batch_size: int | None = None) -> Any:
-        return self.predict(x, batch_size)
+    def __call__(self, x: Any, batch_size: int | None = None,
+                 max_arena_bytes: int | None = None) -> Any:
+        return self.predict(x, batch_size, max_arena_bytes)
 
-    def predict(self, x: Any, batch_size: int | None = None) -> Any:
+    def predict(self, x: Any, batch_size: int | None = None,
+                max_arena_bytes: int | None = None) -> Any:
+        """The outputs for a batch. It runs in chunks of at most `batch_size`
+        samples, and of at most as many as keep the arena within the cap
+        (`max_arena_bytes` for this call, else the model's): the results are
+        the same bit for bit. A stateful model runs chunks of exactly its
+        fixed batch, whatever the cap, and if the call raises (an error, or a
+        KeyboardInterrupt between chunks) its states are put back as they
+        were before the call."""
         xs = self._check(x)
         batch = xs[0].shape[0]
         if batch_size is not None and (isinstance(batch_size, bool)
                                        or not isinstance(batch_size, int) or batch_size <= 0):
             raise InputError(f"batch_size must be a positive int, got {batch_size!r}")
+        chunk = self._chunk if max_arena_bytes is None else chunks.chunk_samples(
+            self.program.arena_size, chunks.checked_cap(max_arena_bytes, "max_arena_bytes"))
         if self.state_batch is not None:
             return self._predict_stateful(xs, batch, batch_size)
-        if batch_size is None or batch_size >= batch:
+        if batch_size is not None and batch_size < chunk:
+            chunk = batch_size
+        if batch <= chunk:
             outs = self.program.run(xs, batch)
         else:
-            outs = [np.empty((batch, *s.shape), np.float32) for s in self.program.outputs]
-            for start in range(0, batch, batch_size):
-                stop = min(start + batch_size, batch)
-                parts = self.program.run([x[start:stop] for x in xs], stop - start)
-                for out, part in zip(outs, parts):
-                    out[start:stop] = part
+            outs = self._run_chunks(xs, batch, chunk)
         return outs[0] if len(outs) == 1 else outs
+
+    def _run_chunks(self, xs: list[np.ndarray], batch: int, chunk: int) -> list[np.ndarray]:
+        """Runs `chunk` samples at a time (the last chunk what is left), every
+        chunk in the one arena; the outputs are whole-batch arrays."""
+        outs = [np.empty((batch, *s.shape), np.float32) for s in self.program.outputs]
+        arena = self.program.arenas.get(self.program.arena_size, chunk)
+        for start in range(0, batch, chunk):
+            stop = min(start + chunk, batch)
+            parts = self.program.run([x[start:stop] for x in xs], stop - start, None, arena)
+            for out, part in zip(outs, parts):
+                out[start:stop] = part
+        return outs
 
     def _predict_stateful(self, xs: list[np.ndarray], batch: int,
                           batch_size: int | None) -> Any:
         """Runs chunks of exactly the fixed batch size, in order; sample i of
-        each chunk continues from the final state of sample i of the last."""
+        each chunk continues from the final state of sample i of the last.
+        Any exception (KeyboardInterrupt too) puts the states back as they
+        were before the call, so an interrupted stream can be run again."""
         size = self.state_batch
         assert size is not None
         if batch % size:
@@ -186,10 +220,17 @@ class CompiledModel:
                              f"{batch_size}")
         outs = [np.empty((batch, *s.shape), np.float32) for s in self.program.outputs]
         with self._lock:
-            for start in range(0, batch, size):
-                parts = self.program.run([x[start:start + size] for x in xs], size, self._state)
-                for out, part in zip(outs, parts):
-                    out[start:start + size] = part
+            saved = np.array(self._state, np.float32)
+            try:
+                arena = self.program.arenas.get(self.program.arena_size, size)
+                for start in range(0, batch, size):
+                    parts = self.program.run([x[start:start + size] for x in xs], size,
+                                             self._state, arena)
+                    for out, part in zip(outs, parts):
+                        out[start:start + size] = part
+            except BaseException:
+                self._state[:] = saved
+                raise
         return outs[0] if len(outs) == 1 else outs
 
     def profile(self, x: Any, rounds: int = 20) -> profiling.Profile:

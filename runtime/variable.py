@@ -94,8 +94,9 @@ class ShapeSpecializedModel:
             shapes.append(tuple(int(s) for s in shape[1:]))
         return tuple(shapes)
 
-    def predict(self, x: Any, batch_size: int | None = None) -> Any:
-        return self.specialize(self._shapes(x)).predict(x, batch_size)
+    def predict(self, x: Any, batch_size: int | None = None,
+                max_arena_bytes: int | None = None) -> Any:
+        return self.specialize(self._shapes(x)).predict(x, batch_size, max_arena_bytes)
 
     def predict_from_zero_state(self, xs: Any) -> list[np.ndarray]:
         return self.specialize(self._shapes(xs)).predict_from_zero_state(xs)
@@ -114,8 +115,9 @@ class ShapeSpecializedModel:
         raise ConfigError(f"model {self.graph.name}: no input size in {SAMPLE_SIZES} fits it "
                           f"for a self-test ({error})")
 
-    def __call__(self, x: Any, batch_size: int | None = None) -> Any:
-        return self.predict(x, batch_size)
+    def __call__(self, x: Any, batch_size: int | None = None,
+                 max_arena_bytes: int | None = None) -> Any:
+        return self.predict(x, batch_size, max_arena_bytes)
 
     def adopt_states(self, previous: Any) -> None:
         """Nothing to adopt: stateful models take fixed sizes (layerc.compile)."""

@@ -22,6 +22,10 @@ from layerc.ir import Graph
 _NO_STATE = np.zeros(1, np.float32)
 
 
+def _host_arena(floats: int) -> np.ndarray:
+    return np.empty(floats, np.float32)
+
+
 @dataclass(eq=False)
 class Program(Lowered):
     """The CPU's `codegen.base.Program`: the plan and the packed weights."""
@@ -30,8 +34,7 @@ class Program(Lowered):
     weights: np.ndarray
     target: str = "cpu"
     threads: int = 1  # layerc's threads while it runs (threads.py)
-    _arenas: ThreadArenas = field(
-        default_factory=lambda: ThreadArenas(lambda n: np.empty(n, np.float32)), repr=False)
+    arenas: ThreadArenas = field(default_factory=lambda: ThreadArenas(_host_arena), repr=False)
 
     def __post_init__(self) -> None:
         self._ready = False  # run_model and the plan's steps loaded for this program
@@ -42,15 +45,17 @@ class Program(Lowered):
         """Zeroed storage for `size` floats of stateful layers' states."""
         return np.zeros(size, np.float32)
 
-    def run(self, xs: list[np.ndarray], batch: int,
-            state: np.ndarray | None = None) -> list[np.ndarray]:
+    def run(self, xs: list[np.ndarray], batch: int, state: np.ndarray | None = None,
+            arena: np.ndarray | None = None) -> list[np.ndarray]:
         """Runs one batch; `xs` are C-contiguous float32 arrays of shape
         (batch, *slot.shape). `state` (state_size * batch floats) is read and
-        updated by stateful layers. Returns new arrays."""
+        updated by stateful layers. It runs in `arena` (at least arena_size *
+        batch floats), else in this thread's from `arenas`. Returns new arrays."""
         outs = [np.empty((batch, *s.shape), np.float32) for s in self.outputs]
         if state is None:
             state = _NO_STATE
-        arena = self._arenas.get(self.arena_size, batch)
+        if arena is None:
+            arena = self.arenas.get(self.arena_size, batch)
         args = (self.plan, build.TABLE, self.weights, arena, state, batch, self._in_offsets,
                 tuple(x.reshape(-1) for x in xs), self._out_offsets,
                 tuple(y.reshape(-1) for y in outs), self.threads)
@@ -70,7 +75,7 @@ class Program(Lowered):
         and returns `run_steps(start, stop)`, which runs plan rows [start,
         stop) there on this program's threads, as `run` does: one call into
         native code each (what a profile times)."""
-        arena = self._arenas.get(self.arena_size, batch)
+        arena = self.arenas.get(self.arena_size, batch)
         for slot, x in zip(self.inputs, xs):
             start = slot.offset * batch
             arena[start: start + x.size] = x.reshape(-1)

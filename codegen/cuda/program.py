@@ -1,13 +1,14 @@
 """A compiled CUDA program: the launch plan, the device weights, and how to run it.
 
 The weights are uploaded once, when the program is built. Each thread keeps
-device arenas per batch size, so a predict copies only the inputs in and the
-outputs out; the states of stateful layers live in a `DeviceState` that stays
-on the device between calls.
+device arenas per batch size (within the bounds of `codegen.base.ThreadArenas`),
+so a predict copies only the inputs in and the outputs out; the states of
+stateful layers live in a `DeviceState` that stays on the device between calls.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -63,7 +64,9 @@ class Program(Lowered):
         from layerc.codegen.cuda import device, launch
 
         self._cuda = device.load()
-        self._arenas = ThreadArenas(lambda n: self._cuda.device_array(n, np.float32))
+        # The allocator refers to numba.cuda, not to this program: the arenas
+        # go with the program, by reference counting alone.
+        self.arenas = ThreadArenas(functools.partial(self._cuda.device_array, dtype=np.float32))
         self._launch = launch.run
         self.weights = self._cuda.to_device(self.weights_host)  # uploaded once
         self._no_state = self._cuda.to_device(np.zeros(1, np.float32))
@@ -72,23 +75,26 @@ class Program(Lowered):
         """A zeroed device buffer for `size` floats of stateful layers' states."""
         return DeviceState(self._cuda, size)
 
-    def _inputs_in(self, xs: list[np.ndarray], batch: int,
-                   state: DeviceState | None) -> tuple[Any, Any]:
-        """This thread's device arena with the inputs copied in, and the
-        device buffer of the states (a placeholder when there are none)."""
-        arena = self._arenas.get(self.arena_size, batch)
+    def _inputs_in(self, xs: list[np.ndarray], batch: int, state: DeviceState | None,
+                   arena: Any = None) -> tuple[Any, Any]:
+        """`arena` (else this thread's device arena) with the inputs copied in,
+        and the device buffer of the states (a placeholder when there are none)."""
+        if arena is None:
+            arena = self.arenas.get(self.arena_size, batch)
         for slot, x in zip(self.inputs, xs):
             if x.size:
                 start = slot.offset * batch
                 arena[start: start + x.size].copy_to_device(x.reshape(-1))
         return arena, (self._no_state if state is None else state.device)
 
-    def run(self, xs: list[np.ndarray], batch: int,
-            state: DeviceState | None = None) -> list[np.ndarray]:
+    def run(self, xs: list[np.ndarray], batch: int, state: DeviceState | None = None,
+            arena: Any = None) -> list[np.ndarray]:
         """Runs one batch; `xs` are C-contiguous float32 arrays of shape
         (batch, *slot.shape). `state` (from `new_state`) is read and updated by
-        stateful layers on the device. Returns new host arrays."""
-        arena, device_state = self._inputs_in(xs, batch, state)
+        stateful layers on the device. It runs in the device array `arena` (at
+        least arena_size * batch floats), else in this thread's from `arenas`.
+        Returns new host arrays."""
+        arena, device_state = self._inputs_in(xs, batch, state, arena)
         for launch in self.launches:
             self._launch(launch, arena, self.weights, device_state, batch)
         outs = []

@@ -50,7 +50,7 @@ def test_running_the_spans_one_by_one_gives_predicts_outputs(compiled):
     for _, start, stop in program.spans:
         run_steps(start, stop)
     run_steps(0, 0)  # an empty range runs nothing
-    arena = program._arenas.get(program.arena_size, 3)
+    arena = program.arenas.get(program.arena_size, 3)
     (out,) = program.outputs
     got = arena[out.offset * 3: out.offset * 3 + 3 * out.size].reshape(3, *out.shape)
     np.testing.assert_array_equal(got, want)
