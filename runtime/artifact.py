@@ -8,6 +8,9 @@ The zip holds three parts and nothing executable:
                  variable-length inputs the traced one with its unknown sizes,
                  which loading specializes per input shape (`symbolic`);
   weights.npz    the weights by name, read back with allow_pickle=False;
+and, when saved with a key, a fourth:
+  signature.json an HMAC-SHA256 of manifest.json (which holds the sha256 of
+                 the other parts) under the key.
 Loading regenerates the program from graph.json (the kernel library comes from
 the numba cache), checks every hash and re-runs the self-test.
 
@@ -17,12 +20,15 @@ manifest's fields and graph.json's structure are checked field by field,
 graph.json's types, pads and kernel variants are derived again and compared
 (ir.from_json, ir.verify, ir.specialize), the weights must be the float32
 arrays of the shapes the nodes need, and anything amiss is an ArtifactError
-that names the part (and the node).
+that names the part (and the node). Only a signature checked with the key
+(`load(key=)`, LAYERC_SIGNING_KEY_FILE, LAYERC_REQUIRE_SIGNATURE=1) tells an
+artifact from its author from one someone else wrote.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import json
 import math
@@ -33,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from layerc.ir import (ArtifactError, Graph, LayercError, TargetError, from_json,
+from layerc.ir import (ArtifactError, ConfigError, Graph, LayercError, TargetError, from_json,
                        rule_for, to_json, verify)
 from layerc.ir.specialize import specialized_window
 
@@ -43,10 +49,18 @@ FORMAT = "layerc-artifact"
 # only version 2 readers know, so only they are written as 2.
 FORMAT_VERSION = 2
 PARTS = ("graph.json", "weights.npz")
+SIGNATURE = "signature.json"
 # Loading may run on another machine or thread count: a reduction order may
 # differ, so the self-test allows float32 rounding, not a different answer.
 SELF_TEST_RTOL = 1e-4
 SELF_TEST_ATOL = 1e-5
+# Signing: the key comes from `key=`, else from the file this variable
+# names; LAYERC_REQUIRE_SIGNATURE=1 refuses to load without one.
+KEY_FILE_ENV = "LAYERC_SIGNING_KEY_FILE"
+REQUIRE_ENV = "LAYERC_REQUIRE_SIGNATURE"
+MIN_KEY_BYTES = 16
+ALGORITHM = "hmac-sha256"
+_SIGNED = b"layerc-artifact signature v1\n"  # what a signature is of: this, then the manifest
 
 
 def _sha256(data: bytes) -> str:
@@ -116,11 +130,59 @@ def manifest_for(model: Any, parts: dict[str, bytes]) -> dict:
     }
 
 
+# ----- signing keys -----
+def signing_key(key: Any = None) -> bytes | None:
+    """The key to sign or check artifacts with: `key` (bytes), else the
+    contents of the file $LAYERC_SIGNING_KEY_FILE names, else None."""
+    if key is None:
+        path = os.environ.get(KEY_FILE_ENV)
+        return key_from_file(path, f"{KEY_FILE_ENV}={path}") if path else None
+    if not isinstance(key, (bytes, bytearray, memoryview)):
+        raise ConfigError(f"key must be bytes (e.g. read from a file), got "
+                          f"{type(key).__name__}")
+    return _long_enough(bytes(key), "key")
+
+
+def key_from_file(path: str, what: str = "") -> bytes:
+    """The signing key a file holds: all its bytes, a final newline included
+    (the same file signs and checks, so that needs no rule)."""
+    what = what or f"key file {path}"
+    try:
+        with open(path, "rb") as f:
+            key = f.read()
+    except OSError as err:
+        raise ConfigError(f"{what}: cannot read the signing key ({err.strerror or err})") \
+            from None
+    return _long_enough(key, what)
+
+
+def _long_enough(key: bytes, what: str) -> bytes:
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigError(f"{what}: a signing key needs at least {MIN_KEY_BYTES} bytes, this "
+                          f"one has {len(key)} (32 random bytes are best)")
+    return key
+
+
+def _required() -> bool:
+    value = os.environ.get(REQUIRE_ENV, "")
+    if value not in ("", "0", "1"):
+        raise ConfigError(f"{REQUIRE_ENV}={value!r}: expected 1 (artifacts must be signed) or "
+                          f"0")
+    return value == "1"
+
+
+def _signature(manifest: bytes, key: bytes) -> str:
+    return hmac.new(key, _SIGNED + manifest, hashlib.sha256).hexdigest()
+
+
 # ----- saving -----
-def save(model: Any, path: str | os.PathLike) -> None:
+def save(model: Any, path: str | os.PathLike, key: Any = None) -> None:
     """Writes `model` to `path` atomically: a temporary file in the same folder,
-    renamed over `path` only once complete; on any error the old file stays."""
+    renamed over `path` only once complete; on any error the old file stays.
+    With a key (`key`, else $LAYERC_SIGNING_KEY_FILE's), the manifest is
+    signed (signature.json)."""
     path = os.fspath(path)
+    key = signing_key(key)
     graph = model.graph
     parts = {
         "graph.json": json.dumps(to_json(graph), indent=1, sort_keys=True).encode(),
@@ -129,6 +191,9 @@ def save(model: Any, path: str | os.PathLike) -> None:
                              for k, v in graph.weights.items()}),
     }
     manifest = json.dumps(manifest_for(model, parts), indent=1).encode()
+    if key is not None:
+        parts[SIGNATURE] = json.dumps({"algorithm": ALGORITHM,
+                                       "signature": _signature(manifest, key)}).encode()
     folder = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
@@ -179,7 +244,7 @@ class _Reader:
         except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
             raise self.error(f"not a layerc artifact (not a readable zip file: {err})") from None
         names = self.zip.namelist()
-        unknown = sorted({n for n in names if n not in ("manifest.json", *PARTS)})
+        unknown = sorted({n for n in names if n not in ("manifest.json", *PARTS, SIGNATURE)})
         twice = sorted({n for n in names if names.count(n) > 1})
         problem = "part manifest.json is missing" if "manifest.json" not in names else \
             f"holds parts a layerc artifact has not: {', '.join(unknown)}" if unknown else \
@@ -200,8 +265,32 @@ class _Reader:
                 RuntimeError) as err:
             raise self.error(f"part {name} is corrupt or truncated ({err})") from None
 
-    def manifest(self) -> dict:
+    def authentic(self, manifest: bytes, key: bytes | None) -> None:
+        """With a key, the manifest's signature must be there and be right."""
+        if key is None:
+            if _required():
+                raise self.error(f"{REQUIRE_ENV}=1 requires a signed artifact checked with a "
+                                 f"key, and none was given: pass load(..., key=) or set "
+                                 f"{KEY_FILE_ENV}")
+            return
+        if SIGNATURE not in self.zip.namelist():
+            raise self.error("is not signed, and a key was given to check its signature "
+                             "(an artifact saved with save(..., key=) is)")
+        try:
+            record = json.loads(self.read(SIGNATURE))
+            algorithm, signature = record["algorithm"], record["signature"]
+        except (ValueError, KeyError, TypeError):
+            raise self.error(f"{SIGNATURE} is malformed") from None
+        if algorithm != ALGORITHM or not isinstance(signature, str):
+            raise self.error(f"{SIGNATURE}: unknown algorithm {algorithm!r} (layerc signs "
+                             f"with {ALGORITHM})")
+        if not hmac.compare_digest(signature.encode(), _signature(manifest, key).encode()):
+            raise self.error("its signature does not match: it was changed after it was "
+                             "signed, or signed with another key")
+
+    def manifest(self, key: bytes | None) -> dict:
         data = self.read("manifest.json")
+        self.authentic(data, key)  # before anything in it is believed
         try:
             manifest = json.loads(data)
         except (ValueError, RecursionError) as err:
@@ -302,12 +391,14 @@ def _weights(reader: _Reader, data: bytes) -> dict[str, np.ndarray]:
     return weights
 
 
-def read(path: str | os.PathLike) -> tuple[dict, Graph]:
+def read(path: str | os.PathLike, key: Any = None) -> tuple[dict, Graph]:
     """The manifest and the optimized graph (with its weights) of an artifact,
-    checked part by part (see the module's docstring)."""
+    checked part by part (see the module's docstring); with a key (`key`,
+    else $LAYERC_SIGNING_KEY_FILE's), its signature too."""
+    key = signing_key(key)
     reader = _Reader(os.fspath(path))
     with reader.zip:
-        manifest = reader.manifest()
+        manifest = reader.manifest(key)
         graph_data = reader.part("graph.json", manifest)
         weight_data = reader.part("weights.npz", manifest)
     weights = _weights(reader, weight_data)
@@ -390,13 +481,16 @@ def check_self_test(model: Any, manifest: dict, path: str) -> None:
 
 
 def load(path: str | os.PathLike, target: str | None = None, verify: bool = True,
-         threads: int | None = None) -> Any:
+         threads: int | None = None, key: Any = None) -> Any:
     """A CompiledModel from an artifact, for its own target or `target`, on
-    `threads` threads (CPU; see compile). Stateful layers start from zero state."""
+    `threads` threads (CPU; see compile). Stateful layers start from zero state.
+    With a key (`key`: bytes, else the contents of $LAYERC_SIGNING_KEY_FILE)
+    the artifact must carry a signature made with it; LAYERC_REQUIRE_SIGNATURE=1
+    refuses to load without a key."""
     from layerc.runtime.compiled_model import CompiledModel
 
     path = os.fspath(path)
-    manifest, graph = read(path)
+    manifest, graph = read(path, key)
     _check_specs(graph, manifest, path)
     if manifest.get("symbolic"):
         return _load_symbolic(path, manifest, graph, target, verify, threads)
