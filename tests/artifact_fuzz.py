@@ -479,6 +479,28 @@ def draw_edits(made: dict[str, dict], count: int, seed: int | None = None,
     return list(drawn.values())
 
 
+def plan_sweep(made: dict[str, dict]) -> list[Edit]:
+    """Every memory plan's values moved, one at a time: each tensor's offset
+    by +1, +16 and -16 floats, to 16 * offset + 16, to the arena's end and
+    16 floats before it, to 2**31 - 1 and to 0; the arena size to 0, 16,
+    half and 16 floats less. What the plan verifier (codegen) is to refuse."""
+    cases = []
+    for model, m in sorted(made.items()):
+        plan = json.loads(read_parts(m["artifact"])["graph.json"])["memory_plan"]
+        if plan is None:
+            continue
+        arena = plan["arena_size"]
+        for i, (_, _, offset) in enumerate(plan["offsets"]):
+            for value in dict.fromkeys((offset + 1, offset + 16, offset - 16, 16 * offset + 16,
+                                        arena, arena - 16, 2**31 - 1, 0)):
+                if value >= 0 and value != offset:
+                    cases.append(Edit(model, "graph.json", ("memory_plan", "offsets", i, 2),
+                                      "set", value))
+        for value in (0, 16, arena // 2, arena - 16):
+            cases.append(Edit(model, "graph.json", ("memory_plan", "arena_size"), "set", value))
+    return cases
+
+
 def tally(outcomes: list[Outcome]) -> dict[str, int]:
     """How many outcomes of each kind, the wrong ones by exception type."""
     counts: dict[str, int] = {}
@@ -696,6 +718,8 @@ def _fuzz(argv: list[str]) -> None:
     parser.add_argument("--seed", type=int, default=None, help="default: derandomized")
     parser.add_argument("--plan-values", action="store_true",
                         help="also give the memory plan's offsets other ints")
+    parser.add_argument("--plan-sweep", action="store_true",
+                        help="instead, move every memory plan value in turn (plan_sweep)")
     parser.add_argument("--out", help="write every outcome to this file")
     args = parser.parse_args(argv)
     here = Path(__file__).resolve().parent
@@ -710,7 +734,8 @@ def _fuzz(argv: list[str]) -> None:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="layerc-fuzz-") as folder:
         made = make_artifacts(Path(folder))
-        cases = draw_edits(made, args.cases, args.seed, args.plan_values)
+        cases = plan_sweep(made) if args.plan_sweep else \
+            draw_edits(made, args.cases, args.seed, args.plan_values)
         outcomes = run(cases, made)
     print(f"{len(cases)} cases in {time.monotonic() - started:.0f} s:")
     for key, count in tally(outcomes).items():
