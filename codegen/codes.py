@@ -12,6 +12,7 @@ from typing import Any
 
 from layerc.ir.activations import ACTIVATIONS as _ACTIVATION_TABLE
 from layerc.ir.activations import ROW_WISE
+from layerc.ir.ops.conv import VARIANTS
 from layerc.ir.ops.recurrent import GATES
 
 
@@ -34,8 +35,7 @@ GATE_COUNT = tuple(GATES[name] for name in CELLS)  # by cell code
 INITS = ("zeros", "arena", "state")  # a recurrent layer's states start as
 INIT = _codes("Init", INITS)
 
-# the convolution variants specialize-padding picks
-VARIANTS = ("im2col", "gemm", "direct", "winograd", "grouped")
+# the convolution variants specialize-padding picks (VARIANTS, from the rule)
 VARIANT = _codes("Variant", VARIANTS)
 
 # How the program listing shows an operand: by its field name.

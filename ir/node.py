@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from layerc.ir.errors import ShapeError, where
+from layerc.ir.errors import ConfigError, ShapeError, where
 from layerc.ir.opkind import OpKind
 from layerc.ir.registry import rule_for
 from layerc.ir.types import TensorType
@@ -60,6 +60,8 @@ class Node:
             types = rule.infer(attrs, tuple(in_types))
         except ShapeError as err:
             raise ShapeError(f"{label}: {err}") from None
+        except ConfigError as err:  # attrs no layer can have (ir/ops/checks.py)
+            raise ConfigError(f"{label}: {err}") from None
         return cls(id, op, tuple(Port(*p) for p in inputs), attrs, types, tuple(weights),
                    layer, layer_kind, source)
 

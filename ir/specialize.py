@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 from layerc.ir.errors import ShapeError
 from layerc.ir.graph import Graph
+from layerc.ir.node import Node
+from layerc.ir.ops.conv import conv_variant
+from layerc.ir.ops.spatial import split, window_pads
+from layerc.ir.registry import rule_for
+from layerc.ir.types import TensorType
 
 
 def with_input_shapes(graph: Graph, shapes: Sequence[Sequence[int]]) -> Graph:
@@ -32,3 +38,26 @@ def with_input_shapes(graph: Graph, shapes: Sequence[Sequence[int]]) -> Graph:
     concrete.inputs = list(graph.inputs)
     concrete.outputs = list(graph.outputs)
     return concrete
+
+
+def _has(attrs: object, name: str) -> bool:
+    return any(f.name == name for f in dataclasses.fields(attrs))  # type: ignore[arg-type]
+
+
+def specialized_window(node: Node, x: TensorType) -> Any:
+    """The attrs of a window op over input `x` with the explicit (before,
+    after) pads per spatial axis that its padding gives, and, for attrs with
+    a `variant` (convolution), the kernel variant (ir/ops/conv.py's
+    conv_variant): what the specialize-padding pass writes, and what an
+    artifact's graph must hold. Other nodes' attrs as they are."""
+    window = rule_for(node.op).window
+    a = node.attrs
+    if window is None or not _has(a, "pads"):
+        return a
+    w = window(a)
+    pads = window_pads(x, a.data_format, w)
+    changes: dict[str, object] = {"pads": pads}
+    if _has(a, "variant"):
+        _, channels = split(x, a.data_format, len(w.kernel))
+        changes["variant"] = conv_variant(w, a.data_format, channels, a.filters, pads, a.groups)
+    return dataclasses.replace(a, **changes)

@@ -20,14 +20,24 @@ from layerc.codegen import TARGETS
 from layerc.errors import ConfigError, InputError, LayercError
 
 
-def _compiled(spec: str, target: str | None = None, variable_ok: bool = False) -> Any:
-    """The model named by `spec`, compiled (an artifact is loaded as it is)."""
+def _key(path: str | None) -> bytes | None:
+    """The signing key in the file a --key-file / --sign-key-file option
+    names (None: LAYERC_SIGNING_KEY_FILE's, if set, applies)."""
+    from layerc.runtime.artifact import key_from_file
+
+    return None if path is None else key_from_file(path)
+
+
+def _compiled(spec: str, target: str | None = None, variable_ok: bool = False,
+              key_file: str | None = None) -> Any:
+    """The model named by `spec`, compiled (an artifact is loaded as it is,
+    its signature checked with the key in `key_file` or the environment's)."""
     from layerc.compiler import compile
     from layerc.model_file import load_source
     from layerc.runtime import CompiledModel
     from layerc.runtime.variable import ShapeSpecializedModel
 
-    source = load_source(spec, target)
+    source = load_source(spec, target, _key(key_file))
     loaded = isinstance(source, (CompiledModel, ShapeSpecializedModel))
     compiled = source if loaded else compile(source, target or "cpu")
     return compiled if variable_ok else _fixed(spec, compiled)
@@ -55,7 +65,7 @@ def _dump(args: argparse.Namespace) -> None:
 
     if args.print_after_all and args.format != "text":
         raise ConfigError("--print-after-all prints text; leave out --format")
-    source = load_source(args.model)
+    source = load_source(args.model, key=_key(args.key_file))
     if isinstance(source, CompiledModel):
         if args.after or args.print_after_all or args.no_passes or args.dump_dir:
             raise ConfigError(f"{args.model}: an artifact holds only the optimized graph; "
@@ -95,11 +105,16 @@ def _dump(args: argparse.Namespace) -> None:
 
 
 def _compile(args: argparse.Namespace) -> None:
-    model = _compiled(args.model, args.target, variable_ok=True)  # loaded for --target
-    model.save(args.output)
+    from layerc.runtime.artifact import signing_key
+
+    sign = signing_key(_key(args.sign_key_file))  # before compiling: a bad key fails fast
+    model = _compiled(args.model, args.target, variable_ok=True,  # loaded for --target
+                      key_file=args.key_file)
+    model.save(args.output, key=sign)
     size = Path(args.output).stat().st_size
     print(f"{args.output}: {model.graph.name} for {model.target}, {size} bytes, "
-          f"{_params(model.graph):,} parameters, self-test recorded")
+          f"{_params(model.graph):,} parameters, self-test recorded"
+          f"{', signed' if sign is not None else ''}")
 
 
 def _params(graph: Any) -> int:
@@ -123,11 +138,12 @@ def _inspect(args: argparse.Namespace) -> None:
     from layerc import ir
     from layerc.model_file import load_source
     from layerc.runtime import CompiledModel
-    from layerc.runtime.artifact import random_inputs
+    from layerc.runtime.artifact import random_inputs, signing_key
 
     from layerc.compiler import compile
 
-    source = load_source(args.model)
+    key = _key(args.key_file)
+    source = load_source(args.model, key=key)
     is_artifact = isinstance(source, CompiledModel)
     model = source if is_artifact else _fixed(args.model, compile(source))
     if args.html:
@@ -164,6 +180,10 @@ def _inspect(args: argparse.Namespace) -> None:
                   f"{plan.naive_size} ({saved:.0f}% saved); program: "
                   f"{model.program.arena_size} with kernel scratch\n")
     if is_artifact:
+        checked = key is not None or signing_key() is not None
+        out.write("signature: " + ("checked with the key\n" if checked else
+                                   "not checked (no key: --key-file or "
+                                   "LAYERC_SIGNING_KEY_FILE)\n"))
         out.write("self-test: passed (re-run on load)\n")
     else:
         xs = random_inputs(model)
@@ -196,7 +216,7 @@ def _load_input(path: str) -> np.ndarray:
 
 
 def _run(args: argparse.Namespace) -> None:
-    model = _compiled(args.model)
+    model = _compiled(args.model, key_file=args.key_file)
     xs = [_load_input(p) for p in args.input]
     names = [n for n, _ in model.input_specs]
     if len(xs) != len(names):
@@ -251,7 +271,7 @@ def _bench(args: argparse.Namespace) -> None:
     if not args.seconds > 0:  # also refuses nan
         raise ConfigError(f"--seconds must be a positive number, got {args.seconds}")
     started = time.perf_counter()
-    model = _compiled(args.model, args.target)
+    model = _compiled(args.model, args.target, key_file=args.key_file)
     ready = time.perf_counter()
     xs = random_inputs(model, args.batch_size)
     batch = xs[0].shape[0]
@@ -309,8 +329,15 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     model_help = "file.py[:name] (a model or a function returning one), a .keras or " \
                  "legacy .h5 file, or an artifact"
+    # Commands that may load an artifact check its signature with this key
+    # (default: the file LAYERC_SIGNING_KEY_FILE names, if set).
+    keyed = argparse.ArgumentParser(add_help=False)
+    keyed.add_argument("--key-file", metavar="KEY",
+                       help="check an artifact's signature with the key in this file "
+                            "(default: $LAYERC_SIGNING_KEY_FILE; LAYERC_REQUIRE_SIGNATURE=1 "
+                            "refuses unsigned artifacts)")
 
-    dump = sub.add_parser("dump", parents=[common], help="print a model's IR")
+    dump = sub.add_parser("dump", parents=[common, keyed], help="print a model's IR")
     dump.add_argument("model", help=model_help)
     group = dump.add_mutually_exclusive_group()
     group.add_argument("--after", metavar="PASS", help="stop after this pass")
@@ -324,13 +351,17 @@ def parser() -> argparse.ArgumentParser:
     dump.add_argument("--locations", action="store_true", help="show the user's source lines")
     dump.set_defaults(run=_dump)
 
-    comp = sub.add_parser("compile", parents=[common], help="compile a model into an artifact")
+    comp = sub.add_parser("compile", parents=[common, keyed],
+                          help="compile a model into an artifact")
     comp.add_argument("model", help=model_help)
     comp.add_argument("-o", "--output", required=True, metavar="ARTIFACT")
+    comp.add_argument("--sign-key-file", metavar="KEY",
+                      help="sign the artifact with the key in this file (HMAC-SHA256; "
+                           "default: $LAYERC_SIGNING_KEY_FILE, if set)")
     comp.add_argument("--target", choices=tuple(TARGETS), default=None, help="default: cpu")
     comp.set_defaults(run=_compile)
 
-    insp = sub.add_parser("inspect", parents=[common],
+    insp = sub.add_parser("inspect", parents=[common, keyed],
                           help="layers, shapes, passes, kernels and memory")
     insp.add_argument("model", help=model_help)
     insp.add_argument("--html", metavar="OUT.html",
@@ -338,7 +369,7 @@ def parser() -> argparse.ArgumentParser:
                            "node's shapes, kernel and epilogue, the passes, the memory plan")
     insp.set_defaults(run=_inspect)
 
-    run = sub.add_parser("run", parents=[common], help="run a model on .npy inputs")
+    run = sub.add_parser("run", parents=[common, keyed], help="run a model on .npy inputs")
     run.add_argument("model", help=model_help)
     run.add_argument("--input", action="append", required=True, metavar="X.npy",
                      help="one per model input, in order")
@@ -347,7 +378,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=_positive, default=None)
     run.set_defaults(run=_run)
 
-    bench = sub.add_parser("bench", parents=[common], help="latency and throughput on this machine")
+    bench = sub.add_parser("bench", parents=[common, keyed],
+                           help="latency and throughput on this machine")
     bench.add_argument("model", help=model_help)
     bench.add_argument("--batch-size", type=_positive, default=None,
                        help="default: 1, or a stateful model's fixed batch")

@@ -11,9 +11,10 @@ from layerc.errors import ConfigError, LayercError
 from layerc.models import Model
 
 
-def load_source(spec: str, target: str | None = None) -> Any:
+def load_source(spec: str, target: str | None = None, key: bytes | None = None) -> Any:
     """A layerc Model (from file.py[:name], a .keras or a .h5 file) or a
-    CompiledModel (from an artifact)."""
+    CompiledModel (from an artifact, its signature checked with `key`, else
+    with $LAYERC_SIGNING_KEY_FILE's)."""
     if spec.lower().endswith((".keras", ".h5", ".hdf5")):
         from layerc.keras_import import from_keras
 
@@ -21,7 +22,7 @@ def load_source(spec: str, target: str | None = None) -> Any:
     if not spec.endswith(".py") and Path(spec).is_file():
         from layerc.runtime import load
 
-        return load(spec, target)  # ArtifactError names a file that is not an artifact
+        return load(spec, target, key=key)  # ArtifactError names a file that is no artifact
     return load_model_file(spec)
 
 

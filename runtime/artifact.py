@@ -7,16 +7,31 @@ The zip holds three parts and nothing executable:
   graph.json     the optimized IR (`layerc.ir.to_json`), or for a model with
                  variable-length inputs the traced one with its unknown sizes,
                  which loading specializes per input shape (`symbolic`);
-  weights.npz    the weights by name, read back with allow_pickle=False.
+  weights.npz    the weights by name, read back with allow_pickle=False;
+and, when saved with a key, a fourth:
+  signature.json an HMAC-SHA256 of manifest.json (which holds the sha256 of
+                 the other parts) under the key.
 Loading regenerates the program from graph.json (the kernel library comes from
 the numba cache), checks every hash and re-runs the self-test.
+
+The hashes find damage, not forgery: whoever edits graph.json can write its
+new sha256 into the manifest. So every part is read as untrusted input: the
+manifest's fields and graph.json's structure are checked field by field,
+graph.json's types, pads and kernel variants are derived again and compared
+(ir.from_json, ir.verify, ir.specialize), the weights must be the float32
+arrays of the shapes the nodes need, and anything amiss is an ArtifactError
+that names the part (and the node). Only a signature checked with the key
+(`load(key=)`, LAYERC_SIGNING_KEY_FILE, LAYERC_REQUIRE_SIGNATURE=1) tells an
+artifact from its author from one someone else wrote.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -24,7 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from layerc.ir import ArtifactError, Graph, LayercError, from_json, to_json
+from layerc.ir import (ArtifactError, ConfigError, Graph, LayercError, TargetError, from_json,
+                       rule_for, to_json, verify)
+from layerc.ir.specialize import specialized_window
 
 FORMAT = "layerc-artifact"
 # 1: a compiled graph; 2 adds variable-length artifacts ("symbolic": the
@@ -32,10 +49,18 @@ FORMAT = "layerc-artifact"
 # only version 2 readers know, so only they are written as 2.
 FORMAT_VERSION = 2
 PARTS = ("graph.json", "weights.npz")
+SIGNATURE = "signature.json"
 # Loading may run on another machine or thread count: a reduction order may
 # differ, so the self-test allows float32 rounding, not a different answer.
 SELF_TEST_RTOL = 1e-4
 SELF_TEST_ATOL = 1e-5
+# Signing: the key comes from `key=`, else from the file this variable
+# names; LAYERC_REQUIRE_SIGNATURE=1 refuses to load without one.
+KEY_FILE_ENV = "LAYERC_SIGNING_KEY_FILE"
+REQUIRE_ENV = "LAYERC_REQUIRE_SIGNATURE"
+MIN_KEY_BYTES = 16
+ALGORITHM = "hmac-sha256"
+_SIGNED = b"layerc-artifact signature v1\n"  # what a signature is of: this, then the manifest
 
 
 def _sha256(data: bytes) -> str:
@@ -105,16 +130,70 @@ def manifest_for(model: Any, parts: dict[str, bytes]) -> dict:
     }
 
 
-def save(model: Any, path: str | os.PathLike) -> None:
+# ----- signing keys -----
+def signing_key(key: Any = None) -> bytes | None:
+    """The key to sign or check artifacts with: `key` (bytes), else the
+    contents of the file $LAYERC_SIGNING_KEY_FILE names, else None."""
+    if key is None:
+        path = os.environ.get(KEY_FILE_ENV)
+        return key_from_file(path, f"{KEY_FILE_ENV}={path}") if path else None
+    if not isinstance(key, (bytes, bytearray, memoryview)):
+        raise ConfigError(f"key must be bytes (e.g. read from a file), got "
+                          f"{type(key).__name__}")
+    return _long_enough(bytes(key), "key")
+
+
+def key_from_file(path: str, what: str = "") -> bytes:
+    """The signing key a file holds: all its bytes, a final newline included
+    (the same file signs and checks, so that needs no rule)."""
+    what = what or f"key file {path}"
+    try:
+        with open(path, "rb") as f:
+            key = f.read()
+    except OSError as err:
+        raise ConfigError(f"{what}: cannot read the signing key ({err.strerror or err})") \
+            from None
+    return _long_enough(key, what)
+
+
+def _long_enough(key: bytes, what: str) -> bytes:
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigError(f"{what}: a signing key needs at least {MIN_KEY_BYTES} bytes, this "
+                          f"one has {len(key)} (32 random bytes are best)")
+    return key
+
+
+def _required() -> bool:
+    value = os.environ.get(REQUIRE_ENV, "")
+    if value not in ("", "0", "1"):
+        raise ConfigError(f"{REQUIRE_ENV}={value!r}: expected 1 (artifacts must be signed) or "
+                          f"0")
+    return value == "1"
+
+
+def _signature(manifest: bytes, key: bytes) -> str:
+    return hmac.new(key, _SIGNED + manifest, hashlib.sha256).hexdigest()
+
+
+# ----- saving -----
+def save(model: Any, path: str | os.PathLike, key: Any = None) -> None:
     """Writes `model` to `path` atomically: a temporary file in the same folder,
-    renamed over `path` only once complete; on any error the old file stays."""
+    renamed over `path` only once complete; on any error the old file stays.
+    With a key (`key`, else $LAYERC_SIGNING_KEY_FILE's), the manifest is
+    signed (signature.json)."""
     path = os.fspath(path)
+    key = signing_key(key)
     graph = model.graph
     parts = {
         "graph.json": json.dumps(to_json(graph), indent=1, sort_keys=True).encode(),
-        "weights.npz": _npz({k: np.ascontiguousarray(v) for k, v in graph.weights.items()}),
+        # float32, as every kernel reads them (and as loading requires)
+        "weights.npz": _npz({k: np.ascontiguousarray(v, dtype=np.float32)
+                             for k, v in graph.weights.items()}),
     }
     manifest = json.dumps(manifest_for(model, parts), indent=1).encode()
+    if key is not None:
+        parts[SIGNATURE] = json.dumps({"algorithm": ALGORITHM,
+                                       "signature": _signature(manifest, key)}).encode()
     folder = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
@@ -150,6 +229,7 @@ def _file_mode(path: str) -> int:
         return 0o666 & ~mask
 
 
+# ----- reading -----
 class _Reader:
     """Reads and checks the parts of one artifact; errors name the file."""
 
@@ -161,8 +241,17 @@ class _Reader:
             raise self.error("no such file") from None
         except IsADirectoryError:
             raise self.error("is a folder, not an artifact") from None
-        except (zipfile.BadZipFile, EOFError, OSError) as err:
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
             raise self.error(f"not a layerc artifact (not a readable zip file: {err})") from None
+        names = self.zip.namelist()
+        unknown = sorted({n for n in names if n not in ("manifest.json", *PARTS, SIGNATURE)})
+        twice = sorted({n for n in names if names.count(n) > 1})
+        problem = "part manifest.json is missing" if "manifest.json" not in names else \
+            f"holds parts a layerc artifact has not: {', '.join(unknown)}" if unknown else \
+            f"holds a part twice: {', '.join(twice)}" if twice else ""
+        if problem:
+            self.zip.close()
+            raise self.error(problem)
 
     def error(self, problem: str) -> ArtifactError:
         return ArtifactError(f"artifact {self.path}: {problem}")
@@ -172,29 +261,51 @@ class _Reader:
             return self.zip.read(name)
         except KeyError:
             raise self.error(f"part {name} is missing") from None
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError,
+                RuntimeError) as err:
             raise self.error(f"part {name} is corrupt or truncated ({err})") from None
 
-    def manifest(self) -> dict:
+    def authentic(self, manifest: bytes, key: bytes | None) -> None:
+        """With a key, the manifest's signature must be there and be right."""
+        if key is None:
+            if _required():
+                raise self.error(f"{REQUIRE_ENV}=1 requires a signed artifact checked with a "
+                                 f"key, and none was given: pass load(..., key=) or set "
+                                 f"{KEY_FILE_ENV}")
+            return
+        if SIGNATURE not in self.zip.namelist():
+            raise self.error("is not signed, and a key was given to check its signature "
+                             "(an artifact saved with save(..., key=) is)")
         try:
-            manifest = json.loads(self.read("manifest.json"))
-        except ValueError as err:
+            record = json.loads(self.read(SIGNATURE))
+            algorithm, signature = record["algorithm"], record["signature"]
+        except (ValueError, KeyError, TypeError):
+            raise self.error(f"{SIGNATURE} is malformed") from None
+        if algorithm != ALGORITHM or not isinstance(signature, str):
+            raise self.error(f"{SIGNATURE}: unknown algorithm {algorithm!r} (layerc signs "
+                             f"with {ALGORITHM})")
+        if not hmac.compare_digest(signature.encode(), _signature(manifest, key).encode()):
+            raise self.error("its signature does not match: it was changed after it was "
+                             "signed, or signed with another key")
+
+    def manifest(self, key: bytes | None) -> dict:
+        data = self.read("manifest.json")
+        self.authentic(data, key)  # before anything in it is believed
+        try:
+            manifest = json.loads(data)
+        except (ValueError, RecursionError) as err:
             raise self.error(f"manifest.json is not valid JSON ({err})") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise self.error("manifest.json does not describe a layerc artifact")
         version = manifest.get("format_version")
-        if not isinstance(version, int) or version < 1:
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise self.error(f"bad format_version {version!r}")
         if version > FORMAT_VERSION:
             raise self.error(f"format version {version} is newer than this layerc reads "
                              f"({FORMAT_VERSION}); upgrade layerc")
-        hashes = manifest.get("sha256")
-        if not isinstance(hashes, dict) or sorted(hashes) != sorted(PARTS):
-            raise self.error(f"manifest.json must list the sha256 of {', '.join(PARTS)}")
-        for key, kind in (("target", str), ("inputs", list), ("outputs", list),
-                          ("self_test", dict)):
-            if not isinstance(manifest.get(key), kind):
-                raise self.error(f"manifest.json lacks a valid {key!r}")
+        problem = _manifest_problem(manifest)
+        if problem:
+            raise self.error(f"manifest.json: {problem}")
         return manifest
 
     def part(self, name: str, manifest: dict) -> bytes:
@@ -205,40 +316,158 @@ class _Reader:
         return data
 
 
-def read(path: str | os.PathLike) -> tuple[dict, Graph]:
-    """The manifest and the optimized graph (with its weights) of an artifact."""
+def _manifest_problem(m: dict) -> str:
+    """What is wrong with the fields of a manifest, or '' (their values are
+    compared with graph.json's when the model is built)."""
+    hashes = m.get("sha256")
+    if not isinstance(hashes, dict) or sorted(hashes) != sorted(PARTS) or not all(
+            isinstance(h, str) and len(h) == 64 for h in hashes.values()):
+        return f"it must list the sha256 of {', '.join(PARTS)}"
+    for key, kind in (("target", str), ("inputs", list), ("outputs", list),
+                      ("self_test", dict)):
+        if not isinstance(m.get(key), kind):
+            return f"it lacks a valid {key!r}"
+    checks: tuple[tuple[str, Any], ...] = (
+        ("passes_applied", lambda v: _pairs(v, str, int)),
+        ("pass_changes", lambda v: _pairs(v, str, list) and all(
+            isinstance(line, str) for _, lines in v for line in lines)),
+        ("stateful_batch_size", lambda v: v is None or _int(v) and v >= 1),
+        ("layerc_version", lambda v: isinstance(v, str)),
+        ("symbolic", lambda v: isinstance(v, bool)),
+        ("passes", lambda v: isinstance(v, list) and all(isinstance(p, str) for p in v)),
+    )
+    for key, valid in checks:
+        if key in m and not valid(m[key]):
+            return f"{key!r} is malformed"
+    if m.get("symbolic") and "passes" not in m:
+        return "a symbolic artifact lists the passes to run per input shape in 'passes'"
+    return _self_test_problem(m["self_test"])
+
+
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _pairs(v: Any, first: type, second: type) -> bool:
+    return isinstance(v, list) and all(
+        isinstance(p, list) and len(p) == 2 and isinstance(p[0], first)
+        and isinstance(p[1], second) and not isinstance(p[1], bool) for p in v)
+
+
+def _self_test_problem(test: dict) -> str:
+    for key in ("rtol", "atol"):
+        value = test.get(key)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or \
+                not 0 <= value < math.inf:
+            return f"self_test {key!r} must be a number >= 0"
+    for key in ("inputs", "outputs"):
+        arrays = test.get(key)
+        if not isinstance(arrays, list):
+            return f"self_test {key!r} must be a list"
+        for i, a in enumerate(arrays):
+            if not isinstance(a, dict) or not isinstance(a.get("shape"), list) or \
+                    not isinstance(a.get("values"), list) or \
+                    not all(_int(d) and d >= 0 for d in a["shape"]) or \
+                    math.prod(a["shape"]) != len(a["values"]) or \
+                    not all(isinstance(v, float) or _int(v) and abs(v) < 1e38
+                            for v in a["values"]):
+                return (f"self_test {key}[{i}] must be a shape and as many float32 values "
+                        f"as it holds")
+    return ""
+
+
+def _weights(reader: _Reader, data: bytes) -> dict[str, np.ndarray]:
+    """The arrays of weights.npz: float32 all."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            weights = {k: npz[k] for k in npz.files}
+    except Exception as err:  # noqa: BLE001  (numpy and zipfile parse untrusted bytes: their
+        # errors are no closed set, MemoryError and NotImplementedError among them)
+        raise reader.error(f"weights.npz cannot be read ({type(err).__name__}: "
+                           f"{str(err)[:200]})") from None
+    for name, w in sorted(weights.items()):
+        if w.dtype != np.float32:
+            raise reader.error(f"weights.npz: weight {name!r} is {w.dtype}, not float32")
+    return weights
+
+
+def read(path: str | os.PathLike, key: Any = None) -> tuple[dict, Graph]:
+    """The manifest and the optimized graph (with its weights) of an artifact,
+    checked part by part (see the module's docstring); with a key (`key`,
+    else $LAYERC_SIGNING_KEY_FILE's), its signature too."""
+    key = signing_key(key)
     reader = _Reader(os.fspath(path))
     with reader.zip:
-        manifest = reader.manifest()
+        manifest = reader.manifest(key)
         graph_data = reader.part("graph.json", manifest)
         weight_data = reader.part("weights.npz", manifest)
+    weights = _weights(reader, weight_data)
     try:
-        with np.load(io.BytesIO(weight_data), allow_pickle=False) as npz:
-            weights = {k: npz[k] for k in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile) as err:
-        raise reader.error(f"weights.npz cannot be read ({err})") from None
+        document = json.loads(graph_data)
+    except (ValueError, RecursionError) as err:
+        raise reader.error(f"graph.json is not valid JSON ({err})") from None
     try:
-        graph = from_json(json.loads(graph_data), weights)
-    except (LayercError, ValueError, KeyError, TypeError) as err:
-        raise reader.error(f"graph.json does not describe a valid graph ({err})") from None
+        graph = from_json(document, weights)
+        verify(graph)
+    except LayercError as err:
+        raise reader.error(f"graph.json: {_one_line(err)}") from None
+    problem = _symbolic_problem(graph) if manifest.get("symbolic") else _compiled_problem(graph)
+    if problem:
+        raise reader.error(f"graph.json: {problem}")
     return manifest, graph
 
 
+def _one_line(err: BaseException) -> str:
+    # verify's errors show the nodes around in more lines; the first says it all
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def _compiled_problem(graph: Graph) -> str:
+    """What a compiled graph holds that the passes would not have made, or ''.
+    Window ops have the pads and kernel variant specialize-padding derives
+    (or none: code generation then derives them itself); every size is known;
+    there is a memory plan (whose offsets the plan verifier checks)."""
+    if graph.memory_plan is None:
+        return "a compiled graph has a memory plan, and this one has none"
+    for node in graph.nodes():
+        for t in node.types:
+            if any(d is None for d in t.sample_shape):
+                return f"node %{node.id} ({node.label}): unknown size in {t}"
+        if rule_for(node.op).window is None or not node.inputs:
+            continue
+        derived = specialized_window(node, graph.type_of(node.inputs[0]))
+        unspecialized = getattr(node.attrs, "pads", None) is None and \
+            getattr(node.attrs, "variant", "") == ""
+        if derived != node.attrs and not unspecialized:
+            return (f"node %{node.id} ({node.label}): pads {node.attrs.pads} / variant "
+                    f"{getattr(node.attrs, 'variant', None)!r} differ from the "
+                    f"{derived.pads} / {getattr(derived, 'variant', None)!r} that "
+                    f"specialize-padding gives")
+    return ""
+
+
+def _symbolic_problem(graph: Graph) -> str:
+    """A variable-length artifact holds the traced graph: no memory plan (the
+    passes run per input shape), and some input has an unknown size."""
+    if graph.memory_plan is not None:
+        return "marked symbolic, but it holds a compiled graph (a memory plan)"
+    if not any(d is None for i in graph.inputs for d in graph.node(i).type.sample_shape):
+        return "marked symbolic, but its inputs have no unknown sizes"
+    return ""
+
+
 def check_self_test(model: Any, manifest: dict, path: str) -> None:
-    """Re-runs the manifest's self-test; ArtifactError when outputs differ."""
-    try:
-        test = manifest["self_test"]
-        xs = [np.array(t["values"], np.float32).reshape(t["shape"]) for t in test["inputs"]]
-        want = [np.array(t["values"], np.float32).reshape(t["shape"]) for t in test["outputs"]]
-        rtol, atol = float(test["rtol"]), float(test["atol"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise ArtifactError(f"artifact {path}: malformed self_test in manifest.json "
-                            f"({err})") from None
+    """Re-runs the manifest's self-test; ArtifactError when outputs differ
+    (its fields were checked when the manifest was read)."""
+    test = manifest["self_test"]
+    xs = [np.array(t["values"], np.float32).reshape(t["shape"]) for t in test["inputs"]]
+    want = [np.array(t["values"], np.float32).reshape(t["shape"]) for t in test["outputs"]]
+    rtol, atol = float(test["rtol"]), float(test["atol"])
     try:
         got = model.predict_from_zero_state(xs)
     except LayercError as err:
         raise ArtifactError(f"artifact {path}: the self-test input does not fit the model "
-                            f"({err})") from None
+                            f"({_one_line(err)})") from None
     for i, (g, w) in enumerate(zip(got, want)):
         if g.shape != w.shape or not np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True):
             worst = float(np.max(np.abs(g - w))) if g.shape == w.shape else float("nan")
@@ -252,38 +481,54 @@ def check_self_test(model: Any, manifest: dict, path: str) -> None:
 
 
 def load(path: str | os.PathLike, target: str | None = None, verify: bool = True,
-         threads: int | None = None, max_arena_bytes: int | None = None) -> Any:
+         threads: int | None = None, key: Any = None,
+         max_arena_bytes: int | None = None) -> Any:
     """A CompiledModel from an artifact, for its own target or `target`, on
     `threads` threads (CPU), its predicts capped at `max_arena_bytes` of
     arena (see compile; neither is saved in the artifact: they are this
-    machine's settings). Stateful layers start from zero state."""
+    machine's settings). Stateful layers start from zero state.
+    With a key (`key`: bytes, else the contents of $LAYERC_SIGNING_KEY_FILE)
+    the artifact must carry a signature made with it; LAYERC_REQUIRE_SIGNATURE=1
+    refuses to load without a key."""
     from layerc.runtime.chunks import resolve_cap
     from layerc.runtime.compiled_model import CompiledModel
 
     path = os.fspath(path)
     cap = resolve_cap(max_arena_bytes, "load")
-    manifest, graph = read(path)
+    manifest, graph = read(path, key)
+    _check_specs(graph, manifest, path)
     if manifest.get("symbolic"):
         return _load_symbolic(path, manifest, graph, target, verify, threads, cap)
+    passes = tuple((n, c) for n, c in manifest.get("passes_applied", []))
+    changes = tuple((n, tuple(lines)) for n, lines in manifest.get("pass_changes", []))
     try:
-        passes = tuple((str(n), int(c)) for n, c in manifest.get("passes_applied", []))
-        changes = tuple((str(n), tuple(map(str, lines)))
-                        for n, lines in manifest.get("pass_changes", []))
-    except (TypeError, ValueError) as err:
-        raise ArtifactError(f"artifact {path}: malformed pass list in manifest.json "
-                            f"({err})") from None
-    model = CompiledModel(graph, target or manifest["target"], passes, changes, threads, cap)
+        model = CompiledModel(graph, target or manifest["target"], passes, changes, threads,
+                              cap)
+    except TargetError:
+        raise  # the target is unknown or unavailable here: not the artifact's fault
+    except LayercError as err:
+        raise ArtifactError(f"artifact {path}: graph.json does not make a program: "
+                            f"{_one_line(err)}") from None
+    batch = manifest.get("stateful_batch_size", model.state_batch)
+    if batch != model.state_batch:
+        raise ArtifactError(f"artifact {path}: manifest.json gives the stateful batch size "
+                            f"{batch}, graph.json's inputs {model.state_batch}")
     return _checked(model, manifest, path, verify)
 
 
-def _checked(model: Any, manifest: dict, path: str, verify: bool) -> Any:
-    """`model`, once its input and output specs match the manifest's and (with
-    `verify`) it passes the self-test."""
-    for key, specs in (("inputs", model.input_specs), ("outputs", model.output_specs)):
-        mine = [_spec(n, t) for n, t in specs]
+def _check_specs(graph: Graph, manifest: dict, path: str) -> None:
+    """The manifest's input and output specs are graph.json's."""
+    specs = {"inputs": [(i, graph.node(i).type) for i in graph.inputs],
+             "outputs": [(str(p)[1:], graph.type_of(p)) for p in graph.outputs]}
+    for key, found in specs.items():
+        mine = [_spec(n, t) for n, t in found]
         if mine != manifest[key]:
             raise ArtifactError(f"artifact {path}: manifest {key} {manifest[key]} do not "
                                 f"match graph.json's {mine}")
+
+
+def _checked(model: Any, manifest: dict, path: str, verify: bool) -> Any:
+    """`model`, once (with `verify`) it passes the self-test."""
     if verify:
         check_self_test(model, manifest, path)
     return model
@@ -297,12 +542,9 @@ def _load_symbolic(path: str, manifest: dict, graph: Graph, target: str | None, 
     from layerc.passes import by_name
 
     try:
-        passes = [by_name(str(name)) for name in manifest["passes"]]
-    except (KeyError, TypeError) as err:
+        passes = [by_name(name) for name in manifest["passes"]]
+    except KeyError as err:
         raise ArtifactError(f"artifact {path}: bad pass list in manifest.json ({err})") from None
-    if not any(d is None for i in graph.inputs for d in graph.node(i).type.sample_shape):
-        raise ArtifactError(f"artifact {path}: marked symbolic, but its inputs have no "
-                            f"unknown sizes")
     model = compile(graph, target or manifest["target"], passes, threads=threads,
                     max_arena_bytes=cap)
     return _checked(model, manifest, path, verify)

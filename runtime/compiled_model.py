@@ -154,11 +154,14 @@ class CompiledModel:
         """For inputs read by an Embedding: (vocabulary size, its layer)."""
         return dict(self._index_bounds)
 
-    def save(self, path: Any) -> None:
-        """Writes an artifact (one zip file) that `layerc.load` reads back."""
+    def save(self, path: Any, key: bytes | None = None) -> None:
+        """Writes an artifact (one zip file) that `layerc.load` reads back,
+        signed with `key` (bytes; default: the contents of the file
+        $LAYERC_SIGNING_KEY_FILE names, if set) so that `layerc.load(path,
+        key=)` can tell it from one someone else wrote."""
         from layerc.runtime.artifact import save
 
-        save(self, path)
+        save(self, path, key)
 
     def __call__(self, x: Any, batch_size: int | None = None,
                  max_arena_bytes: int | None = None) -> Any:

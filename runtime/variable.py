@@ -125,9 +125,10 @@ class ShapeSpecializedModel:
     def reset_states(self) -> None:
         """Nothing to reset: stateful models take fixed sizes (layerc.compile)."""
 
-    def save(self, path: Any) -> None:
+    def save(self, path: Any, key: bytes | None = None) -> None:
         """Writes a variable-length artifact: the symbolic graph, specialized
-        per shape again when loaded (runtime/artifact.py)."""
+        per shape again when loaded (runtime/artifact.py); signed as
+        CompiledModel.save signs."""
         from layerc.runtime.artifact import save
 
-        save(self, path)
+        save(self, path, key)

@@ -12,6 +12,7 @@ import numpy as np
 from layerc.ir import activations
 from layerc.ir.errors import ShapeError
 from layerc.ir.opkind import OpKind
+from layerc.ir.ops import checks
 from layerc.ir.ops.spatial import channel_axis, join, split, window_output
 from layerc.ir.registry import OpRule, Window, register
 from layerc.ir.types import TensorType
@@ -38,12 +39,45 @@ class ConvAttrs:
     groups: int = 1
 
 
+# The kernel variants specialize-padding picks (codegen numbers them in this order).
+VARIANTS = ("im2col", "gemm", "direct", "winograd", "grouped")
+DIRECT_MAX_TAPS = 32
+# Winograd's transforms pay for themselves from this many input channels and
+# filters on (README.md, "How it runs": 16 -> 16 ran 1.8x slower than the GEMM).
+WINOGRAD_MIN_CHANNELS = 32
+
+
+def conv_variant(window: Window, data_format: str, channels: int, filters: int,
+                 pads: tuple[tuple[int, int], ...], groups: int = 1) -> str:
+    """The kernel variant of a convolution (see passes/specialize_padding.py):
+    what specialize-padding writes into `variant`, and what loading an
+    artifact expects to find there."""
+    if groups > 1:
+        return "grouped"
+    pointwise = all(k == 1 for k in window.kernel) and all(s == 1 for s in window.strides)
+    if pointwise and all(p == (0, 0) for p in pads):
+        return "gemm"
+    if data_format != "channels_last":
+        return "im2col"
+    taps = math.prod(window.kernel) * channels
+    if taps <= DIRECT_MAX_TAPS:
+        return "direct"
+    unit = all(s == 1 for s in window.strides) and all(d == 1 for d in window.dilation)
+    if (window.kernel == (3, 3) and unit and channels >= WINOGRAD_MIN_CHANNELS
+            and filters >= WINOGRAD_MIN_CHANNELS):
+        return "winograd"
+    return "im2col"
+
+
 def check_pads(pads: object, computed: tuple[tuple[int, int], ...]) -> None:
     if pads is not None and tuple(pads) != computed:  # type: ignore[arg-type]
         raise ShapeError(f"stored pads {pads} differ from the computed {computed}")
 
 
 def _infer_conv(a: ConvAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    checks.positive("filters", a.filters)
+    checks.activation("activation", a.activation)
+    checks.one_of("variant", a.variant, ("", *VARIANTS))
     sizes, pads, channels = window_output(ins[0], a.data_format, a.kernel, a.strides,
                                           a.dilation, a.padding, "kernel", variable=True,
                                           explicit=a.pads)

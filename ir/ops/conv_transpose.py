@@ -21,8 +21,9 @@ import numpy as np
 from layerc.ir import activations
 from layerc.ir.errors import ShapeError
 from layerc.ir.opkind import OpKind
+from layerc.ir.ops import checks
 from layerc.ir.ops.conv import from_channels_last, to_channels_last
-from layerc.ir.ops.spatial import effective, join, split
+from layerc.ir.ops.spatial import check_window, effective, join, split
 from layerc.ir.registry import OpRule, register
 from layerc.ir.types import TensorType
 
@@ -58,9 +59,14 @@ def transpose_geometry(a: ConvTransposeAttrs, size: int, axis: int) -> tuple[int
 
 def _geometry(a: ConvTransposeAttrs, x: TensorType
               ) -> tuple[tuple[int | None, ...], tuple[int, ...], int]:
+    checks.positive("filters", a.filters)
+    checks.activation("activation", a.activation)
+    check_window(a.kernel, a.strides, a.dilation, a.padding)
     spatial, channels = split(x, a.data_format, len(a.kernel), variable=True)
     if a.padding not in ("valid", "same"):
         raise ShapeError(f"padding must be 'valid' or 'same', got {a.padding!r}")
+    if a.output_padding is not None:
+        checks.per_axis("output_padding", a.output_padding, len(a.kernel))
     if a.output_padding is not None and any(
             p < 0 or p >= s for p, s in zip(a.output_padding, a.strides)):
         raise ShapeError(f"output_padding {a.output_padding} must be >= 0 and below the "

@@ -9,12 +9,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from layerc.ir import activations
-from layerc.ir.errors import ShapeError
+from layerc.ir.errors import ConfigError, ShapeError
 from layerc.ir.opkind import OpKind
+from layerc.ir.ops import checks
+from layerc.ir.ops.spatial import FORMATS
 from layerc.ir.registry import OpRule, register
 from layerc.ir.types import TensorType
 
 F32 = np.float32
+INPUT_DTYPES = ("float32", "int32", "int64")  # what layerc.Input takes
 
 
 def _known(t: TensorType, what: str) -> None:
@@ -31,6 +34,10 @@ class InputAttrs:
 
 
 def _infer_input(a: InputAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    checks.non_negative("the input shape", *(d for d in a.shape if d is not None))
+    checks.one_of("dtype", a.dtype, INPUT_DTYPES)
+    if a.batch_size is not None:
+        checks.positive("batch_size", a.batch_size)
     return (TensorType((None, *a.shape), a.dtype),)
 
 
@@ -48,6 +55,8 @@ class DenseAttrs:
 
 def _infer_dense(a: DenseAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
     (x,) = ins
+    checks.positive("units", a.units)
+    checks.activation("activation", a.activation)
     if x.rank < 2:
         raise ShapeError(f"expected input rank >= 2, got {x}")
     if x.shape[-1] is None:
@@ -82,11 +91,12 @@ class ActivationAttrs:
     activation: str
 
 
-def _same_type(a: object, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+def _infer_activation(a: ActivationAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    checks.activation("activation", a.activation)
     return (ins[0],)
 
 
-register(OpRule(OpKind.ACTIVATION, ActivationAttrs, _same_type,
+register(OpRule(OpKind.ACTIVATION, ActivationAttrs, _infer_activation,
                 lambda a, xs, ws: [activations.apply(a.activation, xs[0])],
                 flops=lambda a, ins, outs: outs[0].sample_size))
 
@@ -99,7 +109,13 @@ class DropoutAttrs:
     seed: int | None = None
 
 
-register(OpRule(OpKind.DROPOUT, DropoutAttrs, _same_type, lambda a, xs, ws: [xs[0]],
+def _infer_dropout(a: DropoutAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    if not 0.0 <= a.rate <= 1.0:
+        raise ConfigError(f"rate must lie in [0, 1], got {a.rate}")
+    return (ins[0],)
+
+
+register(OpRule(OpKind.DROPOUT, DropoutAttrs, _infer_dropout, lambda a, xs, ws: [xs[0]],
                 rearranges=True))
 
 
@@ -111,6 +127,7 @@ class FlattenAttrs:
 
 def _infer_flatten(a: FlattenAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
     (x,) = ins
+    checks.one_of("data_format", a.data_format, FORMATS)
     if x.rank < 2:
         raise ShapeError(f"expected input rank >= 2, got {x}")
     _known(x, "Flatten")
@@ -135,8 +152,8 @@ class ReshapeAttrs:
 
 def resolve_target(target: tuple[int, ...], size: int) -> tuple[int, ...]:
     """Fills in the -1 of a reshape target, or raises ShapeError."""
-    if list(target).count(-1) > 1:
-        raise ShapeError(f"target shape {target} has more than one -1")
+    if list(target).count(-1) > 1 or any(d < -1 for d in target):
+        raise ShapeError(f"target shape {target} has more than one -1, or a size below -1")
     known = math.prod(d for d in target if d != -1)
     if -1 in target:
         if known == 0 or size % known:
@@ -169,6 +186,7 @@ class ViewAttrs:
 def _infer_view(a: ViewAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
     (x,) = ins
     _known(x, "view")
+    checks.non_negative("the view's shape", *a.shape)
     if math.prod(a.shape) != x.sample_size:
         raise ShapeError(f"cannot view {x} as {a.shape}")
     return (TensorType((None, *a.shape), x.dtype),)

@@ -8,6 +8,7 @@ import numpy as np
 
 from layerc.ir.errors import ShapeError
 from layerc.ir.opkind import OpKind
+from layerc.ir.ops import checks
 from layerc.ir.registry import OpRule, register
 from layerc.ir.types import TensorType
 
@@ -21,6 +22,8 @@ class EmbeddingAttrs:
 
 def _infer_embedding(a: EmbeddingAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
     (x,) = ins
+    checks.positive("input_dim", a.input_dim)
+    checks.positive("output_dim", a.output_dim)
     if x.rank < 1:
         raise ShapeError(f"expected a batch of indices, got {x}")
     values = TensorType((*x.shape, a.output_dim))

@@ -19,6 +19,7 @@ import numpy as np
 
 from layerc.ir import activations
 from layerc.ir.opkind import OpKind
+from layerc.ir.ops import checks
 from layerc.ir.ops.conv import from_channels_last, to_channels_last
 from layerc.ir.ops.spatial import channel_axis, join, window_output
 from layerc.ir.registry import OpRule, Window, register
@@ -48,6 +49,8 @@ def _grid(a: LocalAttrs, x: TensorType) -> tuple[tuple[int, ...], int]:
 
 
 def _infer_local(a: LocalAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    checks.positive("filters", a.filters)
+    checks.activation("activation", a.activation)
     sizes, _ = _grid(a, ins[0])
     return (join(sizes, a.filters, a.data_format),)
 

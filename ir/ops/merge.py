@@ -12,6 +12,7 @@ import numpy as np
 
 from layerc.ir.errors import ShapeError
 from layerc.ir.opkind import OpKind
+from layerc.ir.ops import checks
 from layerc.ir.registry import OpRule, ReferenceFn, register
 from layerc.ir.types import TensorType
 
@@ -149,6 +150,7 @@ def dot_sizes(x: TensorType, y: TensorType, groups: int = 0) -> tuple[int, int, 
 
 def _infer_dot(a: DotAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
     x, y = ins
+    checks.non_negative("groups", a.groups)
     dot_sizes(x, y, a.groups)
     if x.rank == 2 and y.rank == 2:  # Keras keeps one axis: (batch, 1)
         return (TensorType((None, 1)),)

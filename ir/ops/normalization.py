@@ -13,6 +13,7 @@ from layerc.ir import activations
 from layerc.ir.errors import ShapeError
 from layerc.ir.ops.blocks import adjacent_axes, axes_block
 from layerc.ir.opkind import OpKind
+from layerc.ir.ops import checks
 from layerc.ir.registry import OpRule, register
 from layerc.ir.types import TensorType
 
@@ -36,6 +37,7 @@ def _channels(a: BatchNormAttrs, x: TensorType) -> int:
 
 
 def _infer_batch_norm(a: BatchNormAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    checks.activation("activation", a.activation)
     _channels(a, ins[0])
     return (ins[0],)
 
@@ -96,6 +98,7 @@ def rescale_vectors(a: RescaleAttrs, channels: int) -> tuple[np.ndarray, np.ndar
 
 def _infer_rescale(a: RescaleAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
     (x,) = ins
+    checks.activation("activation", a.activation)
     c = x.shape[-1]
     for name, values in (("scale", a.scale), ("offset", a.offset)):
         if len(values) != 1 and (c is None or len(values) != c):
@@ -139,6 +142,7 @@ def norm_block(axes: tuple[int, ...], x: TensorType) -> tuple[int, int, int]:
 
 
 def _infer_layer_norm(a: LayerNormAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    checks.one_of("mode", a.mode, NORM_MODES)
     _normalized_shape(a, ins[0])
     return (ins[0],)
 
@@ -203,6 +207,7 @@ class GroupNormAttrs:
 def group_block(a: GroupNormAttrs, x: TensorType) -> tuple[int, int, int, int]:
     """The sample seen as (outer, groups, per_group, inner): normalized over
     outer x per_group x inner for each group."""
+    checks.positive("groups", a.groups)
     c = _channels(BatchNormAttrs(a.axis), x)
     if c % a.groups:
         raise ShapeError(f"{a.groups} groups do not divide the {c} channels of {x}")

@@ -10,6 +10,7 @@ import numpy as np
 
 from layerc.ir.errors import ShapeError
 from layerc.ir.opkind import OpKind
+from layerc.ir.ops import checks
 from layerc.ir.ops.conv import (check_pads, from_channels_last, to_channels_last,
                                 window_slices)
 from layerc.ir.ops.spatial import join, split, window_output
@@ -34,6 +35,8 @@ def _ones(n: int) -> tuple[int, ...]:
 
 
 def _infer_pool(a: PoolAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    checks.one_of("mode", a.mode, MODES)
+    checks.one_of("padding", a.padding, ("valid", "same"))
     sizes, pads, channels = window_output(ins[0], a.data_format, a.pool, a.strides,
                                           _ones(len(a.pool)), a.padding, "pool window",
                                           variable=True)
@@ -80,6 +83,7 @@ class GlobalPoolAttrs:
 
 
 def _infer_global(a: GlobalPoolAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    checks.one_of("mode", a.mode, MODES)
     sizes, channels = split(ins[0], a.data_format, a.rank, variable=True)
     if a.has_mask and (a.rank != 1 or a.mode != "avg" or len(ins) != 2
                        or ins[1].shape != (None, sizes[0])):

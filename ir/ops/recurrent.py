@@ -22,6 +22,7 @@ import numpy as np
 from layerc.ir import activations
 from layerc.ir.errors import ShapeError
 from layerc.ir.opkind import OpKind
+from layerc.ir.ops import checks
 from layerc.ir.registry import OpRule, register
 from layerc.ir.types import TensorType
 
@@ -53,6 +54,10 @@ def state_count(a: RecurrentAttrs) -> int:
 
 
 def _infer_rnn(a: RecurrentAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
+    checks.one_of("cell", a.cell, GATES)
+    checks.positive("units", a.units)
+    checks.activation("activation", a.activation)
+    checks.activation("recurrent_activation", a.recurrent_activation)
     x = ins[0]
     if x.rank != 3 or x.shape[2] is None:
         raise ShapeError(f"expected input (batch, timesteps, features) with the features "

@@ -10,6 +10,7 @@ import numpy as np
 
 from layerc.ir.errors import ShapeError
 from layerc.ir.opkind import OpKind
+from layerc.ir.ops import checks
 from layerc.ir.registry import OpRule, register
 from layerc.ir.types import TensorType
 
@@ -21,6 +22,7 @@ class RepeatAttrs:
 
 def _infer_repeat(a: RepeatAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
     (x,) = ins
+    checks.positive("n", a.n)
     if x.rank != 2 or x.shape[1] is None:
         raise ShapeError(f"expected a (batch, features) input with the features known, got {x}")
     return (TensorType((None, a.n, x.shape[1]), x.dtype),)
@@ -49,6 +51,7 @@ class PadAttrs:
 def _infer_pad(a: PadAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
     (x,) = ins
     _per_axis(a.pads, x, "the padding")
+    checks.pairs("pads", a.pads)
     dims = tuple(None if d is None else d + lo + hi
                  for d, (lo, hi) in zip(x.sample_shape, a.pads))
     return (TensorType((None, *dims), x.dtype),)
@@ -69,6 +72,7 @@ class CropAttrs:
 def _infer_crop(a: CropAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
     (x,) = ins
     _per_axis(a.crops, x, "the cropping")
+    checks.pairs("crops", a.crops)
     dims = []
     for axis, (d, (lo, hi)) in enumerate(zip(x.sample_shape, a.crops), 1):
         if d is not None and lo + hi >= d:
@@ -97,6 +101,7 @@ class UpsampleAttrs:
 def _infer_upsample(a: UpsampleAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
     (x,) = ins
     _per_axis(a.size, x, "the upsampling")
+    checks.positive("size", *a.size)
     dims = tuple(None if d is None else d * s for d, s in zip(x.sample_shape, a.size))
     return (TensorType((None, *dims), x.dtype),)
 
@@ -120,6 +125,7 @@ class BroadcastAttrs:
 def _infer_broadcast(a: BroadcastAttrs, ins: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
     (x,) = ins
     _per_axis(a.shape, x, "the broadcast shape")
+    checks.non_negative("shape", *a.shape)
     for axis, (d, n) in enumerate(zip(x.sample_shape, a.shape), 1):
         if d not in (1, n):
             raise ShapeError(f"axis {axis} of size {d} does not broadcast to {n} (input {x})")

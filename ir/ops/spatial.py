@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from layerc.ir.errors import ShapeError
+from layerc.ir.ops import checks
 from layerc.ir.registry import Window
 from layerc.ir.types import TensorType
 
@@ -49,6 +50,9 @@ def split(t: TensorType, data_format: str, rank: int,
     """(spatial sizes, channels) of a batch of `rank`-D feature maps; with
     `variable`, spatial sizes may be None (a variable-length input: the
     model is specialized per concrete shape at predict time)."""
+    checks.one_of("data_format", data_format, FORMATS)
+    if not 1 <= rank <= 3:
+        raise ShapeError(f"expected 1, 2 or 3 spatial axes, got {rank}")
     if t.rank != rank + 2:
         raise ShapeError(f"expected input rank {rank + 2} (batch, {rank} spatial axes and "
                          f"channels), got {t}")
@@ -76,6 +80,7 @@ def window_output(x: TensorType, data_format: str, kernel: tuple[int, ...],
     (and placeholder pads; the specialized graph has the real ones). With
     padding 'explicit' (a convolution that fold-padding gave the zeros of a
     ZeroPadding before it), the pads are `explicit`."""
+    check_window(kernel, strides, dilation, padding, what)
     spatial, channels = split(x, data_format, len(kernel), variable)
     if padding == "explicit":
         if explicit is None or len(explicit) != len(kernel) or any(
@@ -97,6 +102,20 @@ def window_output(x: TensorType, data_format: str, kernel: tuple[int, ...],
                              f"{n} ({x}, padding={padding!r})")
         sizes.append(out_size(n, k, s, d, p))
     return tuple(sizes), pads, channels
+
+
+def check_window(kernel: tuple[int, ...], strides: tuple[int, ...],
+                 dilation: tuple[int, ...], padding: str, what: str = "kernel") -> None:
+    """A window that a Keras layer can have: 1 to 3 axes, each with a size,
+    a stride and a dilation of at least 1; a known padding."""
+    if not 1 <= len(kernel) <= 3:
+        raise ShapeError(f"a window has 1, 2 or 3 spatial axes, got the {what} {kernel}")
+    checks.per_axis("strides", strides, len(kernel))
+    checks.per_axis("dilation", dilation, len(kernel))
+    checks.positive(f"the {what} size", *kernel)
+    checks.positive("strides", *strides)
+    checks.positive("dilation", *dilation)
+    checks.one_of("padding", padding, (*PADDINGS, "explicit"))
 
 
 def window_pads(x: TensorType, data_format: str, window: Window

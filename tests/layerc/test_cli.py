@@ -268,3 +268,42 @@ def test_garbage_keras_file_and_debug_after_the_command(tmp_path):
 def test_options_that_would_do_nothing_are_refused(args, message):
     run = layerc(*args)
     assert run.returncode == 1 and message in run.stderr
+
+
+def test_compile_signs_and_the_commands_check_signatures(tmp_path):
+    """--sign-key-file signs; run/inspect check with --key-file or
+    LAYERC_SIGNING_KEY_FILE; LAYERC_REQUIRE_SIGNATURE=1 needs a key."""
+    import os
+
+    def cli(*args, **env):
+        full = {k: v for k, v in os.environ.items() if not k.startswith(
+            ("LAYERC_SIGNING_KEY_FILE", "LAYERC_REQUIRE_SIGNATURE"))}
+        return subprocess.run([sys.executable, "-m", "layerc", *map(str, args)],
+                              capture_output=True, text=True, cwd=ROOT, timeout=300,
+                              env={**full, **{k: str(v) for k, v in env.items()}})
+
+    (tmp_path / "model.py").write_text(
+        "import layerc\nfrom layerc.layers import Dense\n"
+        "model = layerc.Sequential([Dense(3, input_shape=(4,))])\n")
+    (tmp_path / "key").write_bytes(b"0123456789abcdef0123456789abcdef")
+    (tmp_path / "other").write_bytes(b"fedcba9876543210fedcba9876543210")
+    np.save(tmp_path / "x.npy", np.ones((2, 4), np.float32))
+    artifact = tmp_path / "m.lcz"
+    made = cli("compile", tmp_path / "model.py", "-o", artifact, "--sign-key-file",
+               tmp_path / "key")
+    assert made.returncode == 0 and made.stdout.strip().endswith("signed"), made.stderr
+    ran = cli("run", artifact, "--input", tmp_path / "x.npy", "--key-file", tmp_path / "key")
+    assert ran.returncode == 0, ran.stderr
+    wrong = cli("run", artifact, "--input", tmp_path / "x.npy", "--key-file",
+                tmp_path / "other")
+    assert wrong.returncode == 1 and "signature does not match" in wrong.stderr
+    required = cli("inspect", artifact, LAYERC_REQUIRE_SIGNATURE=1)
+    assert required.returncode == 1 and "LAYERC_REQUIRE_SIGNATURE=1" in required.stderr
+    shown = cli("inspect", artifact, LAYERC_REQUIRE_SIGNATURE=1,
+                LAYERC_SIGNING_KEY_FILE=tmp_path / "key")
+    assert shown.returncode == 0 and "signature: checked with the key" in shown.stdout
+    (tmp_path / "tiny").write_bytes(b"abc")
+    tiny = cli("compile", tmp_path / "model.py", "-o", tmp_path / "t.lcz", "--sign-key-file",
+               tmp_path / "tiny")
+    assert tiny.returncode == 1 and "at least 16 bytes" in tiny.stderr
+    assert not (tmp_path / "t.lcz").exists()

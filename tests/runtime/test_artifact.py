@@ -343,3 +343,95 @@ def test_hand_edited_manifests_are_artifact_errors(mlp_artifact, tmp_path, edit,
     else:
         changed = _with_manifest(path, tmp_path / "e.lcz", edit)
     _assert_refused(changed, *words)
+
+
+# ----- forged parts (issue 16): every part is untrusted -----
+def _forged(src, dst, part, change):
+    """`part` of the artifact passed through change(bytes) and its sha256
+    written into the manifest, as a forger would."""
+    tmp = _rewrite(src, dst.with_suffix(".tmp"),
+                   lambda name, data: change(data) if name == part else data)
+    with zipfile.ZipFile(tmp) as zf:
+        digest = artifact._sha256(zf.read(part))
+    return _with_manifest(tmp, dst, lambda m: m["sha256"].update({part: digest}))
+
+
+def _graph_edit(edit):
+    def change(data):
+        graph = json.loads(data)
+        edit(graph)
+        return json.dumps(graph).encode()
+    return change
+
+
+@pytest.fixture(scope="module")
+def conv_artifact(tmp_path_factory):
+    from layerc.layers import Conv2D, Dense, Flatten
+
+    layerc.utils.set_random_seed(4)
+    model = layerc.Sequential([Conv2D(4, 3, strides=2, padding="same", input_shape=(9, 9, 2)),
+                               Conv2D(40, 3, padding="same"), Conv2D(40, 3, padding="same"),
+                               Flatten(), Dense(2)])
+    path = tmp_path_factory.mktemp("conv") / "conv.lcz"
+    layerc.compile(model).save(path)
+    return path
+
+
+def _conv_nodes(graph):
+    return [n for n in graph["nodes"] if n["op"] == "conv"]
+
+
+def test_a_forged_kernel_variant_is_refused(conv_artifact, tmp_path):
+    """winograd on a convolution the pass gives im2col (a stride-2 one)."""
+    def edit(graph):
+        _conv_nodes(graph)[0]["attrs"]["variant"] = "winograd"
+    forged = _forged(conv_artifact, tmp_path / "f.lcz", "graph.json", _graph_edit(edit))
+    _assert_refused(forged, "graph.json: node %", "specialize-padding gives")
+
+
+def test_forged_pads_are_refused(conv_artifact, tmp_path):
+    def edit(graph):
+        _conv_nodes(graph)[1]["attrs"]["pads"] = [[2, 0], [0, 2]]  # 'same' gives (1, 1)s
+    forged = _forged(conv_artifact, tmp_path / "f.lcz", "graph.json", _graph_edit(edit))
+    _assert_refused(forged, "graph.json: node %", "stored pads ((2, 0), (0, 2)) differ")
+
+
+def test_an_unspecialized_window_op_is_accepted(conv_artifact, tmp_path):
+    """Pads and variant left out: code generation derives them itself."""
+    def edit(graph):
+        for node in _conv_nodes(graph):
+            node["attrs"].update(pads=None, variant="")
+    forged = _forged(conv_artifact, tmp_path / "f.lcz", "graph.json", _graph_edit(edit))
+    x = np.random.default_rng(0).random((2, 9, 9, 2), np.float32)
+    np.testing.assert_allclose(layerc.load(forged).predict(x),  # other kernels: rounding
+                               layerc.load(conv_artifact).predict(x), rtol=1e-4, atol=1e-5)
+
+
+def test_weights_that_are_not_float32_are_refused(mlp_artifact, tmp_path):
+    def change(data):
+        with np.load(io.BytesIO(data)) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        name = sorted(arrays)[0]
+        arrays[name] = arrays[name].astype(np.float16)  # passes the self-test, mostly
+        return artifact._npz(arrays)
+    forged = _forged(mlp_artifact[0], tmp_path / "f.lcz", "weights.npz", change)
+    _assert_refused(forged, "weights.npz: weight", "is float16, not float32")
+
+
+def test_a_stateful_batch_size_that_disagrees_is_refused(tmp_path):
+    model, _ = _example(ROOT / "examples" / "streaming_gru.py")
+    layerc.compile(model).save(tmp_path / "s.lcz")
+    edited = _with_manifest(tmp_path / "s.lcz", tmp_path / "e.lcz",
+                            lambda m: m.update(stateful_batch_size=7))
+    _assert_refused(edited, "stateful batch size 7")
+
+
+def test_loading_an_artifact_imports_no_networkx(mlp_artifact):
+    """networkx cost a tenth of a second of a cold start; verifying a loaded
+    graph does without it."""
+    script = ("import sys, layerc\nlayerc.load(sys.argv[1])\n"
+              "print('networkx' in sys.modules)\n")
+    run = subprocess.run([sys.executable, "-c", script, str(mlp_artifact[0])],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "False"
