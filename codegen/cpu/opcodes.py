@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from layerc.codegen.codes import CELL, GATE_COUNT, INIT
 from layerc.codegen.schema import Schema
 
 WIDTH = 32  # columns per instruction row
@@ -149,3 +150,19 @@ def window(r: Any, y: str | None = "y", f: int | None = None) -> list[Region]:
     need(min(d, r.h, r.w_, r.c, od, r.oh, r.ow) >= 1, "an empty input or output")
     out = [] if y is None else arena(r, y, od * r.oh * r.ow * (r.f if f is None else f))
     return arena(r, "x", d * r.h * r.w_ * r.c) + out
+
+
+def sequence(r: Any) -> list[Region]:
+    """A recurrent step's output (every step's with return_sequences), mask,
+    initial states in the arena, stateful slot and final states, both
+    targets' (their fields share these names); checks the cell code."""
+    need(0 <= r.cell < len(GATE_COUNT), f"cell {r.cell}")
+    two = r.cell == CELL.lstm  # an LSTM's h and c
+    regions = arena(r, "y", r.steps * r.units if r.seq else r.units) + arena(r, "mask", r.steps)
+    if r.init == INIT.arena:
+        regions += arena(r, "h0", r.units) + (arena(r, "c0", r.units) if two else [])
+    if r.init == INIT.state:
+        regions += state(r, "state", (2 if two else 1) * r.units)
+    if r.ret_state:
+        regions += arena(r, "ht", r.units) + (arena(r, "ct", r.units) if two else [])
+    return regions

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from layerc.codegen.codes import CELL, GATE_COUNT, INIT
+from layerc.codegen.codes import GATE_COUNT
 from layerc.codegen.cpu import ops  # noqa: F401  (declares the CPU opcodes' footprints)
 from layerc.codegen.cpu.opcodes import (FOOTPRINTS, OPCODES, Footprint, Region, arena, need,
-                                        state, weights, window)
+                                        sequence, weights, window)
 from layerc.codegen.cuda.emitter import KERNELS
 from layerc.codegen.cuda.ops.recurrent import WORK_UNITS
 
@@ -35,21 +35,11 @@ def _local(r: Any) -> list[Region]:
 
 def _recurrent(r: Any) -> list[Region]:
     """xw (the input projection, steps x gates) and work are kernel scratch."""
-    need(0 <= r.cell < len(GATE_COUNT), f"cell {r.cell}")
+    regions = sequence(r)
     g = GATE_COUNT[r.cell] * r.units
-    lstm = r.cell == CELL.lstm
-    regions = [Region("scratch", "xw", r.xw, r.steps * g),
-               Region("scratch", "work", r.work, WORK_UNITS * r.units)]
-    regions += (arena(r, "y", r.steps * r.units if r.seq else r.units)
-                + arena(r, "mask", r.steps) + weights(r, "wr", r.units * g)
-                + weights(r, "brec", g))
-    if r.init == INIT.arena:
-        regions += arena(r, "h0", r.units) + (arena(r, "c0", r.units) if lstm else [])
-    if r.init == INIT.state:
-        regions += state(r, "state", (2 if lstm else 1) * r.units)
-    if r.ret_state:
-        regions += arena(r, "ht", r.units) + (arena(r, "ct", r.units) if lstm else [])
-    return regions
+    return regions + [Region("scratch", "xw", r.xw, r.steps * g),
+                      Region("scratch", "work", r.work, WORK_UNITS * r.units),
+                      *weights(r, "wr", r.units * g), *weights(r, "brec", g)]
 
 
 OWN: dict[str, Footprint] = {"softmax": _softmax, "conv": _conv, "local": _local,

@@ -17,7 +17,7 @@ from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.gemm import MR, NR, dense_rows, gemm, npanels, pack
 from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT, row_activation, scalar
 from layerc.codegen.cpu.lower import lowers
-from layerc.codegen.cpu.opcodes import arena, need, opcode, runs, scratch, state, touches, weights
+from layerc.codegen.cpu.opcodes import arena, opcode, runs, scratch, sequence, touches, weights
 from layerc.codegen.cpu.threads import pool_size
 from layerc.ir import Node, OpKind
 
@@ -33,25 +33,15 @@ _R = RECURRENT.cols
 
 @touches(RECURRENT)
 def _recurrent_touches(r):
-    need(0 <= r.cell < len(GATE_COUNT), f"cell {r.cell}")
+    regions = sequence(r)
     g = GATE_COUNT[r.cell] * r.units
-    lstm = r.cell == CELL.lstm
     panels = -(-g // NR)
     bias = 2 * g if r.cell == CELL.gru and r.reset_after == 1 else g
     split = r.cell == CELL.gru and r.reset_after != 1  # wr packed as [:, :2u] and [:, 2u:]
     rec_panels = -(-2 * r.units // NR) + -(-r.units // NR) if split else panels
-    regions = (arena(r, "x", r.steps * r.features)
-               + arena(r, "y", r.steps * r.units if r.seq else r.units)
-               + arena(r, "mask", r.steps) + scratch(r)
-               + weights(r, "wk", r.features * panels * NR)
-               + weights(r, "wr", r.units * rec_panels * NR) + weights(r, "b", bias))
-    if r.init == INIT.arena:
-        regions += arena(r, "h0", r.units) + (arena(r, "c0", r.units) if lstm else [])
-    if r.init == INIT.state:
-        regions += state(r, "state", (2 if lstm else 1) * r.units)
-    if r.ret_state:
-        regions += arena(r, "ht", r.units) + (arena(r, "ct", r.units) if lstm else [])
-    return regions
+    return (regions + arena(r, "x", r.steps * r.features) + scratch(r)
+            + weights(r, "wk", r.features * panels * NR)
+            + weights(r, "wr", r.units * rec_panels * NR) + weights(r, "b", bias))
 
 
 # ----- kernels -----
