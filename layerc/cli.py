@@ -23,7 +23,7 @@ from layerc.errors import ConfigError, InputError, LayercError
 def _key(path: str | None) -> bytes | None:
     """The signing key in the file a --key-file / --sign-key-file option
     names (None: LAYERC_SIGNING_KEY_FILE's, if set, applies)."""
-    from layerc.runtime.artifact import key_from_file
+    from layerc.runtime.signing import key_from_file
 
     return None if path is None else key_from_file(path)
 
@@ -105,7 +105,7 @@ def _dump(args: argparse.Namespace) -> None:
 
 
 def _compile(args: argparse.Namespace) -> None:
-    from layerc.runtime.artifact import signing_key
+    from layerc.runtime.signing import signing_key
 
     sign = signing_key(_key(args.sign_key_file))  # before compiling: a bad key fails fast
     model = _compiled(args.model, args.target, variable_ok=True,  # loaded for --target
@@ -138,7 +138,8 @@ def _inspect(args: argparse.Namespace) -> None:
     from layerc import ir
     from layerc.model_file import load_source
     from layerc.runtime import CompiledModel
-    from layerc.runtime.artifact import random_inputs, signing_key
+    from layerc.runtime.artifact import random_inputs
+    from layerc.runtime.signing import signing_key
 
     from layerc.compiler import compile
 

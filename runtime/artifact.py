@@ -21,7 +21,7 @@ graph.json's types, pads and kernel variants are derived again and compared
 (ir.from_json, ir.verify, ir.specialize), the weights must be the float32
 arrays of the shapes the nodes need, and anything amiss is an ArtifactError
 that names the part (and the node). Only a signature checked with the key
-(`load(key=)`, LAYERC_SIGNING_KEY_FILE, LAYERC_REQUIRE_SIGNATURE=1) tells an
+(`load(key=)`, LAYERC_SIGNING_KEY_FILE, LAYERC_REQUIRE_SIGNATURE=1; signing.py) tells an
 artifact from its author from one someone else wrote.
 """
 
@@ -39,9 +39,11 @@ from typing import Any
 
 import numpy as np
 
-from layerc.ir import (ArtifactError, ConfigError, Graph, LayercError, TargetError, from_json,
+from layerc.ir import (ArtifactError, Graph, LayercError, TargetError, from_json,
                        rule_for, to_json, verify)
 from layerc.ir.specialize import specialized_window
+from layerc.runtime.signing import ALGORITHM, KEY_FILE_ENV, REQUIRE_ENV, required, signing_key
+from layerc.runtime.signing import signature as manifest_signature
 
 FORMAT = "layerc-artifact"
 # 1: a compiled graph; 2 adds variable-length artifacts ("symbolic": the
@@ -54,13 +56,6 @@ SIGNATURE = "signature.json"
 # differ, so the self-test allows float32 rounding, not a different answer.
 SELF_TEST_RTOL = 1e-4
 SELF_TEST_ATOL = 1e-5
-# Signing: the key comes from `key=`, else from the file this variable
-# names; LAYERC_REQUIRE_SIGNATURE=1 refuses to load without one.
-KEY_FILE_ENV = "LAYERC_SIGNING_KEY_FILE"
-REQUIRE_ENV = "LAYERC_REQUIRE_SIGNATURE"
-MIN_KEY_BYTES = 16
-ALGORITHM = "hmac-sha256"
-_SIGNED = b"layerc-artifact signature v1\n"  # what a signature is of: this, then the manifest
 
 
 def _sha256(data: bytes) -> str:
@@ -130,51 +125,6 @@ def manifest_for(model: Any, parts: dict[str, bytes]) -> dict:
     }
 
 
-# ----- signing keys -----
-def signing_key(key: Any = None) -> bytes | None:
-    """The key to sign or check artifacts with: `key` (bytes), else the
-    contents of the file $LAYERC_SIGNING_KEY_FILE names, else None."""
-    if key is None:
-        path = os.environ.get(KEY_FILE_ENV)
-        return key_from_file(path, f"{KEY_FILE_ENV}={path}") if path else None
-    if not isinstance(key, (bytes, bytearray, memoryview)):
-        raise ConfigError(f"key must be bytes (e.g. read from a file), got "
-                          f"{type(key).__name__}")
-    return _long_enough(bytes(key), "key")
-
-
-def key_from_file(path: str, what: str = "") -> bytes:
-    """The signing key a file holds: all its bytes, a final newline included
-    (the same file signs and checks, so that needs no rule)."""
-    what = what or f"key file {path}"
-    try:
-        with open(path, "rb") as f:
-            key = f.read()
-    except OSError as err:
-        raise ConfigError(f"{what}: cannot read the signing key ({err.strerror or err})") \
-            from None
-    return _long_enough(key, what)
-
-
-def _long_enough(key: bytes, what: str) -> bytes:
-    if len(key) < MIN_KEY_BYTES:
-        raise ConfigError(f"{what}: a signing key needs at least {MIN_KEY_BYTES} bytes, this "
-                          f"one has {len(key)} (32 random bytes are best)")
-    return key
-
-
-def _required() -> bool:
-    value = os.environ.get(REQUIRE_ENV, "")
-    if value not in ("", "0", "1"):
-        raise ConfigError(f"{REQUIRE_ENV}={value!r}: expected 1 (artifacts must be signed) or "
-                          f"0")
-    return value == "1"
-
-
-def _signature(manifest: bytes, key: bytes) -> str:
-    return hmac.new(key, _SIGNED + manifest, hashlib.sha256).hexdigest()
-
-
 # ----- saving -----
 def save(model: Any, path: str | os.PathLike, key: Any = None) -> None:
     """Writes `model` to `path` atomically: a temporary file in the same folder,
@@ -193,7 +143,7 @@ def save(model: Any, path: str | os.PathLike, key: Any = None) -> None:
     manifest = json.dumps(manifest_for(model, parts), indent=1).encode()
     if key is not None:
         parts[SIGNATURE] = json.dumps({"algorithm": ALGORITHM,
-                                       "signature": _signature(manifest, key)}).encode()
+                                       "signature": manifest_signature(manifest, key)}).encode()
     folder = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
@@ -268,7 +218,7 @@ class _Reader:
     def authentic(self, manifest: bytes, key: bytes | None) -> None:
         """With a key, the manifest's signature must be there and be right."""
         if key is None:
-            if _required():
+            if required():
                 raise self.error(f"{REQUIRE_ENV}=1 requires a signed artifact checked with a "
                                  f"key, and none was given: pass load(..., key=) or set "
                                  f"{KEY_FILE_ENV}")
@@ -284,7 +234,7 @@ class _Reader:
         if algorithm != ALGORITHM or not isinstance(signature, str):
             raise self.error(f"{SIGNATURE}: unknown algorithm {algorithm!r} (layerc signs "
                              f"with {ALGORITHM})")
-        if not hmac.compare_digest(signature.encode(), _signature(manifest, key).encode()):
+        if not hmac.compare_digest(signature.encode(), manifest_signature(manifest, key).encode()):
             raise self.error("its signature does not match: it was changed after it was "
                              "signed, or signed with another key")
 
