@@ -26,7 +26,7 @@ from numba import types
 
 from layerc.codegen.cpu import ops  # noqa: F401  (registers every opcode and its step)
 from layerc.codegen.cpu.cache import library_path, load_signature
-from layerc.codegen.cpu.interpreter import FLOATS, STEP_ARGS, run_model, run_rows
+from layerc.codegen.cpu.interpreter import FLOATS, STEP_ARGS, run_model, run_rows, serve
 from layerc.codegen.cpu.opcodes import OPCODES, STEPS
 from layerc.ir import TargetError
 
@@ -100,8 +100,9 @@ def signature(dispatcher: Any, args: tuple) -> tuple[Any, tuple]:
 
 def warm_up(progress: bool | None = True, times: Callable[[str, float], None] | None = None
             ) -> int:
-    """Builds every step, and the interpreter for models of up to two inputs
-    and outputs; returns how many it had to compile (0: all were cached)."""
+    """Builds every step, the interpreter for models of up to two inputs
+    and outputs, and the thread team's helper loop; returns how many it had
+    to compile (0: all were cached)."""
     ints, plan = types.Array(types.int64, 1, "C"), types.Array(types.int64, 2, "C")
     entries: list[tuple[Any, tuple]] = [
         (run_model, (plan, ints, FLOATS, FLOATS, FLOATS, types.int64, ints,
@@ -110,6 +111,7 @@ def warm_up(progress: bool | None = True, times: Callable[[str, float], None] | 
         for n_in in (1, 2) for n_out in (1, 2)]
     entries.append((run_rows, (plan, ints, FLOATS, FLOATS, FLOATS, types.int64, types.int64,
                                types.int64)))
+    entries.append((serve, (types.int64,)))
     return ready(STEPS, entries, progress, times)
 
 

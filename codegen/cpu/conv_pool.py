@@ -17,12 +17,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from layerc.codegen.cpu.gemm import MR, NR, SERIAL_FLOPS, CHUNKS_PER_THREAD, _tiles
-from layerc.codegen.cpu.kernels import FAST_JIT, PARALLEL_JIT
+from layerc.codegen.cpu import team
+from layerc.codegen.cpu.gemm import MR, NR, _tiles, chunks_for
+from layerc.codegen.cpu.kernels import FAST_JIT
 from layerc.codegen.cpu.simd import WIDTH, vload, vmax, vstore
-from layerc.codegen.cpu.threads import pool_size
 
 # A band's convolution at most this many floats (64 KB: it stays in L2
 # while it is pooled). Whole pooled rows per band, not one: the MNIST
@@ -75,14 +75,20 @@ def _pool(band, at0, width, out, at, f, ph, pw):
             out[at + pj * f + ch] = acc
 
 
-@njit(**PARALLEL_JIT)
+@njit(**FAST_JIT)
 def _split(units, chunks, rows, groups, cols, nblk, src, x0, h, w, c, kh, kw, sh, sw, dh, dw,
            pt, pl, zero, weights, w0, b0, relu, out, y0, f, ph, pw, ohp, owp):
-    for ci in prange(chunks):
+    """The bands in `chunks` chunks, a team region (team.py)."""
+    role = team.open_region(chunks)
+    band = np.empty(rows * ph * cols * pw * f, np.float32)
+    offs = np.empty(kh * kw * MR, np.int64)
+    ci = team.grab(role, chunks, -1)
+    while ci >= 0:
         _bands(ci * units // chunks, (ci + 1) * units // chunks, rows, groups, cols, nblk, src,
                x0, h, w, c, kh, kw, sh, sw, dh, dw, pt, pl, zero, weights, w0, b0, relu, out, y0,
-               f, ph, pw, ohp, owp, np.empty(rows * ph * cols * pw * f, np.float32),
-               np.empty(kh * kw * MR, np.int64))
+               f, ph, pw, ohp, owp, band, offs)
+        ci = team.grab(role, chunks, ci)
+    team.close(role, chunks)
 
 
 @njit(**FAST_JIT)
@@ -91,11 +97,10 @@ def conv_max_pool(src, x0, batch, h, w, c, kh, kw, sh, sw, dh, dw, pt, pl, zero,
     """out[y0:] (batch, ohp, owp, f) = the ph x pw max pooling (strides ph,
     pw; no padding) of `gemm`'s convolution (the same operands, but only its
     first ohp * ph rows and owp * pw columns are computed). A band holds as
-    many whole pooled rows as BAND_FLOATS allow; with fewer than
-    CHUNKS_PER_THREAD bands per thread (batch 1), fewer rows, down to one,
-    then blocks of a row (a 1-D layer at batch 1), so every thread has work."""
-    threads = pool_size()
-    want = CHUNKS_PER_THREAD * threads if threads > 1 else 1
+    many whole pooled rows as BAND_FLOATS allow; with fewer bands than the
+    team region wants (`chunks_for`; batch 1), fewer rows, down to one, then
+    blocks of a row (a 1-D layer at batch 1), so every thread has work."""
+    want = chunks_for(ohp * owp * batch, 2 * batch * ohp * ph * owp * pw * kh * kw * c * f)
     rows = max(1, min(ohp, BAND_FLOATS // (ph * owp * pw * f)))
     groups = -(-ohp // rows)
     if batch * groups < want:
@@ -106,13 +111,5 @@ def conv_max_pool(src, x0, batch, h, w, c, kh, kw, sh, sw, dh, dw, pt, pl, zero,
     cols = -(-owp // nblk)
     nblk = -(-owp // cols)
     units = batch * groups * nblk
-    chunks = min(units, want)
-    if 2 * batch * ohp * ph * owp * pw * kh * kw * c * f < SERIAL_FLOPS:
-        chunks = 1
-    if chunks <= 1:
-        _bands(0, units, rows, groups, cols, nblk, src, x0, h, w, c, kh, kw, sh, sw, dh, dw, pt,
-               pl, zero, weights, w0, b0, relu, out, y0, f, ph, pw, ohp, owp,
-               np.empty(rows * ph * cols * pw * f, np.float32), np.empty(kh * kw * MR, np.int64))
-    else:
-        _split(units, chunks, rows, groups, cols, nblk, src, x0, h, w, c, kh, kw, sh, sw, dh, dw,
-               pt, pl, zero, weights, w0, b0, relu, out, y0, f, ph, pw, ohp, owp)
+    _split(units, min(units, want), rows, groups, cols, nblk, src, x0, h, w, c, kh, kw, sh, sw,
+           dh, dw, pt, pl, zero, weights, w0, b0, relu, out, y0, f, ph, pw, ohp, owp)

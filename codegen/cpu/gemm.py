@@ -26,12 +26,11 @@ C (M x N) = A (M x K) @ B (K x N), then bias and ReLU in registers.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from layerc.codegen.cpu import simd
+from layerc.codegen.cpu import simd, team
 from layerc.codegen.cpu.cache import SOURCE_HASH, generated_module
-from layerc.codegen.cpu.kernels import FAST_JIT, PARALLEL_JIT
-from layerc.codegen.cpu.threads import pool_size
+from layerc.codegen.cpu.kernels import FAST_JIT
 
 W = simd.WIDTH
 NR = 2 * W  # columns per panel
@@ -39,11 +38,14 @@ MR = 8 if simd.AVX512 else 6  # rows per tile
 ROWS = tuple(sorted({1, 2, 4, MR}))  # the row counts with a kernel of their own
 # Weights at most this large (bytes) stay in L2 across row blocks.
 L2_WEIGHTS = 256 * 1024
-# Chunks of tiles per thread in a parallel region: more than one, so that a
-# thread whose core is busy elsewhere leaves its second chunk to the others.
+# Chunks of tiles per thread in a team region (team.py): up to this many, so
+# that a thread whose core is busy elsewhere leaves its later chunks to the
+# others, but one per CHUNK_FLOPS at most (taking a chunk costs a fraction
+# of a microsecond: a batch-1 Dense(512) runs in one chunk per thread).
 CHUNKS_PER_THREAD = 4
-# A GEMM of fewer FLOPs runs in the calling thread (a parallel region costs
-# a few microseconds: the batch-1 Dense(10) after a 512-wide layer).
+CHUNK_FLOPS = 1_000_000
+# A GEMM of fewer FLOPs runs in the calling thread (the batch-1 Dense(10)
+# after a 512-wide layer).
 SERIAL_FLOPS = 200_000
 
 
@@ -327,13 +329,29 @@ def _tiles(lo, hi, src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, 
                 moved = False
 
 
-@njit(**PARALLEL_JIT)
+@njit(**FAST_JIT)
+def chunks_for(units, flops):
+    """Chunks of a region of `units` work units and `flops` FLOPs on the
+    calling thread's team: 1 (run alone) when the work is too small."""
+    threads = team.size()
+    if threads <= 1 or flops < SERIAL_FLOPS:
+        return 1
+    per = max(1, min(CHUNKS_PER_THREAD, flops // (threads * CHUNK_FLOPS)))
+    return max(1, min(units, per * threads))
+
+
+@njit(**FAST_JIT)
 def _split(tiles, chunks, src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl,
            zero, weights, w0, b0, relu, out, y0, f):
-    for ci in prange(chunks):
+    """The tiles in `chunks` chunks, a team region (team.py)."""
+    role = team.open_region(chunks)
+    offs = np.empty(kh * kw * MR, np.int64)
+    ci = team.grab(role, chunks, -1)
+    while ci >= 0:
         _tiles(ci * tiles // chunks, (ci + 1) * tiles // chunks, src, x0, batch, h, w, c, oh,
-               ow, kh, kw, sh, sw, dh, dw, pt, pl, zero, weights, w0, b0, relu, out, y0, f,
-               np.empty(kh * kw * MR, np.int64))
+               ow, kh, kw, sh, sw, dh, dw, pt, pl, zero, weights, w0, b0, relu, out, y0, f, offs)
+        ci = team.grab(role, chunks, ci)
+    team.close(role, chunks)
 
 
 @njit(**FAST_JIT)
@@ -344,19 +362,12 @@ def gemm(src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, zero, 
     weights[b0:] (`pack_bias`; b0 < 0: none), through a ReLU if `relu`.
     `zero`: where kw * c zeros lie in src, read for taps in the padding. A
     Dense is the 1x1 case: h = w = oh = ow = 1, c = K. The tiles are split
-    over layerc's threads in one parallel region, unless there is too little
-    work to pay for one (a few microseconds). Each thread gets about
-    CHUNKS_PER_THREAD contiguous runs of tiles, taken as threads come free."""
+    over layerc's thread team in one region (`chunks_for`: contiguous runs of
+    tiles, taken as threads come free), unless there is too little work."""
     m = batch * oh * ow
     tiles = -(-m // MR) * -(-f // NR)
-    threads = pool_size()
-    chunks = min(tiles, CHUNKS_PER_THREAD * threads) if threads > 1 else 1
-    if chunks <= 1 or 2 * m * kh * kw * c * f < SERIAL_FLOPS:
-        _tiles(0, tiles, src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, zero,
-               weights, w0, b0, relu, out, y0, f, np.empty(kh * kw * MR, np.int64))
-    else:
-        _split(tiles, chunks, src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl,
-               zero, weights, w0, b0, relu, out, y0, f)
+    _split(tiles, chunks_for(tiles, 2 * m * kh * kw * c * f), src, x0, batch, h, w, c, oh, ow,
+           kh, kw, sh, sw, dh, dw, pt, pl, zero, weights, w0, b0, relu, out, y0, f)
 
 
 @njit(**FAST_JIT)

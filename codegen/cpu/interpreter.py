@@ -19,10 +19,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit, types
+from numba import carray, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from layerc.codegen.cpu import team
 from layerc.codegen.cpu.kernels import JIT
 from layerc.codegen.cpu.opcodes import OPCODE
 from layerc.codegen.cpu.threads import enter, leave
@@ -53,12 +54,81 @@ def call_step(typingctx: Any, address: Any, r: Any, weights: Any, arena: Any, st
     return sig, codegen
 
 
+@intrinsic
+def call_step_quietly(typingctx: Any, address: Any, r: Any, weights: Any, arena: Any,
+                      state: Any, batch: Any) -> Any:
+    """`call_step` for a team helper: an error the step raises is the
+    owner's to report (it runs the same step), so the helper ignores it."""
+    sig = types.void(types.int64, ROW, FLOATS, FLOATS, FLOATS, types.int64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        fnty = context.call_conv.get_function_type(types.void, STEP_ARGS)
+        fn = builder.inttoptr(args[0], fnty.as_pointer())
+        context.call_conv.call_function(builder, fn, types.void, STEP_ARGS, args[1:])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _pointer_to(kind: Any) -> Any:
+    @intrinsic
+    def pointer(typingctx: Any, address: Any) -> Any:
+        sig = types.CPointer(kind)(types.int64)
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
+        return sig, codegen
+    return pointer
+
+
+_ints_at = _pointer_to(types.int64)
+_floats_at = _pointer_to(types.float32)
+
+
+@njit(**JIT)
+def serve(k: int) -> None:
+    """Helper k of layerc's thread team (team.py), in a thread of its own
+    until the team stops: it runs the step of each region the owner
+    publishes, with the owner's arguments, to take chunks of that region."""
+    slot = team.SLOTS + 8 * k
+    team.store(slot, team.me())
+    spin = team.spin_cycles()
+    seen = team.load(team.GEN)
+    while True:
+        g = team.wait_region(k, seen, spin)
+        if g < 0:
+            return
+        seen = g
+        team.add(team.ACTIVE, 1)
+        if team.load(team.GEN) == g:
+            ticket = team.load(team.TICKET)
+            row, rows, cols = team.load(team.ROW), team.load(team.ROWS), team.load(team.COLS)
+            plan = carray(_ints_at(team.load(team.PLAN)), (rows, cols))
+            steps = carray(_ints_at(team.load(team.STEPS)), team.load(team.NSTEPS))
+            weights = carray(_floats_at(team.load(team.WEIGHTS)), team.load(team.NWEIGHTS))
+            arena = carray(_floats_at(team.load(team.ARENA)), team.load(team.NARENA))
+            state = carray(_floats_at(team.load(team.STATE_AT)), team.load(team.NSTATE))
+            batch = team.load(team.BATCH)
+            if team.load(team.GEN) == g and 0 <= row < rows:
+                team.store(slot + 3, ticket)
+                op = plan[row, OPCODE]
+                if 0 < op < steps.size and steps[op] != 0:
+                    call_step_quietly(steps[op], plan[row], weights, arena, state, batch)
+        seen = team.load(slot + 1)  # the last region it took part in
+        team.add(team.ACTIVE, -1)
+
+
 @njit(**JIT)
 def run_rows(plan: np.ndarray, steps: np.ndarray, weights: np.ndarray, arena: np.ndarray,
              state: np.ndarray, batch: int, start: int, stop: int) -> None:
     """Runs plan rows [start, stop), each by its opcode's step (`steps[opcode]`
-    is the step's address; the program loaded every step its plan names)."""
+    is the step's address; the program loaded every step its plan names).
+    When the calling thread owns layerc's thread team, it notes each row for
+    the regions its step publishes (team.py)."""
+    owner = team.load(team.OWNER) == team.me()
     for i in range(start, stop):
+        if owner:
+            team.at_row(i)
         r = plan[i]
         op = r[OPCODE]
         if op <= 0 or op >= steps.size or steps[op] == 0:
@@ -75,7 +145,10 @@ def run_model(plan: np.ndarray, steps: np.ndarray, weights: np.ndarray, arena: n
     threads (threads.py). `state` holds the states of stateful layers between
     calls. Inputs and outputs are flat (tuples of 1-D arrays, so one compiled
     version serves every shape)."""
-    saved = enter(threads)
+    saved = enter()
+    owner = team.claim(threads)
+    if owner:
+        team.stage(plan, steps, weights, arena, state, batch)
     for i in range(len(inputs)):
         x = inputs[i]
         start = in_offsets[i] * batch
@@ -85,4 +158,6 @@ def run_model(plan: np.ndarray, steps: np.ndarray, weights: np.ndarray, arena: n
         y = outputs[i]
         start = out_offsets[i] * batch
         y[:] = arena[start: start + y.size]
+    if owner:
+        team.release()
     leave(saved)

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import numpy as np
+from numba import types
 
 from layerc.codegen.base import Lowered, ThreadArenas, lower_program
-from layerc.codegen.cpu import build
+from layerc.codegen.cpu import build, team
 from layerc.codegen.cpu.emitter import Emitter
-from layerc.codegen.cpu.interpreter import run_model, run_rows
+from layerc.codegen.cpu.interpreter import run_model, run_rows, serve
 from layerc.codegen.cpu.lower import LOWERINGS
 from layerc.codegen.cpu.opcodes import OPCODE
 from layerc.codegen.cpu.opcodes import FOOTPRINTS, OPCODES
@@ -60,10 +61,24 @@ class Program(Lowered):
                 tuple(x.reshape(-1) for x in xs), self._out_offsets,
                 tuple(y.reshape(-1) for y in outs), self.threads)
         if not self._ready:
-            build.ready(self.opcodes(), [build.signature(run_model, args)])
+            self._get_ready(build.signature(run_model, args))
             self._ready = True
-        run_model(*args)
+        if self.threads > 1:
+            team.start(self.threads - 1)  # at once if started (again after a fork)
+        try:
+            run_model(*args)
+        except BaseException:
+            team.abandon()
+            raise
         return outs
+
+    def _get_ready(self, entry: tuple) -> None:
+        """Loads (or builds) the plan's steps, the interpreter's `entry`, and
+        the team's helper loop when this program runs on several threads."""
+        entries = [entry]
+        if self.threads > 1:
+            entries.append((serve, (types.int64,)))
+        build.ready(self.opcodes(), entries)
 
     def opcodes(self) -> np.ndarray:
         """The opcodes this program's plan runs."""
@@ -81,13 +96,20 @@ class Program(Lowered):
             arena[start: start + x.size] = x.reshape(-1)
         args = (self.plan, build.TABLE, self.weights, arena,
                 _NO_STATE if state is None else state, batch)
-        build.ready(self.opcodes(), [build.signature(run_rows, (*args, 0, 0))])
+        self._get_ready(build.signature(run_rows, (*args, 0, 0)))
+        if self.threads > 1:
+            team.start(self.threads - 1)
 
         def run_steps(start: int, stop: int) -> None:
-            saved = enter(self.threads)
+            saved = enter()
+            owner = team.claim(self.threads)
+            if owner:
+                team.stage(*args)
             try:
                 run_rows(*args, start, stop)
             finally:
+                if owner:
+                    team.release()
                 leave(saved)
         return run_steps
 

@@ -30,13 +30,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from layerc.codegen.cpu import simd
-from layerc.codegen.cpu.gemm import CHUNKS_PER_THREAD, MR, NR, npanels, pack, tile, whole
-from layerc.codegen.cpu.kernels import FAST_JIT, PARALLEL_JIT
+from layerc.codegen.cpu import simd, team
+from layerc.codegen.cpu.gemm import MR, NR, chunks_for, npanels, pack, tile, whole
+from layerc.codegen.cpu.kernels import FAST_JIT
 from layerc.codegen.cpu.simd import vadd, vget, vload, vrelu, vstore, vsub, vzero
-from layerc.codegen.cpu.threads import pool_size
 
 W = simd.WIDTH
 # A block's V and M (16 x tiles x channels, float32) together fit in this.
@@ -223,12 +222,17 @@ def _blocks(lo, hi, tb, src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0
                             _store(out, o + ow * f + f, y11, n)
 
 
-@njit(**PARALLEL_JIT)
+@njit(**FAST_JIT)
 def _split(chunks, blocks, tb, src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0, relu,
            out, y0, f):
-    for ci in prange(chunks):
+    """The blocks in `chunks` chunks, a team region (team.py)."""
+    role = team.open_region(chunks)
+    ci = team.grab(role, chunks, -1)
+    while ci >= 0:
         _blocks(ci * blocks // chunks, (ci + 1) * blocks // chunks, tb, src, x0, batch, h, w,
                 c, oh, ow, pt, pl, weights, w0, b0, relu, out, y0, f)
+        ci = team.grab(role, chunks, ci)
+    team.close(role, chunks)
 
 
 @njit(**FAST_JIT)
@@ -238,13 +242,9 @@ def winograd(src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0, relu, out
     weights[w0:] (`pack_kernel`), plus the bias packed at weights[b0:]
     (`gemm.pack_bias`: whole panels; b0 < 0: none), through a ReLU if `relu`."""
     tiles = batch * ((oh + 1) // 2) * ((ow + 1) // 2)
-    threads = pool_size()
-    tb = block_tiles(padded(c), npanels(f) * NR, tiles, threads)
+    tb = block_tiles(padded(c), npanels(f) * NR, tiles, team.size())
     blocks = -(-tiles // tb)
-    chunks = min(blocks, CHUNKS_PER_THREAD * threads) if threads > 1 else 1
-    if chunks <= 1:
-        _blocks(0, blocks, tb, src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0, relu,
-                out, y0, f)
-    else:
-        _split(chunks, blocks, tb, src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0,
-               relu, out, y0, f)
+    # the FLOPs of the direct convolution, which the region's size is set by
+    chunks = chunks_for(blocks, 18 * batch * oh * ow * c * f)
+    _split(chunks, blocks, tb, src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0, relu,
+           out, y0, f)

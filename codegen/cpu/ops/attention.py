@@ -18,12 +18,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from layerc.codegen.cpu.gemm import MR, NR, SERIAL_FLOPS, npanels, tile, whole
-from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT, exp_shifted
+from layerc.codegen.cpu import team
+from layerc.codegen.cpu.kernels import FAST_JIT, JIT, exp_shifted
 from layerc.codegen.cpu.opcodes import arena, need, opcode, runs, touches, weights
-from layerc.codegen.cpu.threads import pool_size
 from layerc.ir.ops.attention import LARGE
 
 ATTENTION = opcode("attention", "q k v y p qm vm km am tq tk heads kv dk dv tanh par masking "
@@ -187,10 +187,14 @@ def _items(r, weights, arena, batch, lo, hi):
                         arena[at: at + dv] = 0.0
 
 
-@njit(**PARALLEL_JIT)
+@njit(**FAST_JIT)
 def _split(r, weights, arena, batch, items, chunks):
-    for ci in prange(chunks):
+    role = team.open_region(chunks)
+    ci = team.grab(role, chunks, -1)
+    while ci >= 0:
         _items(r, weights, arena, batch, ci * items // chunks, (ci + 1) * items // chunks)
+        ci = team.grab(role, chunks, ci)
+    team.close(role, chunks)
 
 
 @runs(ATTENTION)
@@ -198,8 +202,8 @@ def _split(r, weights, arena, batch, items, chunks):
 def run_attention(r, weights, arena, state, batch):
     items = batch * r[_A.heads] * -(-r[_A.tq] // QB)
     flops = 2 * batch * r[_A.heads] * r[_A.tq] * r[_A.tk] * (r[_A.dk] + r[_A.dv])
-    chunks = min(items, 4 * pool_size())
+    chunks = min(items, 4 * team.size())
     if chunks > 1 and flops >= SERIAL_FLOPS:
         _split(r, weights, arena, batch, items, chunks)
-    else:
+    elif team.lead():
         _items(r, weights, arena, batch, 0, items)

@@ -25,7 +25,7 @@ from layerc.codegen import lowering
 from layerc.codegen import windows
 from layerc.codegen.codes import ACT, VARIANT, VARIANTS
 from layerc.codegen.cpu.emitter import Emitter
-from layerc.codegen.cpu import fusion, winograd
+from layerc.codegen.cpu import fusion, team, winograd
 from layerc.codegen.cpu.conv_pool import conv_max_pool
 from layerc.codegen.cpu.gemm import gemm, pack, pack_bias
 from layerc.codegen.cpu.ops.grouped_conv import lower_grouped
@@ -147,6 +147,9 @@ def depth_taps(src, x0, batch, d, plane, c, od, kd, sd, dd, pf, dst, at):
 @runs(CONV)
 @njit(**JIT)
 def run_conv(r, weights, arena, state, batch):
+    """The GEMM, Winograd and conv + pool kernels run in team regions; what
+    the step writes outside them, the team's owner writes (team.py)."""
+    lead = team.lead()
     h, w, c, oh, ow, f = r[_C.h], r[_C.w_], r[_C.c], r[_C.oh], r[_C.ow], r[_C.f]
     d, od, kd = r[_C.d_], r[_C.od], r[_C.kd]
     kh, kw, act = r[_C.kh], r[_C.kw], r[_C.act]
@@ -155,7 +158,8 @@ def run_conv(r, weights, arena, state, batch):
         winograd.winograd(arena, x, batch, h, w, c, oh, ow, r[_C.pt], r[_C.pl], weights,
                           r[_C.w], r[_C.b], act == ACT.relu, arena, y, f)
     elif r[_C.first] == 0 and r[_C.pool_h] > 0:  # as below, pooled band by band
-        arena[scratch: scratch + kw * c] = 0.0
+        if lead:
+            arena[scratch: scratch + kw * c] = 0.0
         ph, pw = r[_C.pool_h], r[_C.pool_w]
         conv_max_pool(arena, x, batch, h, w, c, kh, kw, r[_C.sh], r[_C.sw], r[_C.dh], r[_C.dw],
                       r[_C.pt], r[_C.pl], scratch, weights, r[_C.w], r[_C.b], act == ACT.relu,
@@ -165,14 +169,16 @@ def run_conv(r, weights, arena, state, batch):
         if d > 1 or kd > 1:  # 3-D: each output depth slice a 2-D convolution (depth_taps)
             planes, cc = batch * od, kd * c
             src = scratch + kw * cc
-            depth_taps(arena, x, batch, d, h * w, c, od, kd, r[_C.sd], r[_C.dd], r[_C.pf],
-                       arena, src)
-        arena[scratch: scratch + kw * cc] = 0.0
+            if lead:
+                depth_taps(arena, x, batch, d, h * w, c, od, kd, r[_C.sd], r[_C.dd], r[_C.pf],
+                           arena, src)
+        if lead:
+            arena[scratch: scratch + kw * cc] = 0.0
         gemm(arena, src, planes, h, w, cc, oh, ow, kh, kw, r[_C.sh], r[_C.sw], r[_C.dh],
              r[_C.dw], r[_C.pt], r[_C.pl], scratch, weights, r[_C.w], r[_C.b], act == ACT.relu,
              arena, y, f)
-    if r[_C.first] == 0:
-        if act != ACT.linear and act != ACT.relu:
+    if r[_C.first] == 0 or not lead:
+        if act != ACT.linear and act != ACT.relu and lead:
             out = arena[y: y + batch * od * oh * ow * f].reshape((batch * od * oh * ow, f))
             activate(out, out, act)
         return

@@ -8,15 +8,15 @@ keeps the channels innermost)."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from layerc.codegen import windows
 from layerc.codegen.codes import ACT
 from layerc.codegen.cpu.emitter import Emitter
-from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT, activate
+from layerc.codegen.cpu import team
+from layerc.codegen.cpu.kernels import FAST_JIT, JIT, activate
 from layerc.codegen.cpu.lower import lowers
 from layerc.codegen.cpu.opcodes import opcode, runs, touches, weights, window
-from layerc.codegen.cpu.threads import pool_size
 from layerc.ir import Node, OpKind
 
 TRANSPOSED = opcode("conv_transpose",
@@ -83,13 +83,17 @@ def _taps(x, wt, line, tap0, n, iy, pixel0, rows, ox, w, c, f, kw, sw, dw, cl, f
             line[o] += acc
 
 
-@njit(**PARALLEL_JIT)
+@njit(**FAST_JIT)
 def _split(x, y, wt, w0, b0, rows, d, h, w, c, od, oh, ow, f, kd, kh, kw, sd, sh, sw, dd, dh, dw,
            cf, ct, cl, first, chunks):
-    for ci in prange(chunks):
+    role = team.open_region(chunks)
+    ci = team.grab(role, chunks, -1)
+    while ci >= 0:
         transposed_rows(x, y, wt, w0, b0, ci * rows // chunks, (ci + 1) * rows // chunks, d, h,
                         w, c, od, oh, ow, f, kd, kh, kw, sd, sh, sw, dd, dh, dw, cf, ct, cl,
                         first)
+        ci = team.grab(role, chunks, ci)
+    team.close(role, chunks)
 
 
 @runs(TRANSPOSED)
@@ -102,12 +106,12 @@ def run_conv_transpose(r, weights, arena, state, batch):
     rows = batch * od * oh
     args = (d, h, w, c, od, oh, ow, f, r[_T.kd], r[_T.kh], r[_T.kw], r[_T.sd], r[_T.sh],
             r[_T.sw], r[_T.dd], r[_T.dh], r[_T.dw], r[_T.pf], r[_T.pt], r[_T.pl], r[_T.first])
-    chunks = min(rows, 4 * pool_size())
+    chunks = min(rows, 4 * team.size())
     if chunks > 1 and y.size >= SERIAL_VALUES:
         _split(x, y, weights, r[_T.w], r[_T.b], rows, *args, chunks)
-    else:
+    elif team.lead():
         transposed_rows(x, y, weights, r[_T.w], r[_T.b], 0, rows, *args)
-    if r[_T.act] != ACT.linear:
+    if r[_T.act] != ACT.linear and team.lead():
         row = ow if r[_T.first] else f
         out = y.reshape((y.size // row, row))
         activate(out, out, r[_T.act])

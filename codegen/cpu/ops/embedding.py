@@ -5,11 +5,11 @@ shared: codegen/lowering.py)."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from layerc.codegen.cpu.kernels import JIT, PARALLEL_JIT
+from layerc.codegen.cpu import team
+from layerc.codegen.cpu.kernels import FAST_JIT, JIT
 from layerc.codegen.cpu.opcodes import arena, opcode, runs, touches, weights
-from layerc.codegen.cpu.threads import pool_size
 
 GATHER = opcode("gather", "x w y count dim vocabulary mask")  # mask: -1 when none
 _G = GATHER.cols
@@ -46,15 +46,19 @@ def nonzero(indices: np.ndarray, mask: np.ndarray) -> None:
         mask[i] = 0.0 if int(indices[i]) == 0 else 1.0
 
 
-@njit(**PARALLEL_JIT)
+@njit(**FAST_JIT)
 def gather_split(indices: np.ndarray, table: np.ndarray, y: np.ndarray, dim: int,
                  chunks: int) -> None:
     """`gather` with the rows split over layerc's threads: a large table's
     rows come from memory, and two threads keep twice the reads in flight."""
     count = indices.shape[0]
-    for ci in prange(chunks):
+    role = team.open_region(chunks)
+    ci = team.grab(role, chunks, -1)
+    while ci >= 0:
         lo, hi = ci * count // chunks, (ci + 1) * count // chunks
         gather(indices[lo:hi], table, y[lo * dim: hi * dim], dim)
+        ci = team.grab(role, chunks, ci)
+    team.close(role, chunks)
 
 
 @runs(GATHER)
@@ -64,10 +68,10 @@ def run_gather(r, weights, arena, state, batch):
     table = weights[r[_G.w]: r[_G.w] + r[_G.vocabulary] * dim]
     indices = arena[r[_G.x] * batch: r[_G.x] * batch + count]
     y = arena[r[_G.y] * batch: r[_G.y] * batch + count * dim]
-    chunks = min(pool_size(), count * dim // SPLIT_FLOATS)
+    chunks = min(team.size(), count * dim // SPLIT_FLOATS)
     if chunks > 1:
         gather_split(indices, table, y, dim, chunks)
-    else:
+    elif team.lead():
         gather(indices, table, y, dim)
-    if r[_G.mask] >= 0:
+    if r[_G.mask] >= 0 and team.lead():
         nonzero(indices, arena[r[_G.mask] * batch: r[_G.mask] * batch + count])

@@ -12,15 +12,15 @@ vectorized kernel of its own (depthwise_rows). Reached through lower_conv
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from layerc.codegen import windows
 from layerc.codegen.codes import ACT
 from layerc.codegen.cpu.emitter import Emitter
-from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT, activate
+from layerc.codegen.cpu import team
+from layerc.codegen.cpu.kernels import FAST_JIT, JIT, activate
 from layerc.codegen.cpu.opcodes import need, opcode, runs, touches, weights, window
 from layerc.codegen.cpu.simd import WIDTH, vfma, vload, vstore, vzero
-from layerc.codegen.cpu.threads import pool_size
 from layerc.ir import Node
 
 GROUPED = opcode("grouped_conv", f"x w b y {windows.WINDOW_FIELDS} {windows.DEPTH_FIELDS} "
@@ -87,13 +87,17 @@ def _taps(x, wt, line, tap0, pixel_row, ox, w, c, f, kw, sw, dw, pl, cg, fg, fir
                 line[o] += v * wt[tap + k * f + o]
 
 
-@njit(**PARALLEL_JIT)
+@njit(**FAST_JIT)
 def _split(x, y, wt, w0, b0, rows, d, h, w, c, od, oh, ow, f, kd, kh, kw, sd, sh, sw, dd, dh, dw,
            pf, pt, pl, first, groups, chunks):
-    for ci in prange(chunks):
+    role = team.open_region(chunks)
+    ci = team.grab(role, chunks, -1)
+    while ci >= 0:
         grouped_rows(x, y, wt, w0, b0, ci * rows // chunks, (ci + 1) * rows // chunks, d, h, w,
                      c, od, oh, ow, f, kd, kh, kw, sd, sh, sw, dd, dh, dw, pf, pt, pl, first,
                      groups)
+        ci = team.grab(role, chunks, ci)
+    team.close(role, chunks)
 
 
 @njit(**FAST_JIT)
@@ -204,12 +208,16 @@ def depthwise_rows(x, y, wt, w0, b0, lo, hi, h, w, c, oh, ow, kh, kw, sh, sw, dh
             activate(line, line, act)
 
 
-@njit(**PARALLEL_JIT)
+@njit(**FAST_JIT)
 def _split_depthwise(x, y, wt, w0, b0, rows, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl,
                      act, chunks):
-    for ci in prange(chunks):
+    role = team.open_region(chunks)
+    ci = team.grab(role, chunks, -1)
+    while ci >= 0:
         depthwise_rows(x, y, wt, w0, b0, ci * rows // chunks, (ci + 1) * rows // chunks, h, w,
                        c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, act, 0)
+        ci = team.grab(role, chunks, ci)
+    team.close(role, chunks)
 
 
 @runs(GROUPED)
@@ -220,13 +228,13 @@ def run_grouped_conv(r, weights, arena, state, batch):
     x = arena[r[_G.x] * batch: (r[_G.x] + d * h * w * c) * batch]
     y = arena[r[_G.y] * batch: (r[_G.y] + od * oh * ow * f) * batch]
     rows = batch * od * oh
-    chunks = min(rows, 4 * pool_size()) if y.size >= SERIAL_VALUES else 1
+    chunks = min(rows, 4 * team.size()) if y.size >= SERIAL_VALUES else 1
     if r[_G.first] == 0 and r[_G.groups] == c == f and d == 1 and r[_G.kd] == 1:
         window = (h, w, c, oh, ow, r[_G.kh], r[_G.kw], r[_G.sh], r[_G.sw], r[_G.dh], r[_G.dw],
                  r[_G.pt], r[_G.pl], r[_G.act])
         if chunks > 1:
             _split_depthwise(x, y, weights, r[_G.w], r[_G.b], rows, *window, chunks)
-        else:
+        elif team.lead():
             depthwise_rows(x, y, weights, r[_G.w], r[_G.b], 0, rows, *window, 0)
         return
     args = (d, h, w, c, od, oh, ow, f, r[_G.kd], r[_G.kh], r[_G.kw], r[_G.sd], r[_G.sh],
@@ -234,9 +242,9 @@ def run_grouped_conv(r, weights, arena, state, batch):
             r[_G.groups])
     if chunks > 1:
         _split(x, y, weights, r[_G.w], r[_G.b], rows, *args, chunks)
-    else:
+    elif team.lead():
         grouped_rows(x, y, weights, r[_G.w], r[_G.b], 0, rows, *args)
-    if r[_G.act] != ACT.linear:
+    if r[_G.act] != ACT.linear and team.lead():
         row = ow if r[_G.first] else f
         out = y.reshape((y.size // row, row))
         activate(out, out, r[_G.act])

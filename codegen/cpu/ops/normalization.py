@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from layerc.codegen.codes import ACT
-from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT, activate
+from layerc.codegen.cpu import team
+from layerc.codegen.cpu.kernels import FAST_JIT, JIT, activate
 from layerc.codegen.cpu.opcodes import arena, need, opcode, runs, touches, weights
-from layerc.codegen.cpu.threads import pool_size
 
 SCALE_SHIFT = opcode("scale_shift", "x y outer c inner row scale shift act")
 _S = SCALE_SHIFT.cols
@@ -50,10 +50,14 @@ def scale_shift(x, y, lo, hi, c, inner, w, s0, t0):
                     y[at + i] = x[at + i] * s[ch] + t[ch]
 
 
-@njit(**PARALLEL_JIT)
+@njit(**FAST_JIT)
 def _split(x, y, outer, c, inner, w, s0, t0, chunks):
-    for ci in prange(chunks):
+    role = team.open_region(chunks)
+    ci = team.grab(role, chunks, -1)
+    while ci >= 0:
         scale_shift(x, y, ci * outer // chunks, (ci + 1) * outer // chunks, c, inner, w, s0, t0)
+        ci = team.grab(role, chunks, ci)
+    team.close(role, chunks)
 
 
 # ----- the step -----
@@ -64,12 +68,12 @@ def run_scale_shift(r, weights, arena, state, batch):
     size = outer * c * inner
     x = arena[r[_S.x] * batch: r[_S.x] * batch + size]
     y = arena[r[_S.y] * batch: r[_S.y] * batch + size]
-    chunks = min(outer, 4 * pool_size())
+    chunks = min(outer, 4 * team.size())
     if chunks > 1 and size >= SERIAL_VALUES:
         _split(x, y, outer, c, inner, weights, r[_S.scale], r[_S.shift], chunks)
-    else:
+    elif team.lead():
         scale_shift(x, y, 0, outer, c, inner, weights, r[_S.scale], r[_S.shift])
-    if r[_S.act] != ACT.linear:
+    if r[_S.act] != ACT.linear and team.lead():
         out = y.reshape((size // row, row))
         activate(out, out, r[_S.act])
 
@@ -174,12 +178,16 @@ def normalize_rows(x, y, lo, hi, n, w, gamma, beta, eps, mode):
                 y[base + i] = v
 
 
-@njit(**PARALLEL_JIT)
+@njit(**FAST_JIT)
 def _normalize_split(x, y, groups, r1, k, r2, w, gamma, beta, gs1, gsk, gs2, gdiv, eps, mode,
                      chunks):
-    for ci in prange(chunks):
+    role = team.open_region(chunks)
+    ci = team.grab(role, chunks, -1)
+    while ci >= 0:
         normalize_groups(x, y, ci * groups // chunks, (ci + 1) * groups // chunks, r1, k, r2, w,
                          gamma, beta, gs1, gsk, gs2, gdiv, eps, mode)
+        ci = team.grab(role, chunks, ci)
+    team.close(role, chunks)
 
 
 @runs(MOMENTS)
@@ -190,10 +198,10 @@ def run_moments(r, weights, arena, state, batch):
     x = arena[r[_M.x] * batch: r[_M.x] * batch + size]
     y = arena[r[_M.y] * batch: r[_M.y] * batch + size]
     eps = np.float64(weights[r[_M.eps]])
-    chunks = min(a * k, 4 * pool_size())
+    chunks = min(a * k, 4 * team.size())
     if chunks > 1 and size >= SERIAL_VALUES:
         _normalize_split(x, y, a * k, r1, k, r2, weights, r[_M.gamma], r[_M.beta], r[_M.gs1],
                          r[_M.gsk], r[_M.gs2], r[_M.gdiv], eps, r[_M.mode], chunks)
-    else:
+    elif team.lead():
         normalize_groups(x, y, 0, a * k, r1, k, r2, weights, r[_M.gamma], r[_M.beta], r[_M.gs1],
                          r[_M.gsk], r[_M.gs2], r[_M.gdiv], eps, r[_M.mode])

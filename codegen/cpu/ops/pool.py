@@ -9,17 +9,18 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from layerc.codegen.base import SHARED, BaseEmitter
 from layerc.codegen.cpu.fusion import pooled_by
 from layerc.codegen.cpu.lower import lowers
 from layerc.codegen.windows import WINDOW_FIELDS
 from layerc.ir import Node, OpKind
-from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT
+from layerc.codegen.cpu import team
+from layerc.codegen.cpu.gemm import chunks_for
+from layerc.codegen.cpu.kernels import FAST_JIT, JIT
 from layerc.codegen.cpu.simd import WIDTH, vload, vmax, vstore
 from layerc.codegen.cpu.opcodes import arena, opcode, runs, touches
-from layerc.codegen.cpu.threads import pool_size
 
 # planes: 2-D maps per sample pooled alike (a 3-D pooling's steps: windows.pool_3d)
 POOL = opcode("pool", f"x y {WINDOW_FIELDS} planes max")
@@ -173,17 +174,21 @@ def global_pool(x, y, batch, spatial, c, channels_first, is_max, mask):
             out /= count
 
 
-@njit(**PARALLEL_JIT)
+@njit(**FAST_JIT)
 def pool_split(x, y, batch, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, channels_first, is_max):
-    """`pool` with the batch split over layerc's threads (a few chunks each,
-    so that TBB can rebalance them)."""
-    chunks = min(batch, 4 * pool_size())
+    """`pool` with the batch split over layerc's thread team, a region
+    (team.py) of chunks of samples."""
+    chunks = chunks_for(batch, 2 * batch * h * w * c)
     per_in, per_out = h * w * c, oh * ow * c
-    for ci in prange(chunks):
+    role = team.open_region(chunks)
+    ci = team.grab(role, chunks, -1)
+    while ci >= 0:
         lo = ci * batch // chunks
         hi = (ci + 1) * batch // chunks
         pool(x[lo * per_in: hi * per_in], y[lo * per_out: hi * per_out], hi - lo, h, w, c, oh,
              ow, kh, kw, sh, sw, pt, pl, channels_first, is_max)
+        ci = team.grab(role, chunks, ci)
+    team.close(role, chunks)
 
 
 # ----- steps -----
@@ -196,10 +201,10 @@ def run_pool(r, weights, arena, state, batch):
     args = (arena[x: x + h * w * c * n], arena[y: y + oh * ow * c * n], n, h, w, c, oh, ow,
             r[_P.kh], r[_P.kw], r[_P.sh], r[_P.sw], r[_P.pt], r[_P.pl], r[_P.first] == 1,
             r[_P.max] == 1)
-    if n == 1:
-        pool(*args)
-    else:
+    if n > 1:
         pool_split(*args)
+    elif team.lead():
+        pool(*args)
 
 
 @runs(GLOBAL_POOL)

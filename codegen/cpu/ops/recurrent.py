@@ -9,16 +9,16 @@ Masked steps keep the states and repeat the previous output, as Keras does.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from layerc.codegen import lowering
 from layerc.codegen.codes import ACT, CELL, GATE_COUNT, INIT
+from layerc.codegen.cpu import team
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.gemm import MR, NR, dense_rows, gemm, npanels, pack
-from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT, row_activation, scalar
+from layerc.codegen.cpu.kernels import FAST_JIT, JIT, row_activation, scalar
 from layerc.codegen.cpu.lower import lowers
 from layerc.codegen.cpu.opcodes import arena, opcode, runs, scratch, sequence, touches, weights
-from layerc.codegen.cpu.threads import pool_size
 from layerc.ir import Node, OpKind
 
 # init: zeros, the initial states at h0 (and c0) in the arena, or the stateful
@@ -88,7 +88,7 @@ def gate(v, act):
             v[j] = scalar(np.float64(v[j]), act)
 
 
-@njit(**PARALLEL_JIT)
+@njit(**FAST_JIT)
 def recurrent(x, mask, has_mask, h, c, wk, wr, bias, has_bias, y, scratch, batch, steps,
               features, units, cell, act, rec_act, reset_after, return_sequences,
               go_backwards):
@@ -102,23 +102,28 @@ def recurrent(x, mask, has_mask, h, c, wk, wr, bias, has_bias, y, scratch, batch
     projection of all steps is one parallel GEMM; then layerc's threads each
     run the whole sequence for a slice of the batch (its rows' states depend
     on nothing else), a GEMM per step on their slice; two slices a thread
-    when the batch holds at least four row tiles a thread."""
+    when the batch holds at least four row tiles a thread. Both are team
+    regions (team.py); the bias between them is the owner's."""
     g = GATE_COUNT[cell] * units
     xw = scratch[: batch * steps * g].reshape((batch * steps, g))
     gemm(x, 0, batch * steps, 1, 1, features, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, wk, 0, -1,
          False, scratch, 0, g)
-    if has_bias:
+    if has_bias and team.lead():
         _add_bias(xw, bias[:g])
     # Slices of whole row tiles, two per thread when the batch has enough of
     # them: a thread whose core is busy elsewhere leaves its second slice to
     # the others, and each slice's per-step GEMM still fills the micro-kernel.
-    threads = pool_size()
+    threads = team.size()
     blocks = -(-batch // MR)
     chunks = min(blocks, 2 * threads) if blocks >= 4 * threads else min(batch, threads)
-    for ci in prange(chunks):
+    role = team.open_region(chunks)
+    ci = team.grab(role, chunks, -1)
+    while ci >= 0:
         lo, hi = _slice(ci, chunks, batch, blocks)
         _sequence(lo, hi, mask, has_mask, h, c, wr, bias, has_bias, y, scratch, batch, steps,
                   units, g, cell, act, rec_act, reset_after, return_sequences, go_backwards)
+        ci = team.grab(role, chunks, ci)
+    team.close(role, chunks)
 
 
 @njit(**FAST_JIT)
@@ -229,21 +234,23 @@ def run(arena, weights, state, batch, x, wk, wr, b, y, scratch, mask, init, h0, 
         ret_state, ht, ct, state_at, steps, features, units, cell, act, rec_act,
         reset_after, return_sequences, go_backwards):  # noqa: PLR0913
     """One recurrent instruction: set up the working states (zeros, initial
-    states from the arena, or a stateful layer's states), run, write back."""
+    states from the arena, or a stateful layer's states), run, write back
+    (the set-up and write-back by the team's owner alone: team.py)."""
     u = units
     g = GATE_COUNT[cell] * units
     own = batch * (steps * g + g + 2 * u)
     h = arena[scratch + own: scratch + own + batch * u].reshape((batch, u))
     c = arena[scratch + own + batch * u: scratch + own + 2 * batch * u].reshape((batch, u))
-    if init == INIT.arena:
+    lead = team.lead()
+    if lead and init == INIT.arena:
         h[:, :] = arena[h0: h0 + batch * u].reshape((batch, u))
         if cell == CELL.lstm:
             c[:, :] = arena[c0: c0 + batch * u].reshape((batch, u))
-    elif init == INIT.state:
+    elif lead and init == INIT.state:
         h[:, :] = state[state_at: state_at + batch * u].reshape((batch, u))
         if cell == CELL.lstm:
             c[:, :] = state[state_at + batch * u: state_at + 2 * batch * u].reshape((batch, u))
-    else:
+    elif lead:
         h[:, :] = 0.0
         c[:, :] = 0.0
     out_size = batch * steps * u if return_sequences else batch * u
@@ -251,6 +258,8 @@ def run(arena, weights, state, batch, x, wk, wr, b, y, scratch, mask, init, h0, 
               mask >= 0, h, c, wk, wr, b, b.size > 0, arena[y: y + out_size],
               arena[scratch: scratch + own], batch, steps, features, units, cell, act,
               rec_act, reset_after, return_sequences, go_backwards)
+    if not lead:
+        return
     if ret_state:
         arena[ht: ht + batch * u] = h.reshape(batch * u)
         if cell == CELL.lstm:

@@ -7,11 +7,11 @@ over layerc's threads. Channels-last pixels accumulate all channels at once
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT
+from layerc.codegen.cpu import team
+from layerc.codegen.cpu.kernels import FAST_JIT, JIT
 from layerc.codegen.cpu.opcodes import arena, opcode, runs, touches, weights
-from layerc.codegen.cpu.threads import pool_size
 
 RESIZE = opcode("image_resize", "x y h w_ c oh ow taps ri rw ci cw fill first")
 _R = RESIZE.cols
@@ -61,18 +61,22 @@ def _rows(r, weights, arena, batch, lo, hi):
                     arena[y0 + ((n * oh + oy) * ow + ox) * c + ch] = acc[ch]
 
 
-@njit(**PARALLEL_JIT)
+@njit(**FAST_JIT)
 def _split(r, weights, arena, batch, rows, chunks):
-    for k in prange(chunks):
+    role = team.open_region(chunks)
+    k = team.grab(role, chunks, -1)
+    while k >= 0:
         _rows(r, weights, arena, batch, k * rows // chunks, (k + 1) * rows // chunks)
+        k = team.grab(role, chunks, k)
+    team.close(role, chunks)
 
 
 @runs(RESIZE)
 @njit(**JIT)
 def run_image_resize(r, weights, arena, state, batch):
     rows = batch * r[_R.oh]
-    chunks = min(rows, 4 * pool_size())
+    chunks = min(rows, 4 * team.size())
     if chunks > 1 and rows * r[_R.ow] * r[_R.c] >= SERIAL_VALUES:
         _split(r, weights, arena, batch, rows, chunks)
-    else:
+    elif team.lead():
         _rows(r, weights, arena, batch, 0, rows)

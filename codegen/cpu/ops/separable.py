@@ -16,7 +16,7 @@ intermediate streams well.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from layerc.codegen import lowering
 from layerc.codegen import windows
@@ -25,10 +25,10 @@ from layerc.codegen.cpu.conv_pool import BAND_FLOATS
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.gemm import (CHUNKS_PER_THREAD, MR, NR, SERIAL_FLOPS, _tiles, pack,
                                      pack_bias)
-from layerc.codegen.cpu.kernels import FAST_JIT, JIT, PARALLEL_JIT
+from layerc.codegen.cpu import team
+from layerc.codegen.cpu.kernels import FAST_JIT, JIT
 from layerc.codegen.cpu.ops.grouped_conv import depthwise_rows
 from layerc.codegen.cpu.opcodes import need, opcode, runs, touches, weights, window
-from layerc.codegen.cpu.threads import pool_size
 from layerc.ir import Node
 
 # x, w, b and the WINDOW_FIELDS: the depthwise convolution's (f = c), act its
@@ -59,13 +59,17 @@ def _bands(lo, hi, band, rows, x, weights, w0, b0, h, w, c, oh, ow, kh, kw, sh, 
                1, 1, 0, 0, 0, weights, pw, pb, relu, out, y0 + r0 * ow * pf, pf, offs)
 
 
-@njit(**PARALLEL_JIT)
+@njit(**FAST_JIT)
 def _split(bands, chunks, band, rows, x, weights, w0, b0, h, w, c, oh, ow, kh, kw, sh, sw, dh,
            dw, pt, pl, act, pw, pb, pf, relu, out, y0):
-    for ci in prange(chunks):
+    role = team.open_region(chunks)
+    ci = team.grab(role, chunks, -1)
+    while ci >= 0:
         _bands(ci * bands // chunks, (ci + 1) * bands // chunks, band, rows, x, weights, w0, b0,
                h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, act, pw, pb, pf, relu, out, y0,
                np.empty(band * ow * c, np.float32), np.empty(MR, np.int64))
+        ci = team.grab(role, chunks, ci)
+    team.close(role, chunks)
 
 
 @runs(SEPARABLE)
@@ -76,7 +80,7 @@ def run_separable_conv(r, weights, arena, state, batch):
     h, w, c, oh, ow, pf = r[_S.h], r[_S.w_], r[_S.c], r[_S.oh], r[_S.ow], r[_S.pf]
     x = arena[r[_S.x] * batch: (r[_S.x] + h * w * c) * batch]
     rows = batch * oh
-    threads = pool_size()
+    threads = team.size()
     want = CHUNKS_PER_THREAD * threads if threads > 1 else 1
     band = max(1, min(rows, BAND_FLOATS // (ow * c)))
     if -(-rows // band) < want:
@@ -88,7 +92,7 @@ def run_separable_conv(r, weights, arena, state, batch):
               arena, r[_S.y] * batch)
     if chunks > 1:
         _split(bands, chunks, band, rows, x, weights, r[_S.w], r[_S.b], *window)
-    else:
+    elif team.lead():
         _bands(0, bands, band, rows, x, weights, r[_S.w], r[_S.b], *window,
                np.empty(band * ow * c, np.float32), np.empty(MR, np.int64))
 

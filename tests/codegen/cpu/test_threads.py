@@ -1,13 +1,11 @@
 """layerc owns the cores while it runs (codegen/cpu/threads.py): the thread
 count comes from compile(threads=N), LAYERC_NUM_THREADS or the usable cores;
-a run leaves Numba's and OpenBLAS's thread counts as it found them; bad
-settings are refused in words."""
+a run leaves OpenBLAS's thread count as it found it; bad settings are
+refused in words. The team itself: test_team.py."""
 
-import os
 import subprocess
 import sys
 
-import numba
 import numpy as np
 import pytest
 
@@ -24,15 +22,15 @@ def _model():
 
 def test_the_default_is_the_usable_cores_or_the_environment(monkeypatch):
     monkeypatch.delenv(threads.ENV, raising=False)
-    assert threads.resolve(None) == min(threads.usable_cores(), numba.config.NUMBA_NUM_THREADS)
+    assert threads.resolve(None) == min(threads.usable_cores(), threads.machine_cores())
     monkeypatch.setenv(threads.ENV, "1")
     assert threads.resolve(None) == 1
     assert layerc.compile(_model()).threads == 1
-    assert threads.resolve(2 if numba.config.NUMBA_NUM_THREADS >= 2 else 1) >= 1
+    assert threads.resolve(threads.machine_cores()) == threads.machine_cores()
 
 
 @pytest.mark.parametrize("value, message", [("0", "positive"), ("two", "positive integer"),
-                                            ("100000", "NUMBA_NUM_THREADS")])
+                                            ("100000", "CPU")])
 def test_a_bad_environment_value_is_refused_by_name(monkeypatch, value, message):
     monkeypatch.setenv(threads.ENV, value)
     with pytest.raises(layerc.ConfigError, match=f"{threads.ENV}.*{message}"):
@@ -50,14 +48,12 @@ def test_threads_on_the_cuda_target_is_refused_in_words():
         layerc.compile(_model(), target="cuda", threads=1)
 
 
-def test_one_and_all_threads_give_the_same_numbers_and_restore_the_pools():
+def test_one_and_all_threads_give_the_same_numbers():
     x = np.random.default_rng(0).standard_normal((13, 6, 6, 2)).astype(np.float32)
     model = _model()
     one = layerc.compile(model, threads=1)
-    many = layerc.compile(model, threads=numba.config.NUMBA_NUM_THREADS)
-    before = numba.get_num_threads()
+    many = layerc.compile(model, threads=threads.machine_cores())
     np.testing.assert_allclose(one.predict(x), many.predict(x), rtol=1e-6, atol=1e-7)
-    assert numba.get_num_threads() == before
 
 
 def test_a_run_holds_openblas_at_one_thread_and_restores_it():
@@ -77,7 +73,7 @@ lib.scipy_openblas_set_num_threads(n)
 get = types.ExternalFunction("scipy_openblas_get_num_threads", types.intc())
 @njit
 def inside():
-    saved = threads.enter(1)
+    saved = threads.enter()
     seen = get()
     threads.leave(saved)
     return seen
@@ -89,10 +85,3 @@ print(threads.BLAS_CONTROLLED, inside(), lib.scipy_openblas_get_num_threads() ==
                          timeout=600)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["True", "1", "True"]
-
-
-def test_the_pool_runs_on_tbb_when_the_wheel_is_installed():
-    """The tbb wheel is a dependency on Linux x86-64; its pool steals work, so
-    a busy core cannot stall a region (threads.py)."""
-    chosen = os.environ.get("NUMBA_THREADING_LAYER", "default")
-    assert chosen not in ("default", "tbb") or threads.layer() == "tbb"

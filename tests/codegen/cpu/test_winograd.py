@@ -9,15 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import layerc
+from layerc import layers as L
 from layerc.codegen.cpu import gemm, winograd
-from layerc.codegen.cpu.threads import enter, leave
 
 from kernel_helpers import conv_reference
 
 GUARD = 7.0
 
 
-def _winograd(x, kernel, bias, same, relu, threads=1):
+def _winograd(x, kernel, bias, same, relu):
     batch, h, w, c = x.shape
     f = kernel.shape[3]
     pad = 1 if same else 0
@@ -25,12 +26,8 @@ def _winograd(x, kernel, bias, same, relu, threads=1):
     packed = winograd.pack_kernel(kernel)
     weights = np.concatenate([packed, gemm.pack_bias(bias)]) if bias is not None else packed
     src = np.concatenate([x.reshape(-1), np.full(oh * ow * f * batch + 3, GUARD, np.float32)])
-    saved = enter(threads)
-    try:
-        winograd.winograd(src, 0, batch, h, w, c, oh, ow, pad, pad, weights, 0,
-                          packed.size if bias is not None else -1, relu, src, x.size, f)
-    finally:
-        leave(saved)
+    winograd.winograd(src, 0, batch, h, w, c, oh, ow, pad, pad, weights, 0,
+                      packed.size if bias is not None else -1, relu, src, x.size, f)
     assert np.all(src[-3:] == GUARD), "wrote past the output"
     assert np.array_equal(src[:x.size], x.reshape(-1), equal_nan=True), "wrote into the input"
     return src[x.size:-3].reshape(batch, oh, ow, f), (pad, pad, pad, pad)
@@ -57,17 +54,22 @@ def test_winograd_matches_the_direct_sum(batch, h, w, c, f, same, bias, relu, se
 
 
 def test_many_blocks_on_both_threads():
-    """More tiles than a block holds (winograd.block_tiles), split over two
-    threads, channels past whole vectors: the same numbers as one thread."""
+    """More tiles than a block holds (winograd.block_tiles), split over a
+    team of two threads, channels past whole vectors: the same numbers as
+    one thread."""
     x, kernel, b = _data(1, 3, 17, 19, 33, 40, True)
     tiles = 3 * 9 * 10
     assert tiles > winograd.block_tiles(winograd.padded.py_func(33), gemm.panels(40) * gemm.NR,
                                         tiles, 2)
-    one, pads = _winograd(x, kernel, b, True, True, threads=1)
-    two, _ = _winograd(x, kernel, b, True, True, threads=2)
+    one, pads = _winograd(x, kernel, b, True, True)
+    conv = L.Conv2D(40, 3, padding="same", activation="relu", name="conv")
+    model = layerc.Sequential([L.Input((17, 19, 33)), conv])
+    conv.set_weights([kernel, b])
+    compiled = layerc.compile(model, threads=2)
+    assert compiled.graph.node("conv").attrs.variant == "winograd"
     np.testing.assert_allclose(one, conv_reference(x, kernel, b, (1, 1), (1, 1), pads, True),
                                rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(compiled.predict(x), one)
 
 
 def test_nan_reaches_exactly_the_outputs_that_read_it():

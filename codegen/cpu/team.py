@@ -1,0 +1,448 @@
+"""layerc's own thread team: the threads a CPU predict splits its kernels over.
+
+Numba's parallel regions (prange) cost more than a batch-1 layer is worth:
+its TBB layer builds a task arena per region and wakes its workers into it,
+so a 2-thread region of a batch-1 Dense ran slower than one thread (an MLP's
+three layers: 66 us against 58 serial; a spinning team: 39 us; measured
+2026-11-30 on the 2-core AMD EPYC VM). ONNX Runtime's pool spins between
+regions; so does this team.
+
+How it runs (single program, several threads):
+- The thread that calls a predict *owns* the team while it runs (`claim`);
+  the team's other threads are *helpers*, started once (`start`), each in a
+  Python thread that calls `serve` (interpreter.py) and never returns to
+  Python. A second predict from another thread while the team is owned
+  runs alone (a team region there is one chunk after another).
+- A kernel splits its work into chunks in a *region* (`open_region`, then
+  `grab` until it says -1, then `close`). The owner publishes the region: the
+  plan row it runs and the run's arrays, under a sequence number (`GEN`,
+  even when stable; odd while the owner writes). A helper that sees a new
+  region runs that row's step itself, with the same arguments, so it reaches
+  the same region with the same chunk count, and takes chunks from the same
+  counter. Chunks are taken as threads come free (a compare-and-swap on a
+  counter tagged with the region's number), so a helper that is late, or
+  whose core is busy elsewhere, leaves its chunks to the owner, and a late
+  helper never takes a chunk of another region.
+- The owner leaves a region once every chunk is done, so a step's result is
+  complete when the step returns. Everything a step writes outside its
+  region's chunks is written by the owner only (`lead`): a helper runs a
+  step's other code only to reach the region.
+- A step may open several regions, one after another: a helper that has
+  run one waits in the next (the owner publishes each with its index in
+  the row), or leaves the step when the owner has gone past it. A region
+  opened inside a chunk runs in the thread that opens it.
+- Helpers spin on the sequence number (with `pause`) for SPIN_US after their
+  last region, then sleep in short naps, so a stream of predicts finds them
+  awake and an idle process costs nothing.
+
+The state lives in one int64 array (`STATE`) whose address is bound to the
+symbol `layerc_team` (as threads.py binds OpenBLAS's), so cached kernels
+reach it in any process. Its hot fields sit on cache lines of their own.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+from typing import Any
+
+import llvmlite.binding as llvm
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from layerc.codegen.cpu.threads import JIT
+
+SYMBOL = "layerc_team"
+MAX_HELPERS = 63
+# fields (int64 indexes); a line (8 fields) per hot one
+GEN = 0  # the region's sequence number: even when stable, odd while written
+NEXT = 8  # GEN << 32 | the next chunk to take
+DONE = 16  # chunks done in the open region
+OWNER = 24  # the owning thread's pthread id, 0 when free
+ACTIVE = 32  # helpers inside a step
+STOP = 40  # 1: helpers return
+# the open region (written by the owner under an odd GEN): its plan row (a
+# ticket, new for every row the owner runs, and the row's index), its index
+# among the row's regions, its chunks, the run's arrays
+TICKET, ROW, REGION, CHUNKS = range(48, 52)
+PLAN, ROWS, COLS, STEPS, NSTEPS, WEIGHTS, NWEIGHTS = range(52, 59)
+ARENA, NARENA, STATE_AT, NSTATE, BATCH = range(59, 64)
+TEAM = 64  # threads in the owner's team
+HELPERS = 65  # helpers started (each has registered its thread id)
+# the owner's own staging: the run's arrays (PLAN..BATCH, as above), the row
+STAGE = 72
+STAGE_ROW, STAGE_TICKET, OPENED_TICKET, OPENED = range(84, 88)
+INSIDE = 88  # 1 while the owner runs chunks of a region it published
+HELPED = 96  # chunks helpers have taken (a statistic: tests, diagnostics)
+# a line per helper: its thread id, the region it serves, the regions of
+# the row it has passed, the row's ticket, 1 while it runs chunks of one
+SLOTS = 128
+SIZE = SLOTS + 8 * MAX_HELPERS
+
+SPIN_US = 200.0
+NAP_US = 50
+
+STATE = np.zeros(SIZE, np.int64)
+llvm.add_symbol(SYMBOL, STATE.ctypes.data)
+
+# roles (`open_region`): the owner's and a helper's carry the region's number
+NONE, SOLO = -1, 0
+_OWNER_ROLE, _HELPER_ROLE = 1, 2
+
+_self: Any = types.ExternalFunction("pthread_self", types.uint64())
+_yield: Any = types.ExternalFunction("sched_yield", types.intc())
+_nap: Any = types.ExternalFunction("usleep", types.intc(types.uintc))
+
+
+def _field(builder: Any, index: Any) -> Any:
+    module = builder.module
+    try:
+        table = module.get_global(SYMBOL)
+    except KeyError:
+        table = ir.GlobalVariable(module, ir.ArrayType(ir.IntType(64), SIZE), SYMBOL)
+        table.linkage = "external"
+    return builder.gep(table, [ir.Constant(ir.IntType(32), 0), index])
+
+
+@intrinsic
+def load(typingctx: Any, index: Any) -> Any:
+    """STATE[index], read atomically (acquire)."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.load_atomic(_field(builder, args[0]), "acquire", 8)
+    return types.int64(types.int64), codegen
+
+
+@intrinsic
+def store(typingctx: Any, index: Any, value: Any) -> Any:
+    """STATE[index] = value, atomically (release)."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        builder.store_atomic(args[1], _field(builder, args[0]), "release", 8)
+        return context.get_dummy_value()
+    return types.void(types.int64, types.int64), codegen
+
+
+@intrinsic
+def add(typingctx: Any, index: Any, value: Any) -> Any:
+    """STATE[index] += value atomically; returns the old value."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.atomic_rmw("add", _field(builder, args[0]), args[1], "seq_cst")
+    return types.int64(types.int64, types.int64), codegen
+
+
+@intrinsic
+def swap(typingctx: Any, index: Any, old: Any, new: Any) -> Any:
+    """STATE[index] = new if it is old (compare-and-swap); whether it was."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        pair = builder.cmpxchg(_field(builder, args[0]), args[1], args[2], "seq_cst",
+                               "seq_cst")
+        return builder.extract_value(pair, 1)
+    return types.boolean(types.int64, types.int64, types.int64), codegen
+
+
+@intrinsic
+def pause(typingctx: Any) -> Any:
+    """The spin-wait hint (x86 `pause`; nothing elsewhere)."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        if "86" in llvm.get_process_triple().split("-")[0]:
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause")
+            builder.call(fn, [])
+        return context.get_dummy_value()
+    return types.void(), codegen
+
+
+@intrinsic
+def cycles(typingctx: Any) -> Any:
+    """The processor's cycle counter (rdtsc on x86)."""
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.IntType(64), []), "llvm.readcyclecounter")
+        return builder.call(fn, [])
+    return types.int64(), codegen
+
+
+# ----- who the calling thread is -----
+@njit(**JIT)
+def me() -> int:
+    return np.int64(_self())
+
+
+@njit(**JIT)
+def helper_index(tid: int) -> int:
+    """The helper the thread `tid` is, else -1."""
+    for k in range(load(HELPERS)):
+        if load(SLOTS + 8 * k) == tid:
+            return k
+    return -1
+
+
+@njit(**JIT)
+def lead() -> bool:
+    """Whether the calling thread writes a step's results outside its
+    regions (it is not a helper)."""
+    return helper_index(me()) < 0
+
+
+@njit(**JIT)
+def size() -> int:
+    """The threads the calling thread's regions are split for: the team's
+    size for its owner and its helpers, 1 for any other thread."""
+    tid = me()
+    if load(OWNER) == tid or helper_index(tid) >= 0:
+        return load(TEAM)
+    return 1
+
+
+# ----- the owner -----
+@njit(**JIT)
+def claim(threads: int) -> bool:
+    """Takes the team for a run on `threads` threads, if it is free and has
+    helpers; whether it did (then `release` must follow)."""
+    helpers = load(HELPERS)
+    if threads <= 1 or helpers == 0:
+        return False
+    tid = me()
+    if not swap(OWNER, 0, tid):
+        return False
+    store(TEAM, min(threads, helpers + 1))
+    return True
+
+
+@njit(**JIT)
+def stage(plan: np.ndarray, steps: np.ndarray, weights: np.ndarray, arena: np.ndarray,
+          state: np.ndarray, batch: int) -> None:
+    """The owner notes the run's arrays, for the regions it publishes."""
+    store(STAGE, plan.ctypes.data)
+    store(STAGE + 1, plan.shape[0])
+    store(STAGE + 2, plan.shape[1])
+    store(STAGE + 3, steps.ctypes.data)
+    store(STAGE + 4, steps.size)
+    store(STAGE + 5, weights.ctypes.data)
+    store(STAGE + 6, weights.size)
+    store(STAGE + 7, arena.ctypes.data)
+    store(STAGE + 8, arena.size)
+    store(STAGE + 9, state.ctypes.data)
+    store(STAGE + 10, state.size)
+    store(STAGE + 11, batch)
+
+
+@njit(**JIT)
+def at_row(row: int) -> None:
+    """The owner starts plan row `row` (a new ticket)."""
+    store(STAGE_ROW, row)
+    store(STAGE_TICKET, load(STAGE_TICKET) + 1)
+
+
+@njit(**JIT)
+def release() -> None:
+    """Ends the owner's run: no helper still reads its arrays afterwards."""
+    g = load(GEN)
+    store(GEN, g + 1)
+    store(TICKET, -1)  # helpers waiting for a later region of the last row stop
+    store(GEN, g + 2)  # a helper that has not validated its region yet will not
+    spins = 0
+    while load(ACTIVE) != 0:
+        pause()
+        spins += 1
+        if spins > 4096:
+            _yield()
+    store(TEAM, 1)
+    store(OWNER, 0)
+
+
+# ----- regions -----
+@njit(**JIT)
+def open_region(chunks: int) -> int:
+    """Starts a region of `chunks` chunks; returns the calling thread's role
+    in it, for `grab` and `close`: SOLO (all chunks, alone), NONE (none: a
+    helper in a region the owner ran, or will run, without it), or the
+    region's number with the owner's or a helper's tag. A region of one
+    chunk is the caller's alone (the owner publishes none)."""
+    tid = me()
+    if load(OWNER) == tid:
+        if chunks <= 1 or load(INSIDE) != 0:  # a region inside a chunk runs alone
+            return SOLO
+        ticket = load(STAGE_TICKET)
+        index = load(OPENED) if load(OPENED_TICKET) == ticket else 0
+        store(OPENED_TICKET, ticket)
+        store(OPENED, index + 1)
+        g = load(GEN) + 1
+        store(GEN, g)  # odd: being written
+        store(TICKET, ticket)
+        store(REGION, index)
+        store(CHUNKS, chunks)
+        store(ROW, load(STAGE_ROW))
+        for i in range(12):
+            store(PLAN + i, load(STAGE + i))
+        store(DONE, 0)
+        store(NEXT, (g + 1) << 32)
+        store(GEN, g + 1)
+        store(INSIDE, 1)
+        return ((g + 1) << 2) | _OWNER_ROLE
+    k = helper_index(tid)
+    if k < 0:
+        return SOLO
+    slot = SLOTS + 8 * k
+    if load(slot + 4) != 0:
+        return SOLO
+    if chunks <= 1:
+        return NONE
+    index = load(slot + 2)
+    store(slot + 2, index + 1)
+    mine = load(slot + 3)
+    while load(STOP) == 0:  # until the owner opens this region, or has gone past it
+        g = load(GEN)
+        if g & 1:
+            pause()
+            continue
+        ticket, region, size = load(TICKET), load(REGION), load(CHUNKS)
+        if load(GEN) != g:
+            continue
+        if ticket != mine or region > index:
+            return NONE
+        if region == index:
+            if size != chunks:
+                return NONE
+            store(slot + 1, g)
+            store(slot + 4, 1)
+            return (g << 2) | _HELPER_ROLE
+        pause()
+    return NONE
+
+
+@njit(**JIT)
+def grab(role: int, chunks: int, done: int) -> int:
+    """The caller's next chunk, -1 when none is left; `done`: the chunk the
+    caller has just finished, -1 at the start. A region runs as
+
+        role = open_region(chunks)
+        ci = grab(role, chunks, -1)
+        while ci >= 0:
+            ...chunk ci...
+            ci = grab(role, chunks, ci)
+        close(role, chunks)
+    """
+    if role == SOLO:
+        return done + 1 if done + 1 < chunks else -1
+    if role == NONE:
+        return -1
+    if done >= 0:
+        add(DONE, 1)
+    g = role >> 2
+    while True:
+        v = load(NEXT)
+        if (v >> 32) != g:
+            return -1
+        c = v & 0xFFFFFFFF
+        if c >= chunks:
+            return -1
+        if swap(NEXT, v, v + 1):
+            if (role & 3) == _HELPER_ROLE:
+                add(HELPED, 1)
+            return c
+
+
+@njit(**JIT)
+def close(role: int, chunks: int) -> None:
+    """Ends the caller's part in a region; the owner waits until every chunk
+    of its region is done."""
+    if role <= 0:
+        return
+    if (role & 3) == _HELPER_ROLE:
+        store(SLOTS + 8 * helper_index(me()) + 4, 0)
+        return
+    store(INSIDE, 0)
+    spins = 0
+    while load(DONE) < chunks:
+        pause()
+        spins += 1
+        if spins > 4096:
+            _yield()
+
+
+# ----- helpers -----
+@njit(**JIT)
+def spin_cycles() -> int:
+    """The cycles a helper spins after its last region (SPIN_US), from the
+    cycle counter over a 10 ms nap."""
+    start = cycles()
+    _nap(10_000)
+    return (cycles() - start) * int(SPIN_US) // 10_000
+
+
+@njit(**JIT)
+def wait_region(k: int, seen: int, spin: int) -> int:
+    """Helper k waits for a region after `seen` (spinning `spin` cycles, then
+    napping); returns its number, or -1 when the helpers are stopped."""
+    slot = SLOTS + 8 * k
+    start = cycles()
+    while True:
+        g = load(GEN)
+        if load(STOP) != 0:
+            return -1
+        if g != seen and (g & 1) == 0 and k + 1 < load(TEAM):
+            if (load(NEXT) >> 32) == g:
+                store(slot + 1, g)
+                store(slot + 2, 0)
+                store(slot + 4, 0)
+                return g
+        if cycles() - start < spin:
+            pause()
+        else:
+            _nap(NAP_US)
+
+
+_lock = threading.Lock()
+_threads: list[threading.Thread] = []
+
+
+def start(helpers: int) -> None:
+    """Starts helpers until there are `helpers` (at most MAX_HELPERS)."""
+    if len(_threads) >= helpers:
+        return
+    helpers = min(helpers, MAX_HELPERS)
+    from layerc.codegen.cpu.interpreter import serve  # it runs steps
+    with _lock:
+        while len(_threads) < helpers:
+            k = len(_threads)
+            thread = threading.Thread(target=serve, args=(k,), name=f"layerc-team-{k}",
+                                      daemon=True)
+            thread.start()
+            while not STATE[SLOTS + 8 * k]:
+                time.sleep(1e-4)
+            _threads.append(thread)
+            STATE[HELPERS] = len(_threads)
+
+
+def stop() -> None:
+    STATE[STOP] = 1
+
+
+def abandon() -> None:
+    """After a run that raised (its `release` never ran): frees the team if
+    the calling thread owns it, once no helper is inside a step."""
+    if STATE[OWNER] != threading.get_ident():  # pthread_self, as `me` reads it
+        return
+    STATE[GEN] += 1
+    STATE[TICKET] = -1
+    STATE[GEN] += 1
+    while STATE[ACTIVE]:
+        time.sleep(1e-5)
+    STATE[TEAM] = 1
+    STATE[INSIDE] = 0
+    STATE[OWNER] = 0
+
+
+def _forget() -> None:
+    """In a forked child: its parent's helpers are not here."""
+    _threads.clear()
+    STATE[:] = 0
+
+
+atexit.register(stop)
+os.register_at_fork(after_in_child=_forget)
