@@ -5,6 +5,7 @@ a forked child leave the team usable."""
 
 import multiprocessing
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -124,3 +125,33 @@ def test_a_forked_child_predicts_with_a_team_of_its_own(tmp_path):
     child.join(timeout=60)
     assert child.exitcode == 0
     np.testing.assert_array_equal(got, expected)
+
+
+def _helpers_cpu_ticks():
+    ticks = 0
+    for thread in team._threads:
+        with open(f"/proc/self/task/{thread.native_id}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks
+
+
+def test_idle_helpers_sleep_and_wake_for_the_next_region():
+    """After SPIN_US without a region, helpers block on a futex: an idle
+    process burns no CPU (napping helpers woke ~18,000 times a second and
+    doubled ONNX Runtime's batch-1 latency in the same process), and the
+    next predict wakes them."""
+    model = layerc.compile(layerc.Sequential([L.Input((300,)), L.Dense(800)]), threads=TWO)
+    x = np.ones((64, 300), np.float32)
+    expected = model.predict(x)
+    time.sleep(0.05)
+    helpers = int(team.STATE[team.HELPERS])
+    assert helpers >= 1 and team.STATE[team.SLEEPERS] == helpers
+    if team.FUTEX:  # Linux: the helpers' own CPU time, from /proc
+        before = _helpers_cpu_ticks()
+        time.sleep(0.3)
+        assert _helpers_cpu_ticks() - before <= 1  # clock ticks (10 ms each)
+    helped = int(team.STATE[team.HELPED])
+    for _ in range(50):
+        np.testing.assert_array_equal(model.predict(x), expected)
+    assert team.STATE[team.HELPED] > helped, "no helper woke up"
