@@ -92,10 +92,10 @@ def serve(k: int) -> None:
     publishes, with the owner's arguments, to take chunks of that region."""
     slot = team.SLOTS + 8 * k
     team.store(slot, team.me())
-    spin = team.spin_cycles()
+    rate = team.cycles_per_10ms()
     seen = team.load(team.GEN)
     while True:
-        g = team.wait_region(k, seen, spin)
+        g = team.wait_region(k, seen, rate)
         if g < 0:
             return
         seen = g

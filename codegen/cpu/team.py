@@ -31,9 +31,10 @@ How it runs (single program, several threads):
   run one waits in the next (the owner publishes each with its index in
   the row), or leaves the step when the owner has gone past it. A region
   opened inside a chunk runs in the thread that opens it.
-- Helpers spin on the sequence number (with `pause`) for SPIN_US after their
-  last region, then sleep on a futex until the owner publishes one, so a
-  stream of predicts finds them awake and an idle process costs nothing.
+- Helpers spin on the sequence number (with `pause`) for SPIN_US (or
+  LAYERC_SPIN_US) microseconds after their last region, then sleep on a
+  futex until the owner publishes one, so a stream of predicts finds them
+  awake and an idle process costs nothing.
 
 The state lives in one int64 array (`STATE`) whose address is bound to the
 symbol `layerc_team` (as threads.py binds OpenBLAS's), so cached kernels
@@ -58,6 +59,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from layerc.codegen.cpu.threads import JIT
+from layerc.ir import ConfigError
 
 SYMBOL = "layerc_team"
 MAX_HELPERS = 63
@@ -83,12 +85,14 @@ INSIDE = 88  # 1 while the owner runs chunks of a region it published
 HELPED = 96  # chunks helpers have taken (a statistic: tests, diagnostics)
 WAKE = 104  # a futex word (its low 32 bits): bumped to wake sleeping helpers
 SLEEPERS = 112  # helpers asleep on WAKE, or about to be
+SPIN = 120  # microseconds a helper spins after its last region (LAYERC_SPIN_US)
 # a line per helper: its thread id, the region it serves, the regions of
 # the row it has passed, the row's ticket, 1 while it runs chunks of one
 SLOTS = 128
 SIZE = SLOTS + 8 * MAX_HELPERS
 
-SPIN_US = 200.0
+SPIN_ENV = "LAYERC_SPIN_US"
+SPIN_US = 200
 # Sleeping helpers wait on a futex (Linux x86-64 and AArch64: the syscall's
 # number), woken when the owner publishes a region; elsewhere they nap
 # NAP_US at a time. Naps cost other threads of the process: a helper
@@ -403,19 +407,20 @@ def close(role: int, chunks: int) -> None:
 
 # ----- helpers -----
 @njit(**JIT)
-def spin_cycles() -> int:
-    """The cycles a helper spins after its last region (SPIN_US), from the
-    cycle counter over a 10 ms nap."""
+def cycles_per_10ms() -> int:
+    """The cycle counter's rate, over a 10 ms nap."""
     start = cycles()
     _nap(10_000)
-    return (cycles() - start) * int(SPIN_US) // 10_000
+    return cycles() - start
 
 
 @njit(**JIT)
-def wait_region(k: int, seen: int, spin: int) -> int:
-    """Helper k waits for a region after `seen` (spinning `spin` cycles, then
-    napping); returns its number, or -1 when the helpers are stopped."""
+def wait_region(k: int, seen: int, rate: int) -> int:
+    """Helper k waits for a region after `seen` (spinning SPIN microseconds,
+    the cycle counter running `rate` cycles in 10 ms, then sleeping);
+    returns its number, or -1 when the helpers are stopped."""
     slot = SLOTS + 8 * k
+    spin = load(SPIN) * rate // 10_000
     start = cycles()
     while True:
         g = load(GEN)
@@ -460,6 +465,7 @@ def start(helpers: int) -> None:
         return
     helpers = min(helpers, MAX_HELPERS)
     from layerc.codegen.cpu.interpreter import serve  # it runs steps
+    STATE[SPIN] = spin_us()
     with _lock:
         while len(_threads) < helpers:
             k = len(_threads)
@@ -470,6 +476,21 @@ def start(helpers: int) -> None:
                 time.sleep(1e-4)
             _threads.append(thread)
             STATE[HELPERS] = len(_threads)
+
+
+def spin_us() -> int:
+    """How long idle helpers spin before they sleep: LAYERC_SPIN_US, else
+    SPIN_US (0: they sleep at once, as ONNX Runtime's allow_spinning=0)."""
+    value = os.environ.get(SPIN_ENV, "").strip()
+    if not value:
+        return SPIN_US
+    try:
+        us = int(value)
+    except ValueError:
+        us = -1
+    if not 0 <= us <= 1_000_000:
+        raise ConfigError(f"{SPIN_ENV}: expected microseconds from 0 to 1000000, got {value!r}")
+    return us
 
 
 def stop() -> None:

@@ -155,3 +155,16 @@ def test_idle_helpers_sleep_and_wake_for_the_next_region():
     for _ in range(50):
         np.testing.assert_array_equal(model.predict(x), expected)
     assert team.STATE[team.HELPED] > helped, "no helper woke up"
+
+
+@pytest.mark.parametrize("value, expected", [("", team.SPIN_US), ("0", 0), (" 50 ", 50)])
+def test_the_spin_time_comes_from_the_environment(monkeypatch, value, expected):
+    monkeypatch.setenv(team.SPIN_ENV, value)
+    assert team.spin_us() == expected
+
+
+@pytest.mark.parametrize("value", ["-1", "fast", "2000000"])
+def test_a_bad_spin_time_is_refused_by_name(monkeypatch, value):
+    monkeypatch.setenv(team.SPIN_ENV, value)
+    with pytest.raises(layerc.ConfigError, match=f"{team.SPIN_ENV}.*microseconds"):
+        team.spin_us()
