@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 from numba import carray, njit, types
 from numba.core import cgutils
-from numba.extending import intrinsic
 
 from layerc.codegen.cpu import team
-from layerc.codegen.cpu.kernels import JIT
+from layerc.codegen.cpu.kernels import JIT, native
 from layerc.codegen.cpu.opcodes import OPCODE
 from layerc.codegen.cpu.threads import enter, leave
 
@@ -34,7 +33,7 @@ FLOATS = types.Array(types.float32, 1, "C")
 STEP_ARGS = (ROW, FLOATS, FLOATS, FLOATS, types.int64)
 
 
-@intrinsic
+@native
 def call_step(typingctx: Any, address: Any, r: Any, weights: Any, arena: Any, state: Any,
               batch: Any) -> Any:
     """Calls the compiled step at `address` (its Numba native entry point,
@@ -54,7 +53,7 @@ def call_step(typingctx: Any, address: Any, r: Any, weights: Any, arena: Any, st
     return sig, codegen
 
 
-@intrinsic
+@native
 def call_step_quietly(typingctx: Any, address: Any, r: Any, weights: Any, arena: Any,
                       state: Any, batch: Any) -> Any:
     """`call_step` for a team helper: an error the step raises is the
@@ -71,7 +70,7 @@ def call_step_quietly(typingctx: Any, address: Any, r: Any, weights: Any, arena:
 
 
 def _pointer_to(kind: Any) -> Any:
-    @intrinsic
+    @native
     def pointer(typingctx: Any, address: Any) -> Any:
         sig = types.CPointer(kind)(types.int64)
 
@@ -133,7 +132,7 @@ def run_rows(plan: np.ndarray, steps: np.ndarray, weights: np.ndarray, arena: np
         op = r[OPCODE]
         if op <= 0 or op >= steps.size or steps[op] == 0:
             raise ValueError("layerc: a plan row names an opcode whose step is not loaded")
-        call_step(steps[op], r, weights, arena, state, batch)  # type: ignore[call-arg]
+        call_step(steps[op], r, weights, arena, state, batch)
 
 
 @njit(**JIT)

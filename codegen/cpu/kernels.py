@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from numba import njit
+from numba.extending import intrinsic
 
 from layerc.codegen.codes import ACT
 from layerc.codegen.cpu import threads  # noqa: F401  (first: the cache locator, the pool)
@@ -27,7 +28,13 @@ JIT: dict[str, Any] = dict(cache=True, nogil=True, error_model="numpy")
 # so NaN still propagates.
 FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 FAST_JIT: dict[str, Any] = dict(JIT, fastmath=FAST)
-PARALLEL_JIT: dict[str, Any] = dict(JIT, parallel=True, fastmath=FAST)
+
+
+def native(codegen_of: Any) -> Any:
+    """numba's @intrinsic, typed Any for mypy: an intrinsic's Python
+    signature starts with the typing context, which calls in njit code
+    leave out."""
+    return intrinsic(codegen_of)
 
 
 

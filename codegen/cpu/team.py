@@ -56,8 +56,8 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
-from numba.extending import intrinsic
 
+from layerc.codegen.cpu.kernels import native
 from layerc.codegen.cpu.threads import JIT
 from layerc.ir import ConfigError
 
@@ -127,7 +127,7 @@ def _field(builder: Any, index: Any) -> Any:
     return builder.gep(table, [ir.Constant(ir.IntType(32), 0), index])
 
 
-@intrinsic
+@native
 def load(typingctx: Any, index: Any) -> Any:
     """STATE[index], read atomically (acquire)."""
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
@@ -135,7 +135,7 @@ def load(typingctx: Any, index: Any) -> Any:
     return types.int64(types.int64), codegen
 
 
-@intrinsic
+@native
 def store(typingctx: Any, index: Any, value: Any) -> Any:
     """STATE[index] = value, atomically (release)."""
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
@@ -144,7 +144,7 @@ def store(typingctx: Any, index: Any, value: Any) -> Any:
     return types.void(types.int64, types.int64), codegen
 
 
-@intrinsic
+@native
 def add(typingctx: Any, index: Any, value: Any) -> Any:
     """STATE[index] += value atomically; returns the old value."""
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
@@ -152,7 +152,7 @@ def add(typingctx: Any, index: Any, value: Any) -> Any:
     return types.int64(types.int64, types.int64), codegen
 
 
-@intrinsic
+@native
 def swap(typingctx: Any, index: Any, old: Any, new: Any) -> Any:
     """STATE[index] = new if it is old (compare-and-swap); whether it was."""
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
@@ -162,7 +162,7 @@ def swap(typingctx: Any, index: Any, old: Any, new: Any) -> Any:
     return types.boolean(types.int64, types.int64, types.int64), codegen
 
 
-@intrinsic
+@native
 def address(typingctx: Any, index: Any) -> Any:
     """The address of STATE[index]."""
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
@@ -170,7 +170,7 @@ def address(typingctx: Any, index: Any) -> Any:
     return types.int64(types.int64), codegen
 
 
-@intrinsic
+@native
 def fence(typingctx: Any) -> Any:
     """A full memory fence (a store before it is seen before a load after)."""
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
@@ -179,7 +179,7 @@ def fence(typingctx: Any) -> Any:
     return types.void(), codegen
 
 
-@intrinsic
+@native
 def pause(typingctx: Any) -> Any:
     """The spin-wait hint (x86 `pause`; nothing elsewhere)."""
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
@@ -191,7 +191,7 @@ def pause(typingctx: Any) -> Any:
     return types.void(), codegen
 
 
-@intrinsic
+@native
 def cycles(typingctx: Any) -> Any:
     """The processor's cycle counter (rdtsc on x86)."""
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
