@@ -17,7 +17,7 @@ C (M x N) = A (M x K) @ B (K x N), then bias and ReLU in registers.
   is generated, one function per row count (a tile at the bottom edge runs
   the smallest kernel with enough rows, its spare rows repeating the last),
   so every accumulator is a named local (NUMBA_NOTES.md).
-- Tiles are split over layerc's threads (threads.py) in one parallel region,
+- Tiles are split over layerc's thread team (team.py) in one region,
   panel after panel when the packed weights are larger than L2 can keep,
   else row block after row block (the convolutions: their weights stay in
   cache and each tile's offsets serve every panel).
@@ -374,7 +374,7 @@ def gemm(src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, zero, 
 def dense_rows(src, x0, rows, k, weights, w0, out, y0, ldc, n, offs):
     """out[y0 + i*ldc:][:n] = src[x0 + i*k:][:k] @ the kernel packed at
     weights[w0:], for i < rows, in the calling thread (the per-step product
-    of a recurrent layer, inside its own parallel region). offs: MR ints."""
+    of a recurrent layer, inside its own team region). offs: MR ints."""
     for g0 in range(0, rows, MR):
         r = min(MR, rows - g0)
         for m in range(MR):

@@ -18,7 +18,7 @@ is a matrix product: M_e (tiles x F) = V_e (tiles x C) @ U_e (C x F). So:
   additions only, a vector of channels at a time) writes V, the GEMM
   micro-kernel multiplies, the output transform (A' M A) adds the bias,
   applies the ReLU and writes the 2x2 outputs that lie inside the map;
-- blocks are split over layerc's threads in one parallel region.
+- blocks are split over layerc's thread team (team.py) in one region.
 
 Adding and subtracting before multiplying rounds differently from the
 direct sum; for F(2x2, 3x3) the difference stays near float32's epsilon

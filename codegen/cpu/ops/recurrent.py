@@ -99,7 +99,7 @@ def recurrent(x, mask, has_mask, h, c, wk, wr, bias, has_bias, y, scratch, batch
     wr[:, 2u:] are packed one after the other.
 
     Both kernels are packed into the GEMM's panels (gemm.py). The input
-    projection of all steps is one parallel GEMM; then layerc's threads each
+    projection of all steps is one GEMM over the team; then its threads each
     run the whole sequence for a slice of the batch (its rows' states depend
     on nothing else), a GEMM per step on their slice; two slices a thread
     when the batch holds at least four row tiles a thread. Both are team
@@ -138,8 +138,7 @@ def _slice(ci, chunks, batch, blocks):
 
 @njit(**FAST_JIT)
 def _add_bias(rows, bias):
-    """Outside `recurrent`: there Numba would make every row's array
-    expression a parallel region of its own (thousands per call; measured)."""
+    """The bias of every step's input projection, row by row."""
     for r in range(rows.shape[0]):
         row = rows[r]
         for j in range(bias.size):
