@@ -115,25 +115,21 @@ def have_threadpoolctl() -> bool:
 def thread_setting(threads: int | None) -> Iterator[None]:
     """None: every library's default. N: BLAS and OpenMP pools limited to N
     (threadpoolctl) and torch.set_num_threads(N), restored on exit; ONNX Runtime
-    sessions take it as intra_op_num_threads (see ort_peer). numba's own pool
-    (layerc's parallel kernels, e.g. few-row Dense) is limited with
-    numba.set_num_threads(N)."""
+    sessions take it as intra_op_num_threads (see ort_peer), layerc models as
+    compile(threads=N) (its own thread team; Numba's pool is not used)."""
     if threads is None:
         yield
         return
-    import numba
     import torch
     from threadpoolctl import ThreadpoolController
 
-    old, old_numba = torch.get_num_threads(), numba.get_num_threads()
+    old = torch.get_num_threads()
     with ThreadpoolController().limit(limits=threads):
         torch.set_num_threads(threads)
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
         try:
             yield
         finally:
             torch.set_num_threads(old)
-            numba.set_num_threads(old_numba)
 
 
 def thread_report(ort_session: Any = None) -> list[str]:
@@ -158,14 +154,11 @@ def thread_report(ort_session: Any = None) -> list[str]:
                 extra.append(f"version={info['version']}")
             lines.append(f"thread pool {info.get('user_api')}: {lib} "
                          f"num_threads={info.get('num_threads')} " + " ".join(extra))
-    try:
-        import numba
+    from layerc.codegen.cpu import team
 
-        lines.append(f"numba: threads={numba.get_num_threads()} of "
-                     f"{numba.config.NUMBA_NUM_THREADS} (its pool runs layerc's parallel "
-                     f"kernels; np.dot in njit code runs on scipy's BLAS, listed above)")
-    except ImportError:
-        pass
+    lines.append(f"layerc: its own thread team, {int(team.STATE[team.HELPERS])} helper "
+                 f"thread(s) started (a model's threads: compile(threads=N)); np.dot in "
+                 f"njit code runs on scipy's BLAS (listed above), at one thread in a run")
     if "torch" in sys.modules:
         import torch
 
