@@ -90,8 +90,10 @@ def serve(k: int) -> None:
     until the team stops: it runs the step of each region the owner
     publishes, with the owner's arguments, to take chunks of that region."""
     slot = team.SLOTS + 8 * k
-    team.store(slot, team.me())
     rate = team.cycles_per_10ms()
+    if k == 0:
+        team.set_rate(rate)
+    team.store(slot, team.me())
     seen = team.load(team.GEN)
     while True:
         g = team.wait_region(k, seen, rate)

@@ -44,9 +44,23 @@ HELPED = 96  # chunks helpers have taken (a statistic: tests, diagnostics)
 WAKE = 104  # a futex word (its low 32 bits): bumped to wake sleeping helpers
 SLEEPERS = 112  # helpers asleep on WAKE, or about to be
 SPIN = 120  # microseconds a helper spins after its last region (LAYERC_SPIN_US)
+# the owner's wait in `close` (it spins, then sleeps on DONE's low 32 bits)
+CLOSER = 128  # 1 while the owner sleeps on DONE
+OPENED_AT = 129  # the cycle counter when the owner opened its region
+RATE = 130  # cycles the cycle counter counts in 10 ms
+SLEPT = 131  # times the owner slept in `close` (a helper lost its core)
+# stepping aside (`watch`): the team stands aside while the cores are taken
+ALONE_UNTIL = 132  # the cycle counter until which owners run alone
+WINDOW_AT, WINDOW_TID, WINDOW_LOST = 133, 134, 135  # the window being watched
+STEPPED = 136  # times the team stepped aside (a statistic)
+WINDOW, LOST_LIMIT = 137, 138  # the policy: a window's cycles, lost cores in it
+ALONE_MIN, ALONE_MAX, ALONE = 139, 140, 141  # cycles alone: first, most, next
+OWNER_CPU = 142  # the CPU the owner ran on when it took the team
+MOVED = 143  # times a helper moved off the owner's CPU (a statistic)
 # a line per helper: its thread id, the region it serves, the regions of
-# the row it has passed, the row's ticket, 1 while it runs chunks of one
-SLOTS = 128
+# the row it has passed, the row's ticket, 1 while it runs chunks of one,
+# the cycle counter when it last moved off the owner's CPU
+SLOTS = 144
 SIZE = SLOTS + 8 * MAX_HELPERS
 
 STATE = np.zeros(SIZE, np.int64)

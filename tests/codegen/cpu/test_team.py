@@ -1,9 +1,15 @@
 """layerc's thread team (codegen/cpu/team.py): a predict on several threads
 gives the numbers one thread gives, for every kernel that splits its work in
 team regions; helpers take part; concurrent predicts, a run that raises and
-a forked child leave the team usable."""
+a forked child leave the team usable; with its cores taken by another
+thread, the owner frees its core for a helper that lost its own, and the
+team steps aside."""
 
 import multiprocessing
+import os
+import resource
+import subprocess
+import sys
 import threading
 import time
 
@@ -15,6 +21,14 @@ from layerc import layers as L
 from layerc.codegen.cpu import build, team
 
 TWO = 2  # the owner and one helper (a machine of 2 CPUs or more)
+LINUX = pytest.mark.skipif(not team.FUTEX, reason="futex and getrusage(RUSAGE_THREAD): Linux")
+
+
+@pytest.fixture(autouse=True)
+def _team_not_aside():
+    """A test starts with the team working (another test's contention, or
+    this machine's, may have made it step aside for a while)."""
+    team.STATE[team.ALONE_UNTIL] = 0
 
 
 def _models():
@@ -168,3 +182,160 @@ def test_a_bad_spin_time_is_refused_by_name(monkeypatch, value):
     monkeypatch.setenv(team.SPIN_ENV, value)
     with pytest.raises(layerc.ConfigError, match=f"{team.SPIN_ENV}.*microseconds"):
         team.spin_us()
+
+
+def _spinner(core):
+    """Another process spinning on `core`."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    os.sched_setaffinity(spinner.pid, {core})
+    return spinner
+
+
+@LINUX
+def test_lost_cores_counts_the_threads_involuntary_context_switches():
+    core = min(os.sched_getaffinity(0))
+    seen: dict[str, int] = {}
+
+    def pinned() -> None:  # this thread alone shares its core with a spinner
+        os.sched_setaffinity(0, {core})
+        before = team.lost_cores()
+        seen["python before"] = resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw
+        end = time.perf_counter() + 0.2
+        while time.perf_counter() < end:
+            pass
+        seen["python after"] = resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw
+        seen["lost"] = team.lost_cores() - before
+        seen["after"] = team.lost_cores()
+
+    spinner = _spinner(core)
+    try:
+        thread = threading.Thread(target=pinned)
+        thread.start()
+        thread.join()
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert seen["lost"] > 0, "0.2 s on a shared core and never preempted"
+    assert seen["python after"] <= seen["after"] <= seen["python after"] + 2
+
+
+def test_a_team_standing_aside_runs_alone_with_the_same_numbers():
+    model = layerc.Sequential([L.Input((300,)), L.Dense(700, activation="relu"), L.Dense(9)])
+    one, two = layerc.compile(model, threads=1), layerc.compile(model, threads=TWO)
+    x = np.random.default_rng(4).standard_normal((64, 300)).astype(np.float32)
+    expected = one.predict(x)
+    two.predict(x)
+    team.STATE[team.ALONE_UNTIL] = 2 ** 62
+    gen, helped = int(team.STATE[team.GEN]), int(team.STATE[team.HELPED])
+    for _ in range(10):
+        np.testing.assert_allclose(two.predict(x), expected, rtol=1e-6, atol=1e-6)
+    assert team.STATE[team.GEN] == gen and team.STATE[team.HELPED] == helped
+    team.STATE[team.ALONE_UNTIL] = 0
+    for _ in range(10):
+        np.testing.assert_allclose(two.predict(x), expected, rtol=1e-6, atol=1e-6)
+    assert team.STATE[team.GEN] > gen, "the team did not come back"
+
+
+def test_the_team_steps_aside_after_a_window_with_lost_cores():
+    """The policy alone (`watch`): a window that counts LOST_LIMIT lost cores
+    makes owners run alone, for ALONE_MIN cycles and twice as long after each
+    such window up to ALONE_MAX; a window that counts fewer does not, and
+    starts the next time alone at ALONE_MIN again."""
+    model = layerc.compile(layerc.Sequential([L.Input((300,)), L.Dense(700)]), threads=TWO)
+    x = np.ones((8, 300), np.float32)
+    model.predict(x)
+    fields = (team.WINDOW, team.LOST_LIMIT, team.ALONE_MIN, team.ALONE_MAX, team.ALONE)
+    saved = {f: int(team.STATE[f]) for f in fields}
+
+    def windows(limit):  # runs 1.5 ms apart: a window has passed at each
+        team.STATE[team.LOST_LIMIT] = limit
+        stepped = int(team.STATE[team.STEPPED])
+        for _ in range(50):  # (a sleep that outlasts 4 windows starts a new window)
+            model.predict(x)
+            if team.STATE[team.STEPPED] > stepped:
+                break
+            time.sleep(0.0015)
+        return int(team.STATE[team.STEPPED]) - stepped
+
+    try:
+        team.STATE[team.WINDOW] = team.STATE[team.RATE] // 10  # 1 ms
+        team.STATE[team.ALONE_MIN] = unit = team.STATE[team.RATE] // 100  # 0.1 ms
+        team.STATE[team.ALONE_MAX] = 3 * unit
+        team.STATE[team.ALONE] = 0
+        assert windows(2 ** 40) == 0 and team.STATE[team.ALONE_UNTIL] == 0
+        for alone_next in (2 * unit, 3 * unit, 3 * unit):
+            assert windows(0) == 1  # any window steps aside
+            assert team.STATE[team.ALONE_UNTIL] > 0 and team.STATE[team.ALONE] == alone_next
+            gen = int(team.STATE[team.GEN])
+            team.STATE[team.ALONE_UNTIL] = 2 ** 62
+            model.predict(x)
+            assert team.STATE[team.GEN] == gen, "an owner used the team while it stood aside"
+            team.STATE[team.ALONE_UNTIL] = 0
+        assert windows(2 ** 40) == 0 and team.STATE[team.ALONE] == unit
+    finally:
+        for field, value in saved.items():
+            team.STATE[field] = value
+
+
+def _on_one_core(queue):  # pragma: no cover - in the child
+    """The owner and its helper on one core: a helper that holds a chunk when
+    the owner reaches `close` can only finish once the owner sleeps."""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    model = layerc.Sequential([L.Input((300,)), L.Dense(700, activation="relu"), L.Dense(700)])
+    one, two = layerc.compile(model, threads=1), layerc.compile(model, threads=TWO)
+    x = np.random.default_rng(5).standard_normal((64, 300)).astype(np.float32)
+    expected = one.predict(x)
+    two.predict(x)  # starts the helper, on this core
+    team.STATE[team.LOST_LIMIT] = 2 ** 40  # the team never steps aside
+    worst, end = 0.0, time.perf_counter() + 20
+    while team.STATE[team.SLEPT] == 0 and time.perf_counter() < end:
+        worst = max(worst, float(np.abs(two.predict(x) - expected).max()))
+    slept = int(team.STATE[team.SLEPT])
+    team.STATE[team.LOST_LIMIT] = team.LOST_PER_WINDOW
+    end = time.perf_counter() + 20
+    while team.STATE[team.STEPPED] == 0 and time.perf_counter() < end:
+        worst = max(worst, float(np.abs(two.predict(x) - expected).max()))
+    queue.put((worst, slept, int(team.STATE[team.STEPPED])))
+
+
+@LINUX
+def test_a_team_on_one_core_sleeps_for_its_helper_then_steps_aside():
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_on_one_core, args=(queue,))
+    child.start()
+    worst, slept, stepped = queue.get(timeout=300)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert worst <= 1e-5
+    assert slept > 0, "the owner never slept in close for a helper holding a chunk"
+    assert stepped > 0, "the team never stepped aside"
+
+
+@LINUX
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable CPUs")
+def test_a_helper_on_the_owners_cpu_moves_off_it_and_keeps_its_affinity():
+    """The scheduler can leave the owner and a helper on one CPU long after
+    another process took the other; the helper moves itself off."""
+    model = layerc.Sequential([L.Input((300,)), L.Dense(700, activation="relu"), L.Dense(9)])
+    one, two = layerc.compile(model, threads=1), layerc.compile(model, threads=TWO)
+    x = np.random.default_rng(6).standard_normal((64, 300)).astype(np.float32)
+    expected = one.predict(x)
+    two.predict(x)
+    usable = os.sched_getaffinity(0)
+    cpu = min(usable)
+    helper = team._threads[0].native_id
+    moved = int(team.STATE[team.MOVED])
+    try:
+        os.sched_setaffinity(0, {cpu})  # the owner (this thread) stays on cpu
+        for _ in range(20):
+            os.sched_setaffinity(helper, {cpu})  # puts the helper on cpu ...
+            os.sched_setaffinity(helper, usable)  # ... free to leave it
+            time.sleep(0.002)  # past the 1 ms between moves
+            np.testing.assert_allclose(two.predict(x), expected, rtol=1e-6, atol=1e-6)
+            if team.STATE[team.MOVED] > moved:
+                break
+    finally:
+        os.sched_setaffinity(0, usable)
+    assert team.STATE[team.MOVED] > moved, "the helper never moved off the owner's CPU"
+    assert os.sched_getaffinity(helper) == usable
