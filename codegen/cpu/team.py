@@ -226,11 +226,12 @@ def watch(tid: int) -> None:
     window = load(WINDOW)
     if window <= 0:
         return
-    at = load(WINDOW_AT)
-    if load(WINDOW_TID) == tid and now - at < 4 * window:
-        if now - at < window:
-            return
-        if lost_cores() + load(SLEPT) - load(WINDOW_LOST) >= load(LOST_LIMIT):
+    at, same = load(WINDOW_AT), load(WINDOW_TID) == tid
+    if same and now - at < window:
+        return
+    lost = lost_cores() + load(SLEPT)
+    if same and now - at < 4 * window:
+        if lost - load(WINDOW_LOST) >= load(LOST_LIMIT):
             alone = max(load(ALONE), load(ALONE_MIN))
             store(ALONE_UNTIL, now + alone)
             store(ALONE, min(2 * alone, load(ALONE_MAX)))
@@ -241,7 +242,7 @@ def watch(tid: int) -> None:
     # a new window (also for another owner, or after a pause in the runs)
     store(WINDOW_TID, tid)
     store(WINDOW_AT, now)
-    store(WINDOW_LOST, lost_cores() + load(SLEPT))
+    store(WINDOW_LOST, lost)
 
 
 # ----- regions -----
@@ -327,8 +328,8 @@ def grab(role: int, chunks: int, done: int) -> int:
     if role == NONE:
         return -1
     if done >= 0:
-        add(DONE, 1)
-        if FUTEX and load(CLOSER) != 0:  # the owner sleeps in `close`
+        last = add(DONE, 1) + 1 == chunks
+        if FUTEX and last and load(CLOSER) != 0:  # the owner sleeps in `close`
             _syscall(FUTEX, address(DONE), FUTEX_WAKE, 1, 0, 0)
     g = role >> 2
     while True:
@@ -366,7 +367,7 @@ def close(role: int, chunks: int) -> None:
         return
     limit = max(2 * (now - load(OPENED_AT)) * load(TEAM) // max(done, 1),
                 CLOSE_SPIN_US * load(RATE) // 10_000)
-    spins = 0
+    spins, slept = 0, False
     while load(DONE) < chunks:
         if not FUTEX or cycles() - now < limit:
             pause()
@@ -378,7 +379,9 @@ def close(role: int, chunks: int) -> None:
         fence()  # CLOSER is seen before DONE is read (helpers: `grab`)
         done = load(DONE)
         if done < chunks:
-            add(SLEPT, 1)
+            if not slept:
+                add(SLEPT, 1)
+                slept = True
             _syscall(FUTEX, address(DONE), FUTEX_WAIT, done & 0xFFFFFFFF, 0, 0)
         store(CLOSER, 0)
 
