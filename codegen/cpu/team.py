@@ -40,11 +40,12 @@ How it runs (single program, several threads):
   The owner, waiting in `close` for a chunk a helper holds, spins twice a
   chunk's time, then sleeps until it is done, so the helper can run on the
   owner's core. A helper that finds itself on the owner's CPU moves off it
-  (`move_off`). And the owner counts the times it lost its core (`watch`):
+  (`leave_owners_cpu`). And the owner counts the times it lost its core (`watch`):
   while the cores stay taken, it runs alone for a while (the team steps
   aside), since one thread keeps a core where three take turns.
 
-The state and the atomic operations on it: team_state.py.
+The state and the atomic operations on it: team_state.py; counting lost
+cores, stepping aside and moving off the owner's CPU: team_aside.py.
 """
 
 from __future__ import annotations
@@ -67,21 +68,15 @@ from layerc.codegen.cpu.team_state import (  # noqa: F401  (also read as team.X)
     SLEEPERS, SPIN, CLOSER, OPENED_AT, RATE, SLEPT, ALONE_UNTIL, WINDOW_AT, WINDOW_TID,
     WINDOW_LOST, STEPPED, WINDOW, LOST_LIMIT, ALONE_MIN, ALONE_MAX, ALONE, OWNER_CPU, MOVED,
     SLOTS, SIZE, STATE, load, store, add, swap, address, fence, pause, cycles)
+from layerc.codegen.cpu.team_aside import (  # noqa: F401  (also read as team.X)
+    WINDOW_MS, LOST_PER_WINDOW, ALONE_MIN_MS, ALONE_MAX_MS, lost_cores, watch, set_rate,
+    note_cpu, leave_owners_cpu, move_off)
 from layerc.codegen.cpu.threads import JIT
 from layerc.ir import ConfigError
 
 SPIN_ENV = "LAYERC_SPIN_US"
 SPIN_US = 200
 CLOSE_SPIN_US = 30  # the least the owner spins in `close` before it sleeps
-# Stepping aside (`watch`): over a window of WINDOW_MS, the owner counts the
-# times it lost its core (involuntary context switches) and slept in `close`
-# for a helper that lost its core; at LOST_PER_WINDOW or more, owners run
-# alone for a while: ALONE_MIN_MS, doubled after each window that finds the
-# cores still taken, up to ALONE_MAX_MS, and back to ALONE_MIN_MS after a
-# window that does not (a burst of another pool's spinning costs a few ms
-# alone; a process that keeps a core busy, a probe every ALONE_MAX_MS).
-WINDOW_MS, LOST_PER_WINDOW, ALONE_MIN_MS, ALONE_MAX_MS = 5, 2, 5, 40
-RUSAGE_THREAD, RUSAGE_FIELDS, NIVCSW = 1, 18, 17  # Linux's struct rusage, as int64s
 # Sleeping helpers wait on a futex (Linux x86-64 and AArch64: the syscall's
 # number), woken when the owner publishes a region; elsewhere they nap
 # NAP_US at a time. Naps cost other threads of the process: a helper
@@ -101,13 +96,6 @@ _self: Any = types.ExternalFunction("pthread_self", types.uint64())
 _yield: Any = types.ExternalFunction("sched_yield", types.intc())
 _nap: Any = types.ExternalFunction("usleep", types.intc(types.uintc))
 _syscall: Any = types.ExternalFunction("syscall", types.int64(*[types.int64] * 6))
-_getrusage: Any = types.ExternalFunction("getrusage", types.intc(types.intc, types.int64))
-_getcpu: Any = types.ExternalFunction("sched_getcpu", types.intc())
-_getaffinity: Any = types.ExternalFunction("sched_getaffinity",
-                                           types.intc(types.intc, types.int64, types.int64))
-_setaffinity: Any = types.ExternalFunction("sched_setaffinity",
-                                           types.intc(types.intc, types.int64, types.int64))
-CPU_WORDS = 16  # a cpu_set_t: 1024 CPUs, in uint64 words
 
 
 # ----- who the calling thread is -----
@@ -154,8 +142,7 @@ def claim(threads: int) -> bool:
     if not swap(OWNER, 0, tid):
         return False
     store(TEAM, min(threads, helpers + 1))
-    if FUTEX:
-        store(OWNER_CPU, _getcpu())
+    note_cpu()
     return True
 
 
@@ -200,49 +187,6 @@ def release() -> None:
     watch(me())
     store(TEAM, 1)
     store(OWNER, 0)
-
-
-@njit(**JIT)
-def lost_cores() -> int:
-    """The times the calling thread lost its core to another (involuntary
-    context switches, Linux), 0 where that is not known."""
-    if not FUTEX:
-        return 0
-    usage = np.zeros(RUSAGE_FIELDS, np.int64)
-    if _getrusage(RUSAGE_THREAD, usage.ctypes.data) != 0:
-        return 0
-    return usage[NIVCSW]
-
-
-@njit(**JIT)
-def watch(tid: int) -> None:
-    """The owner `tid`, at the end of a run: once a window has passed, the
-    team steps aside (for ALONE cycles, doubled each time up to ALONE_MAX)
-    if the owner lost its core, or slept in `close` for a helper that lost
-    its, LOST_LIMIT times or more in it; a window with fewer resets ALONE.
-    Three threads spinning on two cores (the team and another process) take
-    turns in time slices of milliseconds; alone, the owner keeps a core."""
-    now = cycles()
-    window = load(WINDOW)
-    if window <= 0:
-        return
-    at, same = load(WINDOW_AT), load(WINDOW_TID) == tid
-    if same and now - at < window:
-        return
-    lost = lost_cores() + load(SLEPT)
-    if same and now - at < 4 * window:
-        if lost - load(WINDOW_LOST) >= load(LOST_LIMIT):
-            alone = max(load(ALONE), load(ALONE_MIN))
-            store(ALONE_UNTIL, now + alone)
-            store(ALONE, min(2 * alone, load(ALONE_MAX)))
-            store(WINDOW_TID, 0)
-            add(STEPPED, 1)
-            return
-        store(ALONE, load(ALONE_MIN))
-    # a new window (also for another owner, or after a pause in the runs)
-    store(WINDOW_TID, tid)
-    store(WINDOW_AT, now)
-    store(WINDOW_LOST, lost)
 
 
 # ----- regions -----
@@ -396,18 +340,6 @@ def cycles_per_10ms() -> int:
 
 
 @njit(**JIT)
-def set_rate(rate: int) -> None:
-    """The first helper, before it registers: the cycle counter's rate, and
-    the stepping-aside policy in cycles. (Not called from Python: a call
-    into a Numba function from Python loads all of Numba's registries.)"""
-    store(RATE, rate)
-    store(WINDOW, WINDOW_MS * rate // 10)
-    store(LOST_LIMIT, LOST_PER_WINDOW)
-    store(ALONE_MIN, ALONE_MIN_MS * rate // 10)
-    store(ALONE_MAX, ALONE_MAX_MS * rate // 10)
-
-
-@njit(**JIT)
 def wait_region(k: int, seen: int, rate: int) -> int:
     """Helper k waits for a region after `seen` (spinning SPIN microseconds,
     the cycle counter running `rate` cycles in 10 ms, then sleeping);
@@ -424,38 +356,13 @@ def wait_region(k: int, seen: int, rate: int) -> int:
                 store(slot + 1, g)
                 store(slot + 2, 0)
                 store(slot + 4, 0)
-                # on the owner's CPU, the two take turns in time slices (the
-                # scheduler can leave them so long after another process
-                # took the other core); at most once a millisecond
-                if FUTEX and _getcpu() == load(OWNER_CPU) \
-                        and cycles() - load(slot + 5) > rate // 10:
-                    store(slot + 5, cycles())
-                    if move_off(load(OWNER_CPU)):
-                        add(MOVED, 1)
+                leave_owners_cpu(slot, rate)
                 return g
         if cycles() - start < spin:
             pause()
         else:
             sleep(g)
             start = cycles()
-
-
-@njit(**JIT)
-def move_off(cpu: int) -> bool:
-    """The calling thread moves off `cpu` to another CPU it may run on
-    (Linux): it drops `cpu` from its affinity, which moves it at once, and
-    takes its affinity back. Whether it moved."""
-    mask, others = np.zeros(CPU_WORDS, np.uint64), np.zeros(CPU_WORDS, np.uint64)
-    if not 0 <= cpu < 64 * CPU_WORDS or _getaffinity(0, 8 * CPU_WORDS, mask.ctypes.data) != 0:
-        return False
-    bit, left = np.uint64(1) << np.uint64(cpu % 64), False
-    for w in range(CPU_WORDS):  # (loops: light loads skip Numba's array methods)
-        others[w] = mask[w] & ~bit if w == cpu // 64 else mask[w]
-        left = left or others[w] != 0
-    if not left or _setaffinity(0, 8 * CPU_WORDS, others.ctypes.data) != 0:
-        return False
-    _setaffinity(0, 8 * CPU_WORDS, mask.ctypes.data)
-    return True
 
 
 @njit(**JIT)
