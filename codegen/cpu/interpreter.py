@@ -90,9 +90,9 @@ def serve(k: int) -> None:
     until the team stops: it runs the step of each region the owner
     publishes, with the owner's arguments, to take chunks of that region."""
     slot = team.SLOTS + 8 * k
-    rate = team.cycles_per_10ms()
-    if k == 0:
-        team.set_rate(rate)
+    if k == 0:  # the first helper measures the cycle counter, before it registers
+        team.set_rate(team.cycles_per_10ms())
+    rate = team.load(team.RATE)  # (`start` starts helper k once k - 1 has registered)
     team.store(slot, team.me())
     seen = team.load(team.GEN)
     while True:

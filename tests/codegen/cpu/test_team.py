@@ -7,7 +7,6 @@ team steps aside."""
 
 import multiprocessing
 import os
-import resource
 import subprocess
 import sys
 import threading
@@ -201,6 +200,8 @@ def _spinner(core):
 
 @LINUX
 def test_lost_cores_counts_the_threads_involuntary_context_switches():
+    import resource  # (Unix only)
+
     core = min(os.sched_getaffinity(0))
     seen: dict[str, int] = {}
 
@@ -323,7 +324,8 @@ def test_a_team_on_one_core_sleeps_for_its_helper_then_steps_aside():
 
 
 @LINUX
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable CPUs")
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs two usable CPUs to move between")
 def test_a_helper_on_the_owners_cpu_moves_off_it_and_keeps_its_affinity():
     """The scheduler can leave the owner and a helper on one CPU long after
     another process took the other; the helper moves itself off."""
