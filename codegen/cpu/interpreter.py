@@ -23,7 +23,7 @@ from numba import carray, njit, types
 from numba.core import cgutils
 
 from layerc.codegen.cpu import team
-from layerc.codegen.cpu.kernels import JIT, native
+from layerc.codegen.cpu.kernels import JIT, move, native
 from layerc.codegen.cpu.opcodes import OPCODE
 from layerc.codegen.cpu.threads import enter, leave
 
@@ -152,13 +152,11 @@ def run_model(plan: np.ndarray, steps: np.ndarray, weights: np.ndarray, arena: n
         team.stage(plan, steps, weights, arena, state, batch)
     for i in range(len(inputs)):
         x = inputs[i]
-        start = in_offsets[i] * batch
-        arena[start: start + x.size] = x
+        move(arena, in_offsets[i] * batch, x, 0, x.size)
     run_rows(plan, steps, weights, arena, state, batch, 0, plan.shape[0])
     for i in range(len(outputs)):
         y = outputs[i]
-        start = out_offsets[i] * batch
-        y[:] = arena[start: start + y.size]
+        move(y, 0, arena, out_offsets[i] * batch, y.size)
     if owner:
         team.release()
     leave(saved)

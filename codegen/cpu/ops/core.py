@@ -13,7 +13,7 @@ from layerc.codegen.codes import ACT
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu import team
 from layerc.codegen.cpu.gemm import NR, gemm, pack, pack_bias
-from layerc.codegen.cpu.kernels import JIT, activate
+from layerc.codegen.cpu.kernels import JIT, activate, move
 from layerc.codegen.cpu.lower import lowers
 from layerc.codegen.cpu.opcodes import arena, need, opcode, runs, touches, weights
 from layerc.ir import Node, OpKind
@@ -98,8 +98,7 @@ def run_activate(r, weights, arena, state, batch):
 @runs(COPY)
 @njit(**JIT)
 def run_copy(r, weights, arena, state, batch):
-    size, x, y = r[_C.size] * batch, r[_C.x] * batch, r[_C.y] * batch
-    arena[y: y + size] = arena[x: x + size]
+    move(arena, r[_C.y] * batch, arena, r[_C.x] * batch, r[_C.size] * batch)
 
 
 @runs(TRANSPOSE_CS)
