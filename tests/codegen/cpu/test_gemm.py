@@ -8,13 +8,14 @@ import re
 import sys
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from numba import njit
 
 from layerc.codegen.cpu import gemm, simd
-from layerc.codegen.cpu.gemm import MR, NR, pack, pack_bias
+from layerc.codegen.cpu.gemm import MR, NR, WIDE, pack, pack_bias
 from layerc.codegen.cpu.kernels import FAST_JIT
 
 from kernel_helpers import conv_reference
@@ -41,9 +42,12 @@ def _conv(x, kernel, bias, stride, dilation, pads, relu, guard=7.0):
     return out[:-3].reshape(batch, oh, ow, f)
 
 
-@given(rows=st.integers(1, 3 * MR + 1), k=st.integers(1, 40), n=st.integers(1, 2 * NR + 3),
-       bias=st.booleans(), relu=st.booleans(), seed=st.integers(0, 2**16))
+@given(rows=st.one_of(st.integers(1, 2), st.integers(1, 3 * MR + 1)), k=st.integers(1, 40),
+       n=st.integers(1, (2 * max(WIDE.values()) + 1) * NR + 3), bias=st.booleans(),
+       relu=st.booleans(), seed=st.integers(0, 2**16))
 def test_dense_matches_numpy_across_tile_and_panel_edges(rows, k, n, bias, relu, seed):
+    """Tiles of every row count, whole and partial panels, and one or two
+    rows WIDE panels at a time (gemm.wide) with the rest one by one."""
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((rows, k)).astype(np.float32)
     kernel = rng.standard_normal((k, n)).astype(np.float32)
@@ -105,10 +109,13 @@ def test_nan_propagates_through_bias_and_relu():
     assert not np.isnan(np.delete(out, 2, axis=0)).any()
 
 
-def test_dense_rows_matches_numpy_with_a_row_stride():
-    """The serial product a recurrent step runs: rows written ldc apart."""
+@pytest.mark.parametrize("rows,n", [(MR + 3, NR + 2), (1, 4 * NR), (2, 7 * NR + 2),
+                                    (MR + 2, 5 * NR)])
+def test_dense_rows_matches_numpy_with_a_row_stride(rows, n):
+    """The serial product a recurrent step runs: rows written ldc apart (a
+    last block of one or two rows runs WIDE panels at a time)."""
     rng = np.random.default_rng(2)
-    rows, k, n, ldc = MR + 3, 12, NR + 2, NR + 9
+    k, ldc = 12, n + 9
     a = rng.standard_normal((rows, k)).astype(np.float32)
     kernel = rng.standard_normal((k, n)).astype(np.float32)
     out = np.full(rows * ldc, 5.0, np.float32)
