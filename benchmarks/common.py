@@ -443,6 +443,7 @@ class Timing:
     p90_us: float
     samples: int  # timed blocks
     number: int  # calls per block
+    by_round: tuple[float | None, ...] = ()  # each round's median block; None: left out
 
     @property
     def spread(self) -> float:
@@ -475,7 +476,8 @@ def time_peers(fns: dict[str, Callable[[], Any]], rounds: int = 20, slice_s: flo
        `max_peer_s` but never below 4 slices: still interleaved across the run,
        with fewer samples (the console prints how many).
     The result is the median (and p10, p90) over all blocks of a fn's per-call
-    time. Interleaving spreads slow phases of a shared machine over all peers
+    time, and the median of each round's blocks (`by_round`, for ratios paired
+    by round). Interleaving spreads slow phases of a shared machine over all peers
     alike; the median of many short blocks ignores short stalls (a descheduled
     vCPU can stall a multi-threaded BLAS call for milliseconds). time.perf_counter,
     garbage collector off while timing. `before(name)`, when given, runs before
@@ -501,6 +503,7 @@ def time_peers(fns: dict[str, Callable[[], Any]], rounds: int = 20, slice_s: flo
             slice_cost = (rewarm[n] + blocks[n] * number[n]) * t
             stride[n] = max(1, min(rounds // 4, math.ceil(rounds * slice_cost / max_peer_s)))
     samples: dict[str, list[float]] = {n: [] for n in fns}
+    by_round: dict[str, list[Any]] = {n: [] for n in fns}
     names = list(fns)
     clock = time.perf_counter
     gc_was_enabled = gc.isenabled()
@@ -510,6 +513,7 @@ def time_peers(fns: dict[str, Callable[[], Any]], rounds: int = 20, slice_s: flo
         for r in range(rounds):
             for name in names[r % len(names):] + names[:r % len(names)]:
                 if r % stride[name]:
+                    by_round[name].append(None)
                     continue
                 if before is not None:
                     before(name)
@@ -521,6 +525,7 @@ def time_peers(fns: dict[str, Callable[[], Any]], rounds: int = 20, slice_s: flo
                     for _ in range(k):
                         fn()
                     out.append((clock() - t0) / k * 1e6)
+                by_round[name].append(statistics.median(out[-blocks[name]:]))
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -528,7 +533,7 @@ def time_peers(fns: dict[str, Callable[[], Any]], rounds: int = 20, slice_s: flo
     for name, s in samples.items():
         s.sort()
         result[name] = Timing(statistics.median(s), _percentile(s, 0.1), _percentile(s, 0.9),
-                              len(s), number[name])
+                              len(s), number[name], tuple(by_round[name]))
     return result
 
 
@@ -653,35 +658,73 @@ def markdown_table(rows: Sequence[Row], peer_order: Sequence[str],
 @dataclass
 class BusyRow:
     """One model and batch timed with a core kept busy and without: layerc and
-    one peer, each `quiet` and `busy`."""
+    one peer, each `quiet` and `busy`, and layerc on one thread, quiet."""
 
     case: str
     batch: int
     peer: str  # onnxruntime, or torch eager where ONNX Runtime is left out
-    times: dict[str, Timing]  # "layerc|quiet", "layerc|busy", "<peer>|quiet", "<peer>|busy"
+    times: dict[str, Timing]  # "<name>|quiet", "<name>|busy" for layerc and the peer,
+    #                           and ALONE + "|quiet"
+
+    ALONE = "layerc 1 thread"
 
     def slowdown(self, name: str) -> float:
+        """The median over rounds of `round_slowdowns` (the ratio of the
+        medians where the rounds were not kept)."""
+        ratios = self.round_slowdowns(name)
+        if ratios:
+            return statistics.median(ratios)
         return self.times[f"{name}|busy"].median_us / self.times[f"{name}|quiet"].median_us
+
+    def round_slowdowns(self, name: str) -> list[float]:
+        """busy / quiet within each round (the two slices are interleaved in
+        it, so a slow phase of the host weighs on both)."""
+        quiet, busy = self.times[f"{name}|quiet"].by_round, self.times[f"{name}|busy"].by_round
+        return [b / q for q, b in zip(quiet, busy) if q is not None and b is not None]
+
+    def quartiles(self, name: str) -> tuple[float, float]:
+        """The first and third quartile of `round_slowdowns`."""
+        cuts = statistics.quantiles(self.round_slowdowns(name), n=4, method="inclusive")
+        return cuts[0], cuts[2]
+
+    def rounds_slowed_less(self, ours: str) -> tuple[int, int]:
+        """In how many rounds `ours` slowed no more than the peer, of how many."""
+        pairs = list(zip(self.round_slowdowns(ours), self.round_slowdowns(self.peer)))
+        return sum(a <= b for a, b in pairs), len(pairs)
+
+    def busy_over_alone(self, ours: str) -> float:
+        """`ours` busy against layerc on one thread, quiet: above 1, the busy
+        run lost more on the shared core than the second thread gains."""
+        return self.times[f"{ours}|busy"].median_us / self.times[f"{self.ALONE}|quiet"].median_us
 
 
 def busy_table(rows: Sequence[BusyRow], reference: str = "layerc") -> str:
-    """model | batch | layerc quiet | layerc busy | layerc busy/quiet | peer |
-    peer quiet | peer busy | peer busy/quiet."""
+    """model | batch | layerc quiet | busy | busy/quiet [quartiles] | busy / one
+    thread | peer | peer quiet | busy | busy/quiet [quartiles] | rounds layerc
+    slowed less."""
     head = ["model", "batch", f"{reference} quiet (us)", f"{reference} busy (us)",
-            f"{reference} busy/quiet", "peer", "peer quiet (us)", "peer busy (us)",
-            "peer busy/quiet"]
+            f"{reference} busy/quiet [quartiles]", f"{reference} busy / 1 thread quiet",
+            "peer", "peer quiet (us)", "peer busy (us)", "peer busy/quiet [quartiles]",
+            f"rounds {reference} slowed less"]
     lines = ["| " + " | ".join(head) + " |",
-             "|" + "|".join(["---", "---:", "---:", "---:", "---:", "---", "---:", "---:",
-                             "---:"]) + "|"]
+             "|" + "|".join(["---", "---:", "---:", "---:", "---:", "---:", "---", "---:",
+                             "---:", "---:", "---:"]) + "|"]
     for row in rows:
         t = row.times
+        less, of = row.rounds_slowed_less(reference)
         cells = [row.case, str(row.batch), _fmt_us(t[f"{reference}|quiet"].median_us),
-                 _fmt_us(t[f"{reference}|busy"].median_us),
-                 f"**{row.slowdown(reference):.2f}**", row.peer,
+                 _fmt_us(t[f"{reference}|busy"].median_us), _slowdown_cell(row, reference),
+                 f"{row.busy_over_alone(reference):.2f}", row.peer,
                  _fmt_us(t[f"{row.peer}|quiet"].median_us),
-                 _fmt_us(t[f"{row.peer}|busy"].median_us), f"**{row.slowdown(row.peer):.2f}**"]
+                 _fmt_us(t[f"{row.peer}|busy"].median_us), _slowdown_cell(row, row.peer),
+                 f"{less}/{of}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _slowdown_cell(row: BusyRow, name: str) -> str:
+    low, high = row.quartiles(name)
+    return f"**{row.slowdown(name):.2f}** [{low:.2f}-{high:.2f}]"
 
 
 @dataclass

@@ -244,10 +244,12 @@ def main(argv: list[str] | None = None) -> int:
             peer_quiet = (common.ort_peer(onnx_path)[0] if onnx_path else torch_p)
             if args.busy and peer_quiet is not None:
                 layerc_quiet = common.layerc_peer(compiled, how)
+                layerc_alone = common.layerc_peer(
+                    common.compile_layerc(case.layerc_model, 1, case.passes)[0])
                 busy_timing = {**timing, "rounds": max(4, rounds // 2)}
                 for b in [b for b in case.batches if b in (1, 64)] or list(case.batches):
-                    row, use = busy_row(case, b, inputs[b], layerc_quiet, peer_quiet,
-                                        busy_timing)
+                    row, use = busy_row(case, b, inputs[b], layerc_quiet, layerc_alone,
+                                        peer_quiet, busy_timing)
                     busy_rows.append(row)
                     if use is not None:
                         busy_use.append(use)
@@ -297,9 +299,14 @@ def main(argv: list[str] | None = None) -> int:
             "Threads `default`, another process keeping one core busy (a Python "
             "`while True: pass`, pinned to the last usable core, switched on and off by the "
             "benchmark) against quiet; "
-            "`busy/quiet` is each library's slowdown. Quiet and busy slices are interleaved "
-            f"in every round ({max(4, rounds // 2)} rounds){use}. The peer is ONNX Runtime, or "
-            "torch eager where ONNX Runtime is left out.", "",
+            "`busy/quiet` is each library's slowdown: busy against quiet within each round "
+            "(the median over rounds; in brackets the quartiles). Quiet and busy slices are "
+            f"interleaved in every round ({max(4, rounds // 2)} rounds){use}. `busy / 1 thread "
+            "quiet`: layerc busy against layerc compiled with threads=1 on the quiet machine "
+            "(above 1: the shared core cost more than the second thread gains). `rounds "
+            "layerc slowed less`: the rounds where layerc's busy/quiet was at most the "
+            "peer's. The peer is ONNX Runtime, or torch eager where ONNX Runtime is left out.",
+            "",
             busy_table, "",
         ]
     if sweeps:
@@ -340,22 +347,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def busy_row(case: common.Case, batch: int, x: Any, ours: common.Peer, theirs: common.Peer,
-             timing: dict[str, Any]) -> tuple[common.BusyRow, float | None]:
-    """Times layerc and one peer on x, quiet and with one core kept busy, the
-    four interleaved in every round; returns the row and the share of a core
-    the spinner got while on."""
+def busy_row(case: common.Case, batch: int, x: Any, ours: common.Peer, alone: common.Peer,
+             theirs: common.Peer, timing: dict[str, Any]) -> tuple[common.BusyRow, float | None]:
+    """Times layerc and one peer on x, quiet and with one core kept busy, and
+    layerc compiled for one thread (`alone`), quiet, the five interleaved in
+    every round; returns the row and the share of a core the spinner got
+    while on."""
     fns = {f"{p.name}|{state}": (lambda f=p.fn, x=x: f(x))
            for state in ("quiet", "busy") for p in (ours, theirs)}
+    fns[f"{common.BusyRow.ALONE}|quiet"] = lambda f=alone.fn, x=x: f(x)
     with common.BusyCore() as busy:
         times = common.time_peers(fns, **timing,
                                   before=lambda name: busy.set(name.endswith("|busy")))
     row = common.BusyRow(case.name, batch, theirs.name, times)
+    less, of = row.rounds_slowed_less(ours.name)
     print(f"  batch {batch:>4} busy core: {ours.name} busy/quiet {row.slowdown(ours.name):.2f} "
           f"({times[ours.name + '|quiet'].median_us:.1f} -> "
-          f"{times[ours.name + '|busy'].median_us:.1f} us), {theirs.name} "
+          f"{times[ours.name + '|busy'].median_us:.1f} us; one thread quiet "
+          f"{times[common.BusyRow.ALONE + '|quiet'].median_us:.1f}), {theirs.name} "
           f"{row.slowdown(theirs.name):.2f} ({times[theirs.name + '|quiet'].median_us:.1f} -> "
-          f"{times[theirs.name + '|busy'].median_us:.1f} us)", flush=True)
+          f"{times[theirs.name + '|busy'].median_us:.1f} us); {ours.name} slowed less in "
+          f"{less} of {of} rounds", flush=True)
     return row, busy.utilisation()
 
 
