@@ -676,11 +676,14 @@ class BusyRow:
             return statistics.median(ratios)
         return self.times[f"{name}|busy"].median_us / self.times[f"{name}|quiet"].median_us
 
+    def _per_round(self, name: str) -> list[float | None]:
+        quiet, busy = self.times[f"{name}|quiet"].by_round, self.times[f"{name}|busy"].by_round
+        return [None if q is None or b is None else b / q for q, b in zip(quiet, busy)]
+
     def round_slowdowns(self, name: str) -> list[float]:
         """busy / quiet within each round (the two slices are interleaved in
         it, so a slow phase of the host weighs on both)."""
-        quiet, busy = self.times[f"{name}|quiet"].by_round, self.times[f"{name}|busy"].by_round
-        return [b / q for q, b in zip(quiet, busy) if q is not None and b is not None]
+        return [r for r in self._per_round(name) if r is not None]
 
     def quartiles(self, name: str) -> tuple[float, float]:
         """The first and third quartile of `round_slowdowns`."""
@@ -689,7 +692,8 @@ class BusyRow:
 
     def rounds_slowed_less(self, ours: str) -> tuple[int, int]:
         """In how many rounds `ours` slowed no more than the peer, of how many."""
-        pairs = list(zip(self.round_slowdowns(ours), self.round_slowdowns(self.peer)))
+        pairs = [(a, b) for a, b in zip(self._per_round(ours), self._per_round(self.peer))
+                 if a is not None and b is not None]
         return sum(a <= b for a, b in pairs), len(pairs)
 
     def busy_over_alone(self, ours: str) -> float:
