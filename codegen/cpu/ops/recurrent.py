@@ -15,7 +15,7 @@ from layerc.codegen import lowering
 from layerc.codegen.codes import ACT, CELL, GATE_COUNT, INIT
 from layerc.codegen.cpu import team
 from layerc.codegen.cpu.emitter import Emitter
-from layerc.codegen.cpu.gemm import MR, NR, dense_rows, gemm, npanels, pack
+from layerc.codegen.cpu.gemm import MR, NR, SERIAL_FLOPS, dense_rows, gemm, npanels, pack
 from layerc.codegen.cpu.kernels import FAST_JIT, JIT, row_activation, scalar
 from layerc.codegen.cpu.lower import lowers
 from layerc.codegen.cpu.opcodes import arena, opcode, runs, scratch, sequence, touches, weights
@@ -102,7 +102,8 @@ def recurrent(x, mask, has_mask, h, c, wk, wr, bias, has_bias, y, scratch, batch
     projection of all steps is one GEMM over the team; then its threads each
     run the whole sequence for a slice of the batch (its rows' states depend
     on nothing else), a GEMM per step on their slice; two slices a thread
-    when the batch holds at least four row tiles a thread. Both are team
+    when the batch holds at least four row tiles a thread, one slice when the
+    sequence is below SERIAL_FLOPS. Both are team
     regions (team.py); the bias between them is the owner's."""
     g = GATE_COUNT[cell] * units
     xw = scratch[: batch * steps * g].reshape((batch * steps, g))
@@ -113,9 +114,14 @@ def recurrent(x, mask, has_mask, h, c, wk, wr, bias, has_bias, y, scratch, batch
     # Slices of whole row tiles, two per thread when the batch has enough of
     # them: a thread whose core is busy elsewhere leaves its second slice to
     # the others, and each slice's per-step GEMM still fills the micro-kernel.
+    # A sequence of fewer recurrent FLOPs than a GEMM that runs serially
+    # (a streaming layer's one step for a few rows) runs in the calling thread.
     threads = team.size()
     blocks = -(-batch // MR)
-    chunks = min(blocks, 2 * threads) if blocks >= 4 * threads else min(batch, threads)
+    if 2 * batch * steps * units * g < SERIAL_FLOPS:
+        chunks = 1
+    else:
+        chunks = min(blocks, 2 * threads) if blocks >= 4 * threads else min(batch, threads)
     role = team.open_region(chunks)
     ci = team.grab(role, chunks, -1)
     while ci >= 0:

@@ -93,6 +93,20 @@ def test_stateful_recurrent_layers_on_a_team_step_like_one_thread():
         np.testing.assert_allclose(two.predict(x), one.predict(x), rtol=1e-6, atol=1e-6)
 
 
+def test_a_recurrent_layer_splits_its_batch_only_when_its_sequence_is_worth_a_region():
+    """A streaming layer's one step for two rows (fewer FLOPs than a GEMM that
+    runs serially) stays in the owner; the same layer over 40 steps splits."""
+    rng = np.random.default_rng(3)
+    for steps, splits in ((1, False), (40, True)):
+        model = layerc.Sequential([L.Input((steps, 8)), L.GRU(32)])
+        one, two = layerc.compile(model, threads=1), layerc.compile(model, threads=TWO)
+        x = rng.standard_normal((2, steps, 8)).astype(np.float32)
+        helped = int(team.STATE[team.HELPED])
+        for _ in range(20):  # a helper may be napping at first, or its core busy
+            np.testing.assert_allclose(two.predict(x), one.predict(x), rtol=1e-6, atol=1e-6)
+        assert (team.STATE[team.HELPED] > helped) == splits, f"{steps} steps"
+
+
 def test_predicts_from_many_threads_at_once_are_right():
     """One of them owns the team at a time; the others run alone."""
     model = layerc.Sequential([L.Input((12, 12, 4)), L.Conv2D(32, 3, activation="relu"),
