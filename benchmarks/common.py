@@ -19,6 +19,7 @@ import os
 import platform
 import statistics
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -455,10 +456,56 @@ def _percentile(sorted_samples: list[float], q: float) -> float:
     return sorted_samples[min(len(sorted_samples) - 1, int(round(q * (len(sorted_samples) - 1))))]
 
 
+def settle(timeout_s: float, window_s: float = 0.01, poll_s: float = 0.002,
+           idle_share: float = 0.1) -> float:
+    """Waits until the process's other threads have used less than
+    `idle_share` of a core over the last `window_s` (a thread pool that
+    spins after its last call: ONNX Runtime's intra-op pool spins 45-70 ms,
+    measured on the 2-core AMD EPYC VM, 2026-11-30; the window spans a few
+    scheduler slices, so a spinning thread that another process holds off its
+    core for a slice still counts), at most `timeout_s`; returns the seconds
+    waited. Linux (/proc/self/task/*/schedstat); elsewhere it returns at once."""
+    if timeout_s <= 0 or not os.path.isdir("/proc/self/task"):
+        return 0.0
+    me = str(threading.get_native_id())
+
+    def others_ns() -> int:
+        total = 0
+        for tid in os.listdir("/proc/self/task"):
+            if tid == me:
+                continue
+            try:
+                with open(f"/proc/self/task/{tid}/schedstat", encoding="ascii") as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):  # a thread that ended
+                continue
+        return total
+
+    start = time.perf_counter()
+    samples = [(start, others_ns())]
+    while samples[-1][0] - start < timeout_s:
+        time.sleep(poll_s)
+        samples.append((time.perf_counter(), others_ns()))
+        now, used = samples[-1]
+        old = [(t, ns) for t, ns in samples if t <= now - window_s]
+        if old and used - old[-1][1] < idle_share * (now - old[-1][0]) * 1e9:
+            break
+    return time.perf_counter() - start
+
+
+SETTLED: dict[str, float] = {}  # peer -> the longest `settle` after its slices, in seconds
+
+
+def _note_settle(name: str, waited: float) -> None:
+    peer = name.split("|")[0]
+    SETTLED[peer] = max(SETTLED.get(peer, 0.0), waited)
+
+
 def time_peers(fns: dict[str, Callable[[], Any]], rounds: int = 20, slice_s: float = 0.05,
                warmup_s: float = 0.3, block_us: float = 50.0, rewarm_s: float = 0.002,
                no_rewarm_s: float = 0.01, max_peer_s: float | None = None,
-               before: Callable[[str], None] | None = None) -> dict[str, Timing]:
+               before: Callable[[str], None] | None = None,
+               settle_s: float = 0.25) -> dict[str, Timing]:
     """Median time of one call of each fn, in microseconds, peers interleaved.
 
     1. Warm-up: each fn runs back to back for at least `warmup_s` (and 3 calls);
@@ -483,6 +530,10 @@ def time_peers(fns: dict[str, Callable[[], Any]], rounds: int = 20, slice_s: flo
     garbage collector off while timing. `before(name)`, when given, runs before
     each fn's warm-up and before each of its slices, outside the timed blocks
     (the busy-core rows use it to switch the spinning process on and off).
+    After each warm-up and each slice, `settle(settle_s)` waits until the
+    threads the fn left spinning stop (ONNX Runtime's pool spins 45-70 ms
+    after its last call), so the next fn starts on idle cores, as it would
+    in a process of its own.
     """
     per_call = {}
     for name, fn in fns.items():
@@ -493,6 +544,7 @@ def time_peers(fns: dict[str, Callable[[], Any]], rounds: int = 20, slice_s: flo
             fn()
             calls += 1
         per_call[name] = (time.perf_counter() - start) / calls
+        _note_settle(name, settle(settle_s))
     number = {n: max(1, int(block_us * 1e-6 / max(t, 1e-9)) + 1) for n, t in per_call.items()}
     blocks = {n: max(1, int(slice_s / (t * number[n]))) for n, t in per_call.items()}
     rewarm = {n: 0 if t > no_rewarm_s else max(1, int(rewarm_s / max(t, 1e-9)))
@@ -526,6 +578,7 @@ def time_peers(fns: dict[str, Callable[[], Any]], rounds: int = 20, slice_s: flo
                         fn()
                     out.append((clock() - t0) / k * 1e6)
                 by_round[name].append(statistics.median(out[-blocks[name]:]))
+                _note_settle(name, settle(settle_s))
     finally:
         if gc_was_enabled:
             gc.enable()

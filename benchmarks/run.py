@@ -274,7 +274,12 @@ def main(argv: list[str] | None = None) -> int:
                    f"a {warmup_s} s warm-up; a peer whose slices would take over "
                    f"{max_peer_s:.0f} s in all joins every k-th round only (in 4 rounds at "
                    f"least); time.perf_counter, GC off; the table shows the median per-call time "
-                   f"over all blocks.")
+                   f"over all blocks. After every warm-up and slice the run waits until the "
+                   f"threads a peer left spinning stop (at most 0.25 s; the longest waits: "
+                   + (", ".join(f"{peer} {waited * 1e3:.0f} ms" for peer, waited in
+                                sorted(common.SETTLED.items(), key=lambda kv: -kv[1]))
+                      or "none measured: no /proc")
+                   + "), so the next peer starts on idle cores as in a process of its own.")
     body = [
         "# layerc benchmarks", "",
         "Median time of one call, in microseconds (lower is better); `layerc/peer` < 1 means "
