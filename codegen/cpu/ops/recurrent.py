@@ -101,7 +101,7 @@ def recurrent(x, mask, has_mask, h, c, wk, wr, bias, has_bias, y, scratch, batch
     Both kernels are packed into the GEMM's panels (gemm.py). The input
     projection of all steps is one GEMM over the team; then its threads each
     run the whole sequence for a slice of the batch (its rows' states depend
-    on nothing else), a GEMM per step on their slice; two slices a thread
+    on nothing else), a GEMM per step on their slice; four slices a thread
     when the batch holds at least four row tiles a thread, one slice when the
     sequence is below SERIAL_FLOPS. Both are team
     regions (team.py); the bias between them is the owner's."""
@@ -111,9 +111,12 @@ def recurrent(x, mask, has_mask, h, c, wk, wr, bias, has_bias, y, scratch, batch
          False, scratch, 0, g)
     if has_bias and team.lead():
         _add_bias(xw, bias[:g])
-    # Slices of whole row tiles, two per thread when the batch has enough of
-    # them: a thread whose core is busy elsewhere leaves its second slice to
-    # the others, and each slice's per-step GEMM still fills the micro-kernel.
+    # Slices of whole row tiles, four per thread when the batch has enough of
+    # them: a thread whose core is busy elsewhere (it runs at about half speed
+    # then) takes fewer slices, and the one it takes last holds the others up
+    # for less (with two a thread, the stacked GRU at 64 slowed 1.66-1.71x
+    # with a busy core, with four 1.44-1.47x, no slower when quiet); each
+    # slice's per-step GEMM still fills the micro-kernel.
     # A sequence of fewer recurrent FLOPs than a GEMM that runs serially
     # (a streaming layer's one step for a few rows) runs in the calling thread.
     threads = team.size()
@@ -121,7 +124,7 @@ def recurrent(x, mask, has_mask, h, c, wk, wr, bias, has_bias, y, scratch, batch
     if 2 * batch * steps * units * g < SERIAL_FLOPS:
         chunks = 1
     else:
-        chunks = min(blocks, 2 * threads) if blocks >= 4 * threads else min(batch, threads)
+        chunks = 4 * threads if blocks >= 4 * threads else min(batch, threads)
     role = team.open_region(chunks)
     ci = team.grab(role, chunks, -1)
     while ci >= 0:

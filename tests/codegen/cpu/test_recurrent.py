@@ -1,4 +1,4 @@
-"""The recurrent layers' batch slices (codegen/cpu/ops/recurrent.py): two
+"""The recurrent layers' batch slices (codegen/cpu/ops/recurrent.py): four
 slices of whole row tiles per thread once the batch is large enough, every
 row in exactly one slice; a large masked batch gives the reference
 interpreter's numbers on one thread and on all of them."""
@@ -13,7 +13,8 @@ from layerc.codegen.cpu.gemm import MR
 from layerc.codegen.cpu.ops.recurrent import _slice
 
 
-@pytest.mark.parametrize("batch, chunks", [(64, 4), (50, 4), (48, 4), (9, 2), (3, 3), (100, 6)])
+@pytest.mark.parametrize("batch, chunks", [(64, 4), (64, 8), (50, 8), (48, 8), (9, 2), (3, 3),
+                                           (100, 6)])
 def test_slices_cover_every_row_once(batch, chunks):
     blocks = -(-batch // MR)
     rows = [_slice(ci, chunks, batch, blocks) for ci in range(chunks)]
