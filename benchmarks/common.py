@@ -460,8 +460,9 @@ def settle(timeout_s: float, window_s: float = 0.01, poll_s: float = 0.002,
            idle_share: float = 0.1) -> float:
     """Waits until the process's other threads have used less than
     `idle_share` of a core over the last `window_s` (a thread pool that
-    spins after its last call: ONNX Runtime's intra-op pool spins 45-70 ms,
-    measured on the 2-core AMD EPYC VM, 2026-11-30; the window spans a few
+    spins after its last call: ONNX Runtime's intra-op pool spins 45-70 ms
+    after a burst of calls, up to 156 ms in a full run, measured on the
+    2-core AMD EPYC VM, 2026-11-30; the window spans a few
     scheduler slices, so a spinning thread that another process holds off its
     core for a slice still counts), at most `timeout_s`; returns the seconds
     waited. Linux (/proc/self/task/*/schedstat); elsewhere it returns at once."""
@@ -531,7 +532,7 @@ def time_peers(fns: dict[str, Callable[[], Any]], rounds: int = 20, slice_s: flo
     each fn's warm-up and before each of its slices, outside the timed blocks
     (the busy-core rows use it to switch the spinning process on and off).
     After each warm-up and each slice, `settle(settle_s)` waits until the
-    threads the fn left spinning stop (ONNX Runtime's pool spins 45-70 ms
+    threads the fn left spinning stop (ONNX Runtime's pool spins 45-156 ms
     after its last call), so the next fn starts on idle cores, as it would
     in a process of its own.
     """
@@ -722,12 +723,8 @@ class BusyRow:
     ALONE = "layerc 1 thread"
 
     def slowdown(self, name: str) -> float:
-        """The median over rounds of `round_slowdowns` (the ratio of the
-        medians where the rounds were not kept)."""
-        ratios = self.round_slowdowns(name)
-        if ratios:
-            return statistics.median(ratios)
-        return self.times[f"{name}|busy"].median_us / self.times[f"{name}|quiet"].median_us
+        """The median over rounds of `round_slowdowns`."""
+        return statistics.median(self.round_slowdowns(name))
 
     def _per_round(self, name: str) -> list[float | None]:
         quiet, busy = self.times[f"{name}|quiet"].by_round, self.times[f"{name}|busy"].by_round

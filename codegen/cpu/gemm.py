@@ -69,8 +69,6 @@ def pack_bias(bias: np.ndarray) -> np.ndarray:
     return out
 
 
-
-
 @njit(**FAST_JIT, inline="always")
 def _next(b, i, j, oh, ow):
     """The output pixel after (b, i, j) of a (batch, oh, ow) grid."""
