@@ -3,6 +3,9 @@
   alone reads it (conv_pool.py runs them band by band, so the convolution's
   output never leaves the cache: at batch 64 the MNIST convnet's first
   convolution writes 5.5 MB that its pooling reads back);
+- a Winograd convolution and the 2x2 max pooling that alone reads it: each
+  Winograd tile is one 2x2 block of outputs, one pooling window, pooled in
+  the output transform (winograd.py);
 - a depthwise convolution and the 1x1 convolution that alone reads it (a
   SeparableConv's two halves; ops/separable.py, band by band likewise).
 The IR keeps both nodes, and so do the other targets; on the CPU the second
@@ -20,8 +23,15 @@ def gemm_path(e: BaseEmitter, conv: Node) -> bool:
     """Whether the CPU runs a convolution as its implicit GEMM (gemm.py):
     channels last, one group, and not the Winograd kernel."""
     g = windows.window_operands(e, conv, depth=True)
-    return g["first"] == 0 and conv.attrs.groups == 1 and not (
-        conv.attrs.variant == "winograd" and winograd.fits(g))
+    return g["first"] == 0 and conv.attrs.groups == 1 and not winograd_path(e, conv)
+
+
+def winograd_path(e: BaseEmitter, conv: Node) -> bool:
+    """Whether the CPU runs a convolution on its Winograd kernel
+    (winograd.py): the specialize-padding pass's variant, on a window the
+    kernel computes."""
+    return conv.attrs.groups == 1 and conv.attrs.variant == "winograd" and winograd.fits(
+        windows.window_operands(e, conv, depth=True))
 
 
 def _apart(e: BaseEmitter, x: Port, y: Port) -> bool:
@@ -74,13 +84,16 @@ def pooled_by(e: BaseEmitter, conv: Node) -> Node | None:
     convolution's only reader (not a model output), with no activation past
     the ReLU the GEMM applies, and a pooling whose windows tile the input
     exactly from the corner (strides equal to the pool, no padding); 1 or 2
-    spatial axes (conv_pool.py's bands are 2-D)."""
+    spatial axes (conv_pool.py's bands are 2-D); after a Winograd
+    convolution, 2x2 windows only (its output tiles)."""
     if conv.op is not OpKind.CONV or conv.attrs.activation not in ("linear", "relu") \
             or len(conv.attrs.kernel) > 2:
         return None
     port = conv.port()
     users = e.graph.users(conv.id)
-    if len(users) != 1 or e.graph.use_count(port) != 1 or not gemm_path(e, conv):
+    on_winograd = winograd_path(e, conv)
+    if len(users) != 1 or e.graph.use_count(port) != 1 or not (
+            on_winograd or gemm_path(e, conv)):
         return None
     pool = users[0]
     if pool.op is not OpKind.POOL or pool.attrs.mode != "max":
@@ -89,5 +102,7 @@ def pooled_by(e: BaseEmitter, conv: Node) -> Node | None:
     if p["first"] or p["pt"] or p["pl"] or (p["sh"], p["sw"]) != (p["kh"], p["kw"]):
         return None
     if (p["oh"], p["ow"]) != (p["h"] // p["kh"], p["w_"] // p["kw"]):
+        return None
+    if on_winograd and (p["kh"], p["kw"]) != (2, 2):
         return None
     return pool if _apart(e, conv.inputs[0], pool.port()) else None

@@ -17,7 +17,8 @@ is a matrix product: M_e (tiles x F) = V_e (tiles x C) @ U_e (C x F). So:
   M (16 x block x channels each) stay in L2: the input transform (B' d B,
   additions only, a vector of channels at a time) writes V, the GEMM
   micro-kernel multiplies, the output transform (A' M A) adds the bias,
-  applies the ReLU and writes the 2x2 outputs that lie inside the map;
+  applies the ReLU and writes the 2x2 outputs that lie inside the map, or
+  (a 2x2 max pooling fused: fusion.py) their maximum, the pooled output;
 - blocks are split over layerc's thread team (team.py) in one region.
 
 Adding and subtracting before multiplying rounds differently from the
@@ -35,7 +36,7 @@ from numba import njit
 from layerc.codegen.cpu import simd, team
 from layerc.codegen.cpu.gemm import MR, NR, chunks_for, npanels, pack, tile, whole
 from layerc.codegen.cpu.kernels import FAST_JIT
-from layerc.codegen.cpu.simd import vadd, vget, vload, vrelu, vstore, vsub, vzero
+from layerc.codegen.cpu.simd import vadd, vget, vload, vmax, vrelu, vstore, vsub, vzero
 
 W = simd.WIDTH
 # A block's V and M (16 x tiles x channels, float32) together fit in this.
@@ -126,6 +127,15 @@ def _patch(src, x0, h, w, c, y0, z0, ch, patch):
 
 
 @njit(**FAST_JIT, inline="always")
+def _grid(oh, ow, pool):
+    """The tiles' rows and columns over an oh x ow map: those that cover it,
+    or with `pool`, those whose 2x2 block lies inside it (a pooling window)."""
+    if pool:
+        return oh // 2, ow // 2
+    return (oh + 1) // 2, (ow + 1) // 2
+
+
+@njit(**FAST_JIT, inline="always")
 def _tile_at(t, th, tw):
     """Tile t of a (batch, th, tw) grid: its sample, row and column."""
     b = t // (th * tw)
@@ -142,9 +152,9 @@ def _store(out, at, v, n):
 
 @njit(**FAST_JIT)
 def _blocks(lo, hi, tb, src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0, relu, out,
-            y0, f):
+            y0, f, pool):
     """Blocks lo..hi of `winograd`'s tiles, in the calling thread."""
-    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    th, tw = _grid(oh, ow, pool)
     tiles = batch * th * tw
     cp, np_ = padded(c), npanels(f)
     fp = np_ * NR
@@ -183,7 +193,10 @@ def _blocks(lo, hi, tb, src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0
         for k in range(nt):  # the output transform
             b, i, j = _tile_at(t0 + k, th, tw)
             down, right = 2 * i + 1 < oh, 2 * j + 1 < ow
-            at = y0 + ((b * oh + 2 * i) * ow + 2 * j) * f
+            if pool:
+                at = y0 + ((b * (oh // 2) + i) * (ow // 2) + j) * f
+            else:
+                at = y0 + ((b * oh + 2 * i) * ow + 2 * j) * f
             for ch in range(0, f, W):
                 mo = k * fp + ch
                 ms = tb * fp
@@ -204,7 +217,13 @@ def _blocks(lo, hi, tb, src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0
                     y00, y01, y10, y11 = vrelu(y00), vrelu(y01), vrelu(y10), vrelu(y11)
                 n = f - ch
                 o = at + ch
-                if n >= W:
+                if pool:  # the 2x2 block is the window (NaN wins, as in ops/pool.py)
+                    y00 = vmax(vmax(y00, y01), vmax(y10, y11))
+                    if n >= W:
+                        vstore(out, o, y00)
+                    else:
+                        _store(out, o, y00, n)
+                elif n >= W:
                     vstore(out, o, y00)
                     if right:
                         vstore(out, o + f, y01)
@@ -224,27 +243,31 @@ def _blocks(lo, hi, tb, src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0
 
 @njit(**FAST_JIT)
 def _split(chunks, blocks, tb, src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0, relu,
-           out, y0, f):
+           out, y0, f, pool):
     """The blocks in `chunks` chunks, a team region (team.py)."""
     role = team.open_region(chunks)
     ci = team.grab(role, chunks, -1)
     while ci >= 0:
         _blocks(ci * blocks // chunks, (ci + 1) * blocks // chunks, tb, src, x0, batch, h, w,
-                c, oh, ow, pt, pl, weights, w0, b0, relu, out, y0, f)
+                c, oh, ow, pt, pl, weights, w0, b0, relu, out, y0, f, pool)
         ci = team.grab(role, chunks, ci)
     team.close(role, chunks)
 
 
 @njit(**FAST_JIT)
-def winograd(src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0, relu, out, y0, f):
+def winograd(src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0, relu, out, y0, f, pool):
     """out[y0:] (batch, oh, ow, f) = the 3x3 stride-1 convolution of src[x0:]
     (batch, h, w, c) with pads pt (top) and pl (left), the kernel packed at
     weights[w0:] (`pack_kernel`), plus the bias packed at weights[b0:]
-    (`gemm.pack_bias`: whole panels; b0 < 0: none), through a ReLU if `relu`."""
-    tiles = batch * ((oh + 1) // 2) * ((ow + 1) // 2)
+    (`gemm.pack_bias`: whole panels; b0 < 0: none), through a ReLU if `relu`;
+    with `pool`, out[y0:] (batch, oh // 2, ow // 2, f) = its 2x2 max pooling
+    (strides 2, no padding: a tile's 2x2 outputs, the last row and column
+    of an odd map dropped) instead."""
+    th, tw = _grid(oh, ow, pool)
+    tiles = batch * th * tw
     tb = block_tiles(padded(c), npanels(f) * NR, tiles, team.size())
     blocks = -(-tiles // tb)
     # the FLOPs of the direct convolution, which the region's size is set by
     chunks = chunks_for(blocks, 18 * batch * oh * ow * c * f)
     _split(chunks, blocks, tb, src, x0, batch, h, w, c, oh, ow, pt, pl, weights, w0, b0, relu,
-           out, y0, f)
+           out, y0, f, pool)

@@ -8,12 +8,12 @@ every stride, dilation and padding (a 3-D one over its depth taps laid side by
 side per output slice: depth_taps), or Winograd's F(2x2, 3x3) (winograd.py)
 for the specialize-padding pass's `winograd` variant; a max pooling that
 alone reads the GEMM's output runs in the same step (fusion.py,
-conv_pool.py). Channels first, (B, C, H, W), runs per
-sample on BLAS over im2col patches, or over the sample itself for the 1x1
-`gemm` variant of the specialize-padding pass. A convolution of several groups
-(depthwise ones too) has a kernel of its own (grouped_conv.py), and a 1x1
-convolution that alone reads a depthwise one runs in its step (fusion.py,
-separable.py).
+conv_pool.py), as does a 2x2 one after Winograd (in its output transform).
+Channels first, (B, C, H, W), runs per sample on BLAS over im2col patches, or
+over the sample itself for the 1x1 `gemm` variant of the specialize-padding
+pass. A convolution of several groups (depthwise ones too) has a kernel of its
+own (grouped_conv.py), and a 1x1 convolution that alone reads a depthwise one
+runs in its step (fusion.py, separable.py).
 """
 
 from __future__ import annotations
@@ -154,9 +154,11 @@ def run_conv(r, weights, arena, state, batch):
     d, od, kd = r[_C.d_], r[_C.od], r[_C.kd]
     kh, kw, act = r[_C.kh], r[_C.kw], r[_C.act]
     x, y, scratch = r[_C.x] * batch, r[_C.y] * batch, r[_C.scratch] * batch
-    if r[_C.variant] == VARIANT.winograd:
+    if r[_C.variant] == VARIANT.winograd:  # a fused pooling's windows are 2x2 (fusion.py)
+        pool = r[_C.pool_h] > 0
         winograd.winograd(arena, x, batch, h, w, c, oh, ow, r[_C.pt], r[_C.pl], weights,
-                          r[_C.w], r[_C.b], act == ACT.relu, arena, y, f)
+                          r[_C.w], r[_C.b], act == ACT.relu, arena,
+                          r[_C.pooled] * batch if pool else y, f, pool)
     elif r[_C.first] == 0 and r[_C.pool_h] > 0:  # as below, pooled band by band
         if lead:
             arena[scratch: scratch + kw * c] = 0.0

@@ -1,8 +1,9 @@
 """A convolution and the max pooling that alone reads it run as one CPU step
-(codegen/cpu/fusion.py, conv_pool.py): swept against the reference
-interpreter over 1-D and 2-D windows, strides, dilations, paddings, pool
-sizes, channel counts around the vector width, batch sizes (a batch of 1
-splits pooled rows into column blocks) and thread counts; the cases that
+(codegen/cpu/fusion.py, conv_pool.py; a 2x2 one inside a Winograd
+convolution, winograd.py): swept against the reference interpreter over
+1-D and 2-D windows, strides, dilations, paddings, pool sizes, channel
+counts around the vector width, batch sizes (a batch of 1 splits pooled
+rows into column blocks) and thread counts; the cases that
 must not fuse keep their pooling step; a memory plan that puts the pooled
 output over the convolution's input is run unfused."""
 
@@ -87,6 +88,24 @@ def test_nan_wins_inside_the_fused_pooling():
     assert np.isnan(got[1, 2, 1]).all() and np.isnan(got).sum() == WIDTH + 1
 
 
+@given(side=st.integers(2, 9), c=st.sampled_from([32, 33]), f=st.sampled_from([32, 2 * WIDTH + 35]),
+       padding=st.sampled_from(["valid", "same"]), relu=st.booleans(), bias=st.booleans(),
+       batch=st.sampled_from([1, 3]), threads=st.sampled_from([1, 2]),
+       seed=st.integers(0, 2**16))
+def test_a_2x2_max_pooling_runs_inside_a_winograd_convolution(side, c, f, padding, relu, bias,
+                                                               batch, threads, seed):
+    """Odd maps (MNIST's second convolution: 11 x 11) drop their last row
+    and column, as the pooling does."""
+    shape = (side + 2, side + 3, c)
+    model = layerc.Sequential([Input(shape), Conv2D(f, 3, padding=padding, use_bias=bias,
+                                                    activation="relu" if relu else None,
+                                                    name="conv"), MaxPooling2D(2)])
+    x = np.random.default_rng(seed).standard_normal((batch, *shape)).astype(np.float32)
+    compiled = _check(model, x, threads)
+    assert compiled.graph.node("conv").attrs.variant == "winograd"
+    assert _steps(compiled) == ["conv"]
+
+
 def _unfused_models():
     x = Input((10, 10, 3), name="x")
     conv = Conv2D(4, 3, activation="relu", name="conv")(x)
@@ -105,7 +124,8 @@ def _unfused_models():
     yield "channels first", layerc.Sequential([Input((3, 10, 10)),
                                                Conv2D(4, 3, data_format="channels_first"),
                                                MaxPooling2D(2, data_format="channels_first")])
-    yield "Winograd", layerc.Sequential([Input((10, 10, 32)), Conv2D(32, 3), MaxPooling2D(2)])
+    yield "Winograd, 3x3 pooling", layerc.Sequential([Input((10, 10, 32)), Conv2D(32, 3),
+                                                      MaxPooling2D(3)])
 
 
 @pytest.mark.parametrize("name,model", list(_unfused_models()), ids=lambda v: v

@@ -1,7 +1,8 @@
 """Winograd F(2x2, 3x3) (codegen/cpu/winograd.py) against NumPy in float64:
 odd and even maps (a last tile half outside), 'same' and 'valid' pads,
 channel counts across vector edges, several blocks and both threads, bias,
-ReLU and NaN. Conv2D layers that run on it are checked against Keras in
+ReLU and NaN, and the 2x2 max pooling fused into its output transform.
+Conv2D layers that run on it are checked against Keras in
 tests/oracle/test_conv_layers.py."""
 
 import numpy as np
@@ -18,19 +19,28 @@ from kernel_helpers import conv_reference
 GUARD = 7.0
 
 
-def _winograd(x, kernel, bias, same, relu):
+def _winograd(x, kernel, bias, same, relu, pool=False):
+    """The kernel's output (with `pool`, its fused 2x2 max pooling) and the pads."""
     batch, h, w, c = x.shape
     f = kernel.shape[3]
     pad = 1 if same else 0
     oh, ow = h + 2 * pad - 2, w + 2 * pad - 2
+    shape = (batch, oh // 2, ow // 2, f) if pool else (batch, oh, ow, f)
     packed = winograd.pack_kernel(kernel)
     weights = np.concatenate([packed, gemm.pack_bias(bias)]) if bias is not None else packed
-    src = np.concatenate([x.reshape(-1), np.full(oh * ow * f * batch + 3, GUARD, np.float32)])
+    src = np.concatenate([x.reshape(-1), np.full(np.prod(shape) + 3, GUARD, np.float32)])
     winograd.winograd(src, 0, batch, h, w, c, oh, ow, pad, pad, weights, 0,
-                      packed.size if bias is not None else -1, relu, src, x.size, f)
+                      packed.size if bias is not None else -1, relu, src, x.size, f, pool)
     assert np.all(src[-3:] == GUARD), "wrote past the output"
     assert np.array_equal(src[:x.size], x.reshape(-1), equal_nan=True), "wrote into the input"
-    return src[x.size:-3].reshape(batch, oh, ow, f), (pad, pad, pad, pad)
+    return src[x.size:-3].reshape(shape), (pad, pad, pad, pad)
+
+
+def _max_pool_2x2(y):
+    """NumPy's 2x2 max pooling, strides 2, the odd last row and column
+    dropped; NaN wins (np.max propagates it)."""
+    b, h, w, f = y.shape
+    return y[:, :h // 2 * 2, :w // 2 * 2].reshape(b, h // 2, 2, w // 2, 2, f).max(axis=(2, 4))
 
 
 def _data(seed, batch, h, w, c, f, bias):
@@ -51,6 +61,29 @@ def test_winograd_matches_the_direct_sum(batch, h, w, c, f, same, bias, relu, se
     got, pads = _winograd(x, kernel, b, same, relu)
     expect = conv_reference(x, kernel, b, (1, 1), (1, 1), pads, relu)
     np.testing.assert_allclose(got, expect, rtol=1e-5, atol=1e-5)
+
+
+@given(batch=st.integers(1, 3), h=st.integers(2, 11), w=st.integers(2, 11),
+       c=st.integers(1, 2 * winograd.W + 3), f=st.integers(1, 2 * gemm.NR + 3),
+       same=st.booleans(), bias=st.booleans(), relu=st.booleans(), seed=st.integers(0, 2**16))
+def test_the_fused_2x2_max_pooling_pools_the_direct_sum(batch, h, w, c, f, same, bias, relu,
+                                                        seed):
+    """Odd maps drop their last row and column, as MaxPooling2D(2) does."""
+    if not same:
+        h, w = h + 2, w + 2
+    x, kernel, b = _data(seed, batch, h, w, c, f, bias)
+    got, pads = _winograd(x, kernel, b, same, relu, pool=True)
+    expect = _max_pool_2x2(conv_reference(x, kernel, b, (1, 1), (1, 1), pads, relu))
+    np.testing.assert_allclose(got, expect, rtol=1e-5, atol=1e-5)
+
+
+def test_nan_wins_in_the_fused_pooling():
+    x, kernel, b = _data(3, 2, 9, 9, 8, gemm.NR + 3, True)
+    x[1, 4, 6, 2] = np.nan
+    got, pads = _winograd(x, kernel, b, False, True, pool=True)
+    expect = _max_pool_2x2(conv_reference(x, kernel, b, (1, 1), (1, 1), pads, True))
+    assert np.isnan(expect).any() and not np.isnan(expect).all()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expect))
 
 
 def test_many_blocks_on_both_threads():
