@@ -164,25 +164,29 @@ _HALF, _ONE32, _ZERO32 = np.float32(0.5), np.float32(1.0), np.float32(0.0)
 
 
 @njit(**FAST_JIT)
-def exp_shifted(s: np.ndarray, at: int, n: int, top: Any, bits: np.ndarray) -> Any:
-    """s[at + j] = exp(s[at + j] - top) for j < n, in float32 (-inf and
-    values below the smallest normal give 0; no NaN may be given), and
-    their sum. bits: int32 scratch of at least n."""
+def exp_shifted(row: np.ndarray, top: Any, bits: np.ndarray) -> Any:
+    """row[j] = exp(row[j] - top), in float32 (-inf and values below the
+    smallest normal give 0; no NaN may be given), and their sum. bits:
+    int32 scratch of at least row's size. The caller passes the row as a
+    slice: indexed by the loop counter alone the loops vectorize, as
+    s[at + j] (an index Numba must check for being negative) they did not
+    (8192 rows of 64: 1.85 -> 0.62 ms)."""
     p0, p1, p2, p3, p4, p5 = _EXP_P
+    n = row.shape[0]
     for j in range(n):
-        x = s[at + j] - top
+        x = row[j] - top
         low = x < _EXP_LOW
         x = _EXP_LOW if low else x
         k = np.floor(x * _LOG2E + _HALF)
         r = x - k * _LN2_HI - k * _LN2_LO
         y = (((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5) * (r * r) + r + _ONE32
-        s[at + j] = _ZERO32 if low else y
+        row[j] = _ZERO32 if low else y
         bits[j] = (np.int32(k) + 127) << 23
-    scale = bits.view(np.float32)
+    scale = bits[:n].view(np.float32)
     total = _ZERO32
     for j in range(n):
-        v = s[at + j] * scale[j]
-        s[at + j] = v
+        v = row[j] * scale[j]
+        row[j] = v
         total += v
     return total
 
@@ -224,7 +228,7 @@ def softmax_rows(x: np.ndarray, y: np.ndarray) -> None:
             continue
         for j in range(n):
             yr[j] = xr[j]
-        inv = np.float32(1.0) / exp_shifted(yr, 0, n, top, bits)
+        inv = np.float32(1.0) / exp_shifted(yr, top, bits)
         for j in range(n):
             yr[j] *= inv
 

@@ -67,34 +67,36 @@ def _may_attend(ok, arena, n, i, tq, tk, qm, vm, km, am, qrows, causal, window):
 
 
 @njit(**FAST_JIT)
-def _softmax(s, at, tk, ok, masked, factor, masking, bits):
-    """s[at:at + tk] times `factor`, masked (ok, when `masked`) and
-    softmaxed in place: a masked score left out (a row with none left:
-    zeros for masking 0, every key equally for 1), or lowered by 1e9 in
-    float32 (2). Unmasked rows run loops LLVM vectorizes."""
+def _softmax(row, ok, masked, factor, masking, bits):
+    """A row of scores (a slice: see kernels.exp_shifted) times `factor`,
+    masked (ok, when `masked`) and softmaxed in place: a masked score left
+    out (a row with none left: zeros for masking 0, every key equally for
+    1), or lowered by 1e9 in float32 (2). Unmasked rows run loops LLVM
+    vectorizes."""
+    tk = row.shape[0]
     if masked:
         for j in range(tk):
-            v = s[at + j] * factor
+            v = row[j] * factor
             if not ok[j]:
                 v = v - _LARGE if masking == SUBTRACT else _NEG_INF
-            s[at + j] = v
+            row[j] = v
     else:
         for j in range(tk):
-            s[at + j] *= factor
+            row[j] *= factor
     top = _NEG_INF
     nan = False
     for j in range(tk):
-        v = s[at + j]
+        v = row[j]
         top = max(top, v)
         nan |= v != v
     if top == _NEG_INF or nan:  # nothing to attend, or a NaN score
         empty = np.float32(1.0 / tk) if masking == MEAN else np.float32(0.0)
         for j in range(tk):
-            s[at + j] = np.float32(np.nan) if nan else empty
+            row[j] = np.float32(np.nan) if nan else empty
         return
-    inv = np.float32(1.0) / exp_shifted(s, at, tk, top, bits)
+    inv = np.float32(1.0) / exp_shifted(row, top, bits)
     for j in range(tk):
-        s[at + j] *= inv
+        row[j] *= inv
 
 
 @njit(**FAST_JIT)
@@ -108,6 +110,34 @@ def _tanh_scores(arena, weights, par, s, ldk, qb, qstride, kb, kstride, rows, tk
                 total += weights[par + 1 + d] * np.float32(math.tanh(
                     pre * (arena[qb + m * qstride + d] + arena[kb + j * kstride + d])))
             s[m * ldk + j] = total
+
+
+@njit(**FAST_JIT)
+def _pack_keys(arena, kb, stride, tk, dk, kp):
+    """The keys (key j: dk floats at arena[kb + j * stride]) transposed into
+    gemm.py's panels: kp[(p * dk + d) * NR + c] = key p * NR + c's value d.
+    Rows and panels are slices indexed by loop counters (see
+    kernels.exp_shifted)."""
+    for p in range(-(-tk // NR)):
+        for c in range(min(NR, tk - p * NR)):
+            at = kb + (p * NR + c) * stride
+            key, panel = arena[at: at + dk], kp[p * dk * NR + c:]
+            for d in range(dk):
+                panel[d * NR] = key[d]
+
+
+@njit(**FAST_JIT)
+def _pack_values(arena, vb, stride, tk, dv, vp):
+    """The values (value j: dv floats at arena[vb + j * stride]) into gemm.py's
+    panels: vp[(p * tk + j) * NR + c] = value j's float p * NR + c, one
+    contiguous run of a panel's width per value and panel."""
+    for j in range(tk):
+        value = arena[vb + j * stride: vb + j * stride + dv]
+        for p in range(-(-dv // NR)):
+            run = vp[(p * tk + j) * NR: (p * tk + j + 1) * NR]
+            part = value[p * NR: min(dv, (p + 1) * NR)]
+            for c in range(part.shape[0]):
+                run[c] = part[c]
 
 
 @njit(**FAST_JIT)
@@ -145,13 +175,8 @@ def _items(r, weights, arena, batch, lo, hi):
         if packed != nh:
             packed = nh
             if not tanh:
-                for j in range(tk):
-                    p, c = j // NR, j % NR
-                    for d in range(dk):
-                        kp[(p * dk + d) * NR + c] = arena[kb + j * kv * dk + d]
-            for j in range(tk):
-                for d in range(dv):
-                    vp[((d // NR) * tk + j) * NR + d % NR] = arena[vb + j * kv * dv + d]
+                _pack_keys(arena, kb, kv * dk, tk, dk, kp)
+            _pack_values(arena, vb, kv * dv, tk, dv, vp)
         for i0 in range(block * QB, min(tq, (block + 1) * QB), MR):
             rows = min(MR, tq - i0)
             if tanh:
@@ -171,15 +196,20 @@ def _items(r, weights, arena, batch, lo, hi):
                 i = i0 + m
                 if masked:
                     _may_attend(ok, arena, n, i, tq, tk, qm, vm, km, am, qrows, causal, window)
-                _softmax(s, m * ldk, tk, ok, masked, factor, masking, bits)
+                _softmax(s[m * ldk: m * ldk + tk], ok, masked, factor, masking, bits)
                 if p0 >= 0:
                     at = p0 + (nh * tq + i) * tk
                     arena[at: at + tk] = s[m * ldk: m * ldk + tk]
             for m in range(MR):
                 offs[m] = min(m, rows - 1) * ldk
             for p in range(vpanels):
-                tile(s, offs, 1, tk, vp, p * tk * NR, arena, yb + i0 * heads * dv + p * NR,
-                     heads * dv, rows, min(NR, dv - p * NR), weights, 0, False, False)
+                at = yb + i0 * heads * dv + p * NR
+                if rows == MR and (p + 1) * NR <= dv:  # the inlined kernel, as gemm.py's tiles
+                    whole(s, offs, 1, tk, vp, p * tk * NR, arena, at, heads * dv, weights, 0,
+                          False, False)
+                else:
+                    tile(s, offs, 1, tk, vp, p * tk * NR, arena, at, heads * dv, rows,
+                         min(NR, dv - p * NR), weights, 0, False, False)
             if qm >= 0 and not qrows:  # Attention: a masked query's output is zero
                 for m in range(rows):
                     if arena[qm + n * tq + i0 + m] == 0:

@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit
 
 from layerc.codegen.codes import BINOP
+from layerc.codegen.cpu import team
 from layerc.codegen.cpu.kernels import JIT
 from layerc.codegen.cpu.opcodes import arena, need, opcode, runs, touches, weights
 
@@ -22,6 +23,9 @@ DOT = opcode("dot", "a b y rows k cols groups")  # per sample and group (rows, k
 # width: values per mask entry (the last axis).
 MASKED = opcode("masked_binary", "a b y size binop ma mb width zero")
 _B, _S, _C, _D, _M = BINARY.cols, SCALE.cols, CONCAT.cols, DOT.cols, MASKED.cols
+# A binary step of at least this many values is split over the thread team
+# (a transformer's residual Add, 64 x 64 x 64 at batch 64).
+SERIAL_VALUES = 1 << 16
 
 
 @touches(BINARY)
@@ -98,14 +102,31 @@ def concat_part(x: np.ndarray, y: np.ndarray, outer: int, inner: int, stride: in
         y[o * stride + start: o * stride + start + inner] = x[o * inner: (o + 1) * inner]
 
 
+@njit(**JIT)
+def _binary_split(a, b, y, op, chunks):
+    """`binary` over `chunks` slices, a team region (team.py)."""
+    n = y.shape[0]
+    role = team.open_region(chunks)
+    ci = team.grab(role, chunks, -1)
+    while ci >= 0:
+        lo, hi = ci * n // chunks, (ci + 1) * n // chunks
+        binary(a[lo:hi], b[lo:hi], y[lo:hi], op)
+        ci = team.grab(role, chunks, ci)
+    team.close(role, chunks)
+
+
 # ----- steps -----
 @runs(BINARY)
 @njit(**JIT)
 def run_binary(r, weights, arena, state, batch):
     size = r[_B.size] * batch
-    binary(arena[r[_B.a] * batch: r[_B.a] * batch + size],
-           arena[r[_B.b] * batch: r[_B.b] * batch + size],
-           arena[r[_B.y] * batch: r[_B.y] * batch + size], r[_B.binop])
+    a = arena[r[_B.a] * batch: r[_B.a] * batch + size]
+    b = arena[r[_B.b] * batch: r[_B.b] * batch + size]
+    y = arena[r[_B.y] * batch: r[_B.y] * batch + size]
+    if size >= SERIAL_VALUES and team.size() > 1:
+        _binary_split(a, b, y, r[_B.binop], 4 * team.size())
+    elif team.lead():
+        binary(a, b, y, r[_B.binop])
 
 
 @runs(MASKED)

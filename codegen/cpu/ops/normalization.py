@@ -143,18 +143,23 @@ def normalize_groups(x, y, lo, hi, r1, k, r2, w, gamma, beta, gs1, gsk, gs2, gdi
 @njit(**FAST_JIT)
 def normalize_rows(x, y, lo, hi, n, w, gamma, beta, eps, mode):
     """normalize_groups for groups of n contiguous values with per-value
-    gamma and beta (LayerNormalization over the last axis): the loops run
-    along the row with no index arithmetic (the transformer benchmark's
-    LayerNormalization over (64 x 64, 64) at batch 64: 1.0 -> 0.58 ms)."""
+    gamma and beta (LayerNormalization over the last axis). Each row is a
+    slice indexed by its loop counter, which Numba knows is not negative:
+    indexed as x[base + i], every access checked for a negative index and
+    no loop vectorized (the transformer benchmark's LayerNormalization over
+    (64 x 64, 64) at batch 64, one thread: 0.69-1.1 ms -> 0.14-0.21 ms,
+    the same numbers)."""
+    both = gamma >= 0 and beta >= 0
+    scale, offset = w[max(gamma, 0): max(gamma, 0) + n], w[max(beta, 0): max(beta, 0) + n]
     for g in range(lo, hi):
-        base = g * n
+        row, out = x[g * n: (g + 1) * n], y[g * n: (g + 1) * n]
         total = 0.0
         for i in range(n):
-            total += x[base + i]
+            total += np.float64(row[i])
         mean = total / n
         spread = 0.0
         for i in range(n):
-            d = x[base + i] - mean
+            d = np.float64(row[i]) - mean
             spread += d * d
         if mode == 2:
             shift = 0.0
@@ -165,17 +170,17 @@ def normalize_rows(x, y, lo, hi, n, w, gamma, beta, eps, mode):
         else:
             shift = mean if mode == 0 else 0.0
             inv = 1.0 / math.sqrt(spread / n + eps)
-        if gamma >= 0 and beta >= 0:
+        if both:
             for i in range(n):
-                y[base + i] = (x[base + i] - shift) * inv * w[gamma + i] + w[beta + i]
+                out[i] = (row[i] - shift) * inv * scale[i] + offset[i]
         else:
             for i in range(n):
-                v = (x[base + i] - shift) * inv
+                v = (row[i] - shift) * inv
                 if gamma >= 0:
                     v *= w[gamma + i]
                 if beta >= 0:
                     v += w[beta + i]
-                y[base + i] = v
+                out[i] = v
 
 
 @njit(**FAST_JIT)

@@ -15,19 +15,20 @@ from layerc.codegen.cpu.kernels import exp_shifted, softmax_rows
 @given(values=st.lists(st.floats(-120, 30, width=32), min_size=1, max_size=40),
        top=st.floats(-5, 30, width=32))
 def test_exp_shifted_matches_numpy(values, top):
-    s = np.array([0.0] * 3 + values, np.float32)  # at an offset, as in a score block
+    s = np.array([0.0] * 3 + values + [5.0], np.float32)  # a slice, as of a score block
     n = len(values)
-    total = exp_shifted(s, 3, n, np.float32(top), np.empty(n, np.int32))
+    total = exp_shifted(s[3:3 + n], np.float32(top), np.empty(n, np.int32))
     x = np.array(values, np.float32) - np.float32(top)
     want = np.where(x < -87.33654, 0.0, np.exp(x.astype(np.float64)))
-    got = s[3:].astype(np.float64)
+    got = s[3:3 + n].astype(np.float64)
+    assert s[:3].tolist() == [0.0] * 3 and s[-1] == 5.0, "wrote outside the row"
     assert np.all(np.abs(got - want) <= 3e-7 * want + 1e-45), (got, want)
     assert abs(float(total) - want.sum()) <= 1e-6 * want.sum() + 1e-38
 
 
 def test_exp_shifted_gives_zero_for_minus_infinity():
     s = np.array([-np.inf, 0.0, -np.inf], np.float32)
-    total = exp_shifted(s, 0, 3, np.float32(0.0), np.empty(3, np.int32))
+    total = exp_shifted(s, np.float32(0.0), np.empty(3, np.int32))
     assert s.tolist() == [0.0, 1.0, 0.0] and total == 1.0
 
 
