@@ -38,16 +38,19 @@ def scale_shift(x, y, lo, hi, c, inner, w, s0, t0):
     lo..hi of flat arrays; channels last (inner 1) runs along the channels,
     which vectorizes."""
     s, t = w[s0: s0 + c], w[t0: t0 + c]
-    for o in range(lo, hi):
+    for o in range(lo, hi):  # rows as slices (see normalize_rows)
         base = o * c * inner
         if inner == 1:
+            src, dst = x[base: base + c], y[base: base + c]
             for ch in range(c):
-                y[base + ch] = x[base + ch] * s[ch] + t[ch]
+                dst[ch] = src[ch] * s[ch] + t[ch]
         else:
             for ch in range(c):
                 at = base + ch * inner
+                src, dst = x[at: at + inner], y[at: at + inner]
+                scale, shift = s[ch], t[ch]
                 for i in range(inner):
-                    y[at + i] = x[at + i] * s[ch] + t[ch]
+                    dst[i] = src[i] * scale + shift
 
 
 @njit(**FAST_JIT)

@@ -207,29 +207,34 @@ def _sequence(lo, hi, mask, has_mask, h, c, wr, bias, has_bias, y, scratch, batc
                 gate(z[u: 2 * u], rec_act)
                 gate(z[2 * u: 3 * u], act)
                 gate(z[3 * u:], rec_act)
+                # gates as slices indexed by the loop counter: z[u + j] made
+                # Numba check each index for being negative, and no loop vectorized
+                zi, zf, zc, zo = z[:u], z[u: 2 * u], z[2 * u: 3 * u], z[3 * u:]
                 cb, tc = c[b], work[b - lo]
                 for j in range(u):
-                    cb[j] = z[u + j] * cb[j] + z[j] * z[2 * u + j]
+                    cb[j] = zf[j] * cb[j] + zi[j] * zc[j]
                 tc[:] = cb
                 gate(tc, act)
                 for j in range(u):
-                    hb[j] = z[3 * u + j] * tc[j]
+                    hb[j] = zo[j] * tc[j]
             else:
+                zz, zr, zh = z[:u], z[u: 2 * u], z[2 * u:]
+                xz, xh = xr[:u], xr[2 * u:]
                 if split:
                     for j in range(u):
-                        z[j] += xr[j]
-                        z[2 * u + j] += xr[2 * u + j]
-                    gate(z[:u], rec_act)
+                        zz[j] += xz[j]
+                        zh[j] += xh[j]
+                    gate(zz, rec_act)
                 else:
                     for j in range(2 * u):
                         z[j] += xr[j]
-                    gate(z[:u], rec_act)
-                    gate(z[u: 2 * u], rec_act)
+                    gate(zz, rec_act)
+                    gate(zr, rec_act)
                     for j in range(u):
-                        z[2 * u + j] = xr[2 * u + j] + z[u + j] * z[2 * u + j]
-                gate(z[2 * u:], act)
+                        zh[j] = xh[j] + zr[j] * zh[j]
+                gate(zh, act)
                 for j in range(u):
-                    hb[j] = z[j] * hb[j] + (1.0 - z[j]) * z[2 * u + j]
+                    hb[j] = zz[j] * hb[j] + (1.0 - zz[j]) * zh[j]
             previous[b] = hb
             if return_sequences:
                 y[(b * steps + s) * u: (b * steps + s + 1) * u] = hb
