@@ -88,10 +88,10 @@ def test_nan_wins_inside_the_fused_pooling():
     assert np.isnan(got[1, 2, 1]).all() and np.isnan(got).sum() == WIDTH + 1
 
 
-@given(side=st.integers(2, 9), c=st.sampled_from([32, 33]), f=st.sampled_from([32, 2 * WIDTH + 35]),
-       padding=st.sampled_from(["valid", "same"]), relu=st.booleans(), bias=st.booleans(),
-       batch=st.sampled_from([1, 3]), threads=st.sampled_from([1, 2]),
-       seed=st.integers(0, 2**16))
+@given(side=st.integers(2, 9), c=st.sampled_from([32, 33]),
+       f=st.sampled_from([32, 2 * WIDTH + 35]), padding=st.sampled_from(["valid", "same"]),
+       relu=st.booleans(), bias=st.booleans(), batch=st.sampled_from([1, 3]),
+       threads=st.sampled_from([1, 2]), seed=st.integers(0, 2**16))
 def test_a_2x2_max_pooling_runs_inside_a_winograd_convolution(side, c, f, padding, relu, bias,
                                                                batch, threads, seed):
     """Odd maps (MNIST's second convolution: 11 x 11) drop their last row
