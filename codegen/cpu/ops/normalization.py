@@ -180,9 +180,9 @@ def normalize_rows(x, y, lo, hi, n, w, gamma, beta, eps, mode):
             for i in range(n):
                 v = (row[i] - shift) * inv
                 if gamma >= 0:
-                    v *= w[gamma + i]
+                    v *= scale[i]
                 if beta >= 0:
-                    v += w[beta + i]
+                    v += offset[i]
                 out[i] = v
 
 
