@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 
 from layerc.codegen.cpu import team
-from layerc.codegen.cpu.kernels import FAST_JIT
+from layerc.codegen.cpu.kernels import FAST_JIT, plain
 from layerc.codegen.cpu.micro import MR, NR, WIDE, tile, whole, wide
 
 WIDE_1, WIDE_2 = WIDE[1], WIDE[2]  # constants for the kernels
@@ -82,6 +82,7 @@ def _next(b, i, j, oh, ow):
     return b, i, j
 
 
+@plain
 @njit(**FAST_JIT)
 def _inside(offs, b, i, j, rows, x0, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl):
     """_offsets when every row's window lies inside the image (every block of
@@ -109,6 +110,7 @@ def _inside(offs, b, i, j, rows, x0, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt
     return True
 
 
+@plain
 @njit(**FAST_JIT)
 def _offsets(offs, b, i, j, rows, x0, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, zero):
     """Where each tap's run of each of a tile's rows starts in src: the first
@@ -146,6 +148,7 @@ def _offsets(offs, b, i, j, rows, x0, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, p
     return merged
 
 
+@plain
 @njit(**FAST_JIT)
 def _interior(i, j, h, w, ow, kh, kw, sh, sw, dh, dw, pt, pl):
     """Whether the MR pixels from output pixel (i, j) lie in one output row
@@ -168,6 +171,7 @@ def _bias(weights, b0, n):
     return np.zeros(n, np.float32), 0
 
 
+@plain
 @njit(**FAST_JIT)
 def _table(offs, moved, taps, run, b, i, j, rows, x0, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw,
            pt, pl, zero):
@@ -194,6 +198,7 @@ def _table(offs, moved, taps, run, b, i, j, rows, x0, h, w, c, oh, ow, kh, kw, s
     return kh * kw, c
 
 
+@plain
 @njit(**FAST_JIT)
 def _few_rows(src, offs, taps, run, weights, w0, k, out, y0, ldc, rows, lo, hi, f, bias, bb,
               has_bias, relu):
@@ -213,6 +218,7 @@ def _few_rows(src, offs, taps, run, weights, w0, k, out, y0, ldc, rows, lo, hi, 
             p += 1
 
 
+@plain
 @njit(**FAST_JIT)
 def _tiles(lo, hi, src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, zero,
            weights, w0, b0, relu, out, y0, f, offs):
@@ -297,6 +303,7 @@ def chunks_for(units, flops):
     return max(1, min(units, per * threads))
 
 
+@plain
 @njit(**FAST_JIT)
 def _split(tiles, chunks, src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl,
            zero, weights, w0, b0, relu, out, y0, f):
@@ -311,6 +318,7 @@ def _split(tiles, chunks, src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, d
     team.close(role, chunks)
 
 
+@plain
 @njit(**FAST_JIT)
 def gemm(src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, zero, weights,
          w0, b0, relu, out, y0, f):
@@ -327,6 +335,7 @@ def gemm(src, x0, batch, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, zero, 
            kh, kw, sh, sw, dh, dw, pt, pl, zero, weights, w0, b0, relu, out, y0, f)
 
 
+@plain
 @njit(**FAST_JIT)
 def dense_rows(src, x0, rows, k, weights, w0, out, y0, ldc, n, offs):
     """out[y0 + i*ldc:][:n] = src[x0 + i*k:][:k] @ the kernel packed at

@@ -31,6 +31,24 @@ FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 FAST_JIT: dict[str, Any] = dict(JIT, fastmath=FAST)
 
 
+def plain(dispatcher: Any) -> Any:
+    """`dispatcher`, compiled once per set of argument *types*. Numba types a
+    constant argument at a call site in jitted code as its literal value
+    (Literal[int](0)) and compiles a copy of the callee for each set of
+    constants: the library's build compiled the GEMM's edge tile five times
+    and its tile loop five times (81 s of 354). For kernels whose speed does
+    not hang on their arguments' values (the branches they prune run once a
+    tile or a row block, not once a float)."""
+    typed = dispatcher.get_call_template
+
+    def get_call_template(args: tuple, kws: dict) -> Any:
+        return typed(tuple(types.unliteral(a) for a in args),
+                     {k: types.unliteral(v) for k, v in kws.items()})
+
+    dispatcher.get_call_template = get_call_template
+    return dispatcher
+
+
 def native(codegen_of: Any) -> Any:
     """numba's @intrinsic, typed Any for mypy: an intrinsic's Python
     signature starts with the typing context, which calls in njit code

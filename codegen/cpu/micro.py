@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from layerc.codegen.cpu import simd
 from layerc.codegen.cpu.cache import SOURCE_HASH, generated_module
+from layerc.codegen.cpu.kernels import plain
 
 W = simd.WIDTH
 NR = 2 * W  # columns per panel
@@ -166,4 +167,4 @@ def _dispatch_source() -> str:
 
 
 _TILES = generated_module("layerc.codegen.cpu.gemm_tiles", _module_source())
-whole, tile, wide = _TILES.whole, _TILES.tile, _TILES.wide
+whole, tile, wide = _TILES.whole, plain(_TILES.tile), plain(_TILES.wide)

@@ -22,7 +22,7 @@ from numba import njit
 
 from layerc.codegen.cpu.gemm import MR, NR, SERIAL_FLOPS, npanels, tile, whole
 from layerc.codegen.cpu import team
-from layerc.codegen.cpu.kernels import FAST_JIT, JIT, exp_shifted
+from layerc.codegen.cpu.kernels import FAST_JIT, JIT, exp_shifted, plain
 from layerc.codegen.cpu.opcodes import arena, need, opcode, runs, touches, weights
 from layerc.ir.ops.attention import LARGE
 
@@ -140,6 +140,7 @@ def _pack_values(arena, vb, stride, tk, dv, vp):
                 run[c] = part[c]
 
 
+@plain
 @njit(**FAST_JIT)
 def _items(r, weights, arena, batch, lo, hi):
     """Work items lo..hi: item = (sample * heads + head) * blocks + block."""

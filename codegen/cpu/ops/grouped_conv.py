@@ -18,7 +18,7 @@ from layerc.codegen import windows
 from layerc.codegen.codes import ACT
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu import team
-from layerc.codegen.cpu.kernels import FAST_JIT, JIT, activate
+from layerc.codegen.cpu.kernels import FAST_JIT, JIT, activate, plain
 from layerc.codegen.cpu.opcodes import need, opcode, runs, touches, weights, window
 from layerc.codegen.cpu.simd import WIDTH, vfma, vload, vstore, vzero
 from layerc.ir import Node
@@ -166,6 +166,7 @@ def _four(x, y, wt, w0, b0, at, src0, r0, r1, c, kw, rstep, qstep, pstep, whole)
               qstep, whole)
 
 
+@plain
 @njit(**FAST_JIT)
 def depthwise_rows(x, y, wt, w0, b0, lo, hi, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl,
                    act, base):

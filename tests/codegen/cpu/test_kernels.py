@@ -1,15 +1,16 @@
 """kernels.move: the memmove the interpreter copies inputs and outputs with
 (and the copy step), against NumPy slices: disjoint, overlapping either way,
-read-only sources; other array types are a typing error."""
+read-only sources; other array types are a typing error. kernels.plain: one
+compiled copy of a kernel whatever constants its callers pass."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from numba import njit
+from numba import njit, types
 from numba.core.errors import TypingError
 
-from layerc.codegen.cpu.kernels import move
+from layerc.codegen.cpu.kernels import move, plain
 
 
 @njit(cache=False)
@@ -53,3 +54,36 @@ def test_move_never_writes_into_a_read_only_destination():
     dst.flags.writeable = False
     with pytest.raises(TypingError):
         _move(dst, 0, np.ones(4, np.float32), 0, 1)
+
+
+def _scaled_sum():
+    @njit(cache=False)
+    def scaled_sum(x, scale, offset):
+        total = 0.0
+        for v in x:
+            total += v * scale
+        return total + offset
+    return scaled_sum
+
+
+def _callers(kernel):
+    @njit(cache=False)
+    def by_two(x):
+        return kernel(x, 2.0, 1)
+
+    @njit(cache=False)
+    def by_three(x):
+        return kernel(x, 3.0, offset=-1)
+    return by_two, by_three
+
+
+@pytest.mark.parametrize("wrap", [False, True])
+def test_plain_compiles_one_copy_whatever_constants_its_callers_pass(wrap):
+    kernel = plain(_scaled_sum()) if wrap else _scaled_sum()
+    by_two, by_three = _callers(kernel)
+    x = np.arange(5, dtype=np.float32)
+    assert by_two(x) == 2.0 * x.sum() + 1
+    assert by_three(x) == 3.0 * x.sum() - 1
+    literal = [any(isinstance(t, types.Literal) for t in sig) for sig in kernel.signatures]
+    # Numba's own way: a copy per set of constants, typed as literals
+    assert literal == ([False] if wrap else [True, True])
