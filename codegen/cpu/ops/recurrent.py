@@ -16,7 +16,7 @@ from layerc.codegen.codes import ACT, CELL, GATE_COUNT, INIT
 from layerc.codegen.cpu import team
 from layerc.codegen.cpu.emitter import Emitter
 from layerc.codegen.cpu.gemm import MR, NR, SERIAL_FLOPS, dense_rows, gemm, npanels, pack
-from layerc.codegen.cpu.kernels import FAST_JIT, JIT, row_activation, scalar
+from layerc.codegen.cpu.kernels import FAST_JIT, JIT, row_activation, scalar, tanh32
 from layerc.codegen.cpu.lower import lowers
 from layerc.codegen.cpu.opcodes import arena, opcode, runs, scratch, sequence, touches, weights
 from layerc.ir import Node, OpKind
@@ -45,42 +45,16 @@ def _recurrent_touches(r):
 
 
 # ----- kernels -----
-# Eigen's rational tanh for float32 (max error about 2.5e-7), clamped where it
-# saturates; it vectorizes where math.tanh is a scalar libm call per element.
-_CLAMP = 7.90531110763549805
-_A1, _A3, _A5 = 4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05
-_A7, _A9 = 5.12229709037114e-08, -8.60467152213735e-11
-_A11, _A13 = 2.00018790482477e-13, -2.76076847742355e-16
-_B0, _B2 = 4.89352518554385e-03, 2.26843463243900e-03
-_B4, _B6 = 1.18534705686654e-04, 1.19825839466702e-06
-
-
-@njit(**FAST_JIT)
-def _tanh(x):
-    x = -_CLAMP if x < -_CLAMP else (_CLAMP if x > _CLAMP else x)  # NaN stays NaN
-    x2 = x * x
-    p = x2 * _A13 + _A11
-    p = x2 * p + _A9
-    p = x2 * p + _A7
-    p = x2 * p + _A5
-    p = x2 * p + _A3
-    p = x2 * p + _A1
-    q = x2 * _B6 + _B4
-    q = x2 * q + _B2
-    q = x2 * q + _B0
-    return x * p / q
-
-
 @njit(**FAST_JIT)
 def gate(v, act):
     """An activation over one gate block, in place; tanh and sigmoid (the
     defaults) vectorize, the others take the exact scalar path."""
     if act == ACT.tanh:
         for j in range(v.size):
-            v[j] = _tanh(v[j])
+            v[j] = tanh32(v[j])
     elif act == ACT.sigmoid:
         for j in range(v.size):
-            v[j] = 0.5 + 0.5 * _tanh(0.5 * v[j])
+            v[j] = 0.5 + 0.5 * tanh32(0.5 * v[j])
     elif act == ACT.softmax or act == ACT.log_softmax or act == ACT.sparsemax:
         row_activation(v, v, act)  # across the block: one sample's units
     elif act != ACT.linear:
