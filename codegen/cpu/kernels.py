@@ -182,6 +182,18 @@ _HALF, _ONE32, _ZERO32 = np.float32(0.5), np.float32(1.0), np.float32(0.0)
 
 
 @njit(**FAST_JIT)
+def _exp_parts(x: Any) -> Any:
+    """exp(x) = y * 2^k for x in [_EXP_LOW, 88]: y, and 2^k as the bits of a
+    float32 (the callers view their int32 scratch as float32: no NaN may be
+    given, its int32 conversion is undefined)."""
+    p0, p1, p2, p3, p4, p5 = _EXP_P
+    k = np.floor(x * _LOG2E + _HALF)
+    r = x - k * _LN2_HI - k * _LN2_LO
+    y = (((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5) * (r * r) + r + _ONE32
+    return y, (np.int32(k) + 127) << 23
+
+
+@njit(**FAST_JIT)
 def exp_shifted(row: np.ndarray, top: Any, bits: np.ndarray) -> Any:
     """row[j] = exp(row[j] - top), in float32 (-inf and values below the
     smallest normal give 0; no NaN may be given), and their sum. bits:
@@ -189,17 +201,12 @@ def exp_shifted(row: np.ndarray, top: Any, bits: np.ndarray) -> Any:
     slice: indexed by the loop counter alone the loops vectorize, as
     s[at + j] (an index Numba must check for being negative) they did not
     (8192 rows of 64: 1.85 -> 0.62 ms)."""
-    p0, p1, p2, p3, p4, p5 = _EXP_P
     n = row.shape[0]
     for j in range(n):
         x = row[j] - top
         low = x < _EXP_LOW
-        x = _EXP_LOW if low else x
-        k = np.floor(x * _LOG2E + _HALF)
-        r = x - k * _LN2_HI - k * _LN2_LO
-        y = (((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5) * (r * r) + r + _ONE32
+        y, bits[j] = _exp_parts(_EXP_LOW if low else x)
         row[j] = _ZERO32 if low else y
-        bits[j] = (np.int32(k) + 127) << 23
     scale = bits[:n].view(np.float32)
     total = _ZERO32
     for j in range(n):
@@ -221,19 +228,14 @@ def logistic_row(x: np.ndarray, y: np.ndarray, silu: bool, work: np.ndarray,
     x and y: slices of one size, possibly the same; work (float32) and bits
     (int32): scratch of at least that size. As loops over the slices LLVM
     vectorizes them; math.tanh in float64 per value took about 34 ns."""
-    p0, p1, p2, p3, p4, p5 = _EXP_P
     n = x.shape[0]
     for j in range(n):
         t = -x[j]
         nan, far = t != t, t > _EXP_HIGH
         t = _EXP_LOW if t < _EXP_LOW else (_EXP_HIGH if t > _EXP_HIGH else t)
-        t = _ZERO32 if nan else t  # no NaN into the int32 conversion below
-        k = np.floor(t * _LOG2E + _HALF)
-        r = t - k * _LN2_HI - k * _LN2_LO
-        e = (((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5) * (r * r) + r + _ONE32
+        e, bits[j] = _exp_parts(_ZERO32 if nan else t)
         # past the clamp exp(-x) is beyond float32: sigmoid 0, silu -0 (NaN at -inf)
         work[j] = np.float32(np.nan) if nan else (np.float32(np.inf) if far else e)
-        bits[j] = (np.int32(k) + 127) << 23
     scale = bits[:n].view(np.float32)
     if silu:
         for j in range(n):
